@@ -1,0 +1,1 @@
+"""Reusable Pulumi ComponentResources composed per tenant and per cell."""

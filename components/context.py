@@ -1,0 +1,87 @@
+"""The values every tenant component receives: who the tenant is and where it runs.
+
+``TenantContext`` carries the resolved tenant (plan spec, names, labels, tags);
+``ClusterRef`` carries the cluster-level outputs tenant components attach to. Both are
+plain frozen dataclasses, so a component test builds them from literals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.versions import KUBERNETES_VERSION
+from tenants import naming
+from tenants.loader import ResolvedTenant
+from tenants.models import Tier
+from tenants.naming import TenantNames
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantContext:
+    """A resolved tenant in one environment."""
+
+    tenant: ResolvedTenant
+    environment: str
+
+    @property
+    def id(self) -> str:
+        """The tenant id."""
+        return self.tenant.id
+
+    @property
+    def tier(self) -> Tier:
+        """The tenant's isolation tier."""
+        return self.tenant.tier
+
+    @property
+    def names(self) -> TenantNames:
+        """The tenant's physical names."""
+        return self.tenant.names(self.environment)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Labels on every Kubernetes object the tenant owns (policies key on them)."""
+        return {
+            **self.tenant.record.labels,
+            naming.LABEL_TENANT: self.id,
+            naming.LABEL_TIER: self.tier.value,
+            naming.LABEL_PLAN: self.tenant.plan.name,
+            naming.LABEL_MANAGED_BY: naming.MANAGED_BY,
+        }
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags on every AWS resource the tenant owns (policies and billing key on them)."""
+        return {
+            naming.LABEL_TENANT: self.id,
+            naming.LABEL_TIER: self.tier.value,
+            naming.LABEL_PLAN: self.tenant.plan.name,
+            "environment": self.environment,
+            "managed-by": naming.MANAGED_BY,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterRef:
+    """What tenant components need from the cluster they are deployed into."""
+
+    name: pulumi.Input[str]
+    provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    #: Issuer host and path without ``https://``, as IRSA trust conditions use it.
+    oidc_issuer: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    node_security_group_id: pulumi.Input[str]
+    region: str
+    account_id: pulumi.Input[str]
+    partition: str = "aws"
+    kubernetes_version: str = KUBERNETES_VERSION
+    #: Whether tenants in this cluster may get dedicated node pools (``node`` tier).
+    dedicated_pools: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)

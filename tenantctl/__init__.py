@@ -1,0 +1,1 @@
+"""tenantctl: validate, plan, check and operate the tenant platform."""

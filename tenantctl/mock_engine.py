@@ -1,0 +1,205 @@
+"""Run a Pulumi program with no engine and record every resource it declares.
+
+This is the offline planner's engine and every component test's harness. A recording
+monitor sits where the Pulumi engine would be and captures, for each registration, the
+type, name, parent, inputs (camelCase, as the engine and policies see them) and the
+options the real engine would act on (protect, retainOnDelete, dependsOn, provider,
+aliases, ignoreChanges, ...). Secrets are recorded as ``"[secret]"``: a plan file must
+never leak them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from tenantctl import mock_outputs
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+_SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire key that marks secrets
+_RUN_LOCK = threading.Lock()
+
+
+class DuplicateResource(RuntimeError):
+    """Two resources share a URN; the real engine would reject the program."""
+
+
+@dataclass
+class RecordedResource:
+    """One registration as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    remote: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any]
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_plan(self) -> dict[str, Any]:
+        """The plan.json form of this resource."""
+        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+                "custom": self.custom, "inputs": self.inputs, "options": self.options}
+
+
+def plain(value: Any) -> Any:
+    """Deserialized engine values to plain JSON: secrets masked, resources as URNs."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
+            return SECRET
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return f"[resource {type(value).__name__}]"
+    if value is pulumi.output.UNKNOWN or type(value).__name__ == "Unknown":
+        return UNKNOWN
+    return value
+
+
+def _unwrap(value: Any) -> Any:
+    """Deserialized engine values with every secret (at any depth) unwrapped."""
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
+            return _unwrap(value.get("value"))
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        return mock_outputs.resource_outputs(args.typ, args.name, args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return mock_outputs.call(args.token, args.args)
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A mock monitor that keeps the raw request of every registration."""
+
+    def __init__(self, project: str, stack: str) -> None:
+        super().__init__(_Mocks())
+        self.project = project
+        self.stack = stack
+        self.recorded: dict[str, RecordedResource] = {}
+        self.stack_outputs: dict[str, Any] = {}
+        self.root_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine builds them: parent type chain, but never the root stack."""
+        if parent and parent != self.root_urn:
+            parent_type = parent.split("::")[2]
+            type_ = parent_type + "$" + type_
+        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=self.root_urn)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if urn in self.recorded:
+            raise DuplicateResource(f"duplicate resource URN {urn}")
+        _ensure_event_loop()
+        raw_inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        inputs = plain(raw_inputs)
+        # Unwrap secrets for the mock's own outputs (they echo inputs), never for the record.
+        clear_inputs = _unwrap(raw_inputs)
+        resource_id, state = mock_outputs.resource_outputs(request.type, request.name, clear_inputs)
+        if not request.custom and not request.remote:
+            resource_id, state = "", {}
+        provider = request.provider or None
+        options = {
+            "protect": bool(request.protect),
+            "retainOnDelete": bool(request.retainOnDelete),
+            "deleteBeforeReplace": bool(request.deleteBeforeReplace),
+            "dependsOn": sorted(set(request.dependencies)),
+            # A provider reference is "<urn>::<id>"; the URN is what identifies it.
+            "provider": provider.rsplit("::", 1)[0] if provider else None,
+            "providers": dict(request.providers),
+            "ignoreChanges": list(request.ignoreChanges),
+            "replaceOnChanges": list(request.replaceOnChanges),
+            "additionalSecretOutputs": list(request.additionalSecretOutputs),
+            "aliases": [a.urn if a.urn else {"name": a.spec.name, "type": a.spec.type}
+                        for a in request.aliases] + list(request.aliasURNs),
+            "deletedWith": request.deletedWith or None,
+            "version": request.version or None,
+        }
+        self.recorded[urn] = RecordedResource(
+            urn=urn, type=request.type, name=request.name,
+            parent=request.parent if request.parent and request.parent != self.root_urn else None,
+            custom=bool(request.custom), remote=bool(request.remote), inputs=inputs,
+            options=options, id=resource_id, outputs=plain(state))
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
+        obj = _sync_await(rpc.serialize_properties(state, {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if request.urn == self.root_urn:
+            self.stack_outputs = plain(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+@dataclass
+class ProgramRun:
+    """Everything a program declared under the mock engine."""
+
+    project: str
+    stack: str
+    resources: list[RecordedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_: str) -> list[RecordedResource]:
+        """Resources of one type token, in registration order."""
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> RecordedResource:
+        """The one resource with this logical name (KeyError if none, ValueError if many)."""
+        found = [r for r in self.resources if r.name == name]
+        if not found:
+            raise KeyError(f"no resource named {name!r}; names: {sorted(r.name for r in self.resources)}")
+        if len(found) > 1:
+            raise ValueError(f"{len(found)} resources named {name!r}")
+        return found[0]
+
+    def children_of(self, urn: str) -> list[RecordedResource]:
+        """Direct children of a resource."""
+        return [r for r in self.resources if r.parent == urn]
+
+
+def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
+                stack: str = "test", preview: bool = False) -> ProgramRun:
+    """Run ``program`` (which declares resources) under a fresh recording monitor.
+
+    Runs are serialised: the Pulumi runtime keeps its settings in process globals.
+    """
+    with _RUN_LOCK:
+        monitor = RecordingMonitor(project, stack)
+        settings.ROOT.set(None)
+        pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,
+                                 monitor=monitor)
+        settings.SETTINGS.rpc_manager.clear()
+        settings.SETTINGS.outputs.clear()
+
+        def body() -> None:
+            result = program()
+            if result is not None:
+                _sync_await(pulumi.Output.from_input(result).future())
+
+        _sync_await(run_pulumi_func(body))
+        # Registrations arrive from worker threads in no fixed order: sort for stable plans.
+        resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
+        return ProgramRun(project, stack, resources, monitor.stack_outputs)

@@ -1,0 +1,87 @@
+"""What the mock engine answers for resources and invokes, per type token.
+
+Under mocks a resource's outputs are whatever we return here. Most resources echo their
+inputs plus an id and an ARN; components whose outputs other resources consume (the EKS
+component's kubeconfig and OIDC provider, RDS Proxy's resource id...) get realistic
+values so that the program's wiring is exercised exactly as in a real deployment.
+
+Unknown invokes raise: a program that calls a data source we have not mocked must fail
+loudly instead of silently receiving ``{}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT_ID = "123456789012"
+REGION = "ap-northeast-1"
+
+Outputs = dict[str, Any]
+#: type token -> function(name, inputs) -> extra outputs merged over the inputs.
+RESOURCE_OUTPUTS: dict[str, Callable[[str, Outputs], Outputs]] = {}
+#: invoke token -> function(args) -> result.
+CALLS: dict[str, Callable[[Outputs], Outputs]] = {}
+
+
+class UnmockedInvoke(RuntimeError):
+    """The program called a data source the mock engine does not know."""
+
+
+def resource_outputs(type_: str, name: str, inputs: Outputs) -> tuple[str, Outputs]:
+    """The (id, outputs) the mock engine reports for a new resource."""
+    state = dict(inputs)
+    physical = inputs.get("name") or inputs.get("bucket") or name
+    if not isinstance(physical, str):
+        physical = name
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        state.setdefault("arn", f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{service}/{physical}")
+    extra = RESOURCE_OUTPUTS.get(type_)
+    if extra is not None:
+        state.update(extra(name, inputs))
+    return f"{physical}-id", state
+
+
+def call(token: str, args: Outputs) -> Outputs:
+    """Answer an invoke, or raise :class:`UnmockedInvoke`."""
+    fn = CALLS.get(token)
+    if fn is None:
+        raise UnmockedInvoke(f"invoke {token!r} has no mock in tenantctl/mock_outputs.py")
+    return fn(args)
+
+
+def _register() -> None:
+    CALLS["aws:index/getCallerIdentity:getCallerIdentity"] = lambda _a: {
+        "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
+        "userId": "AIDPLAN", "id": ACCOUNT_ID}
+    CALLS["aws:index/getPartition:getPartition"] = lambda _a: {
+        "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    CALLS["aws:index/getRegion:getRegion"] = lambda a: {
+        "name": a.get("name") or REGION, "region": a.get("region") or REGION, "id": REGION}
+    CALLS["aws:index/getAvailabilityZones:getAvailabilityZones"] = lambda _a: {
+        "names": [f"{REGION}a", f"{REGION}c", f"{REGION}d"],
+        "zoneIds": ["apne1-az4", "apne1-az1", "apne1-az2"], "id": REGION}
+
+    def kms_key(name: str, inputs: Outputs) -> Outputs:
+        return {"keyId": f"key-{name}",
+                "arn": f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/key-{name}"}
+
+    RESOURCE_OUTPUTS["aws:kms/key:Key"] = kms_key
+    RESOURCE_OUTPUTS["aws:iam/role:Role"] = lambda name, i: {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{i.get('name') or name}"}
+    RESOURCE_OUTPUTS["aws:iam/policy:Policy"] = lambda name, i: {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:policy/{i.get('name') or name}"}
+    RESOURCE_OUTPUTS["aws:s3/bucket:Bucket"] = lambda name, i: {
+        "arn": f"arn:aws:s3:::{i.get('bucket') or name}", "bucket": i.get("bucket") or name}
+    RESOURCE_OUTPUTS["aws:s3/bucketV2:BucketV2"] = RESOURCE_OUTPUTS["aws:s3/bucket:Bucket"]
+    RESOURCE_OUTPUTS["aws:secretsmanager/secret:Secret"] = lambda name, i: {
+        "arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:{i.get('name') or name}-AbCdEf"}
+    RESOURCE_OUTPUTS["kubernetes:core/v1:Namespace"] = lambda name, i: {
+        "metadata": {**(i.get("metadata") or {}), "name": (i.get("metadata") or {}).get("name", name)}}
+    RESOURCE_OUTPUTS["kubernetes:helm.sh/v4:Chart"] = lambda name, i: {"resources": []}
+    _ = json  # json is used by registrations added in other modules
+
+
+_register()

@@ -1,0 +1,296 @@
+"""Load the registry directory, check it as a whole, and resolve every tenant.
+
+The registry is read completely and every problem is collected before anything is
+returned: an operator fixes all mistakes in one round, and nothing is ever provisioned from
+a registry with a problem in it.
+
+Layout of a registry directory:
+
+- ``<id>.yaml``: one tenant (:class:`tenants.models.TenantRecord`);
+- ``_platform.yaml``: platform settings and cells (optional, safe defaults);
+- ``_allocations.yaml``: the placement ledger (optional; see :mod:`tenants.allocation`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tenants import capacity
+from tenants.allocation import CellSlot, PlacementError, Seeker, allocate_cidrs, assign_cells
+from tenants.models import Ledger, PlatformSettings, TenantRecord, Tier
+from tenants.naming import TenantNames
+from tenants.plans import PlanSpec, load_plans
+from tenants.problems import Problem, RegistryInvalid, problems_from_validation, show_value
+
+PLATFORM_FILE = "_platform.yaml"
+LEDGER_FILE = "_allocations.yaml"
+MAX_FILE_BYTES = 64 * 1024
+DEFAULT_REGISTRY = Path(__file__).with_name("registry")
+
+
+@dataclass(frozen=True)
+class ResolvedTenant:
+    """A tenant with every default and placement decided: what components receive."""
+
+    record: TenantRecord
+    plan: PlanSpec
+    region: str
+    hostname: str
+    cell: str | None
+    network_cidr: str | None
+    source: str
+
+    @property
+    def id(self) -> str:
+        """The tenant id."""
+        return self.record.id
+
+    @property
+    def tier(self) -> Tier:
+        """The isolation tier."""
+        return self.record.tier
+
+    @property
+    def display_name(self) -> str:
+        """Human name, defaulting to the id."""
+        return self.record.display_name or self.record.id
+
+    def names(self, environment: str) -> TenantNames:
+        """Physical names of this tenant in one environment."""
+        return TenantNames(self.record.id, environment)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A valid registry: settings, resolved tenants (sorted by id) and the ledger."""
+
+    directory: Path
+    settings: PlatformSettings
+    tenants: tuple[ResolvedTenant, ...]
+    ledger: Ledger
+    #: Placements made by this load that the ledger does not record yet.
+    new_allocations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def tenant(self, tenant_id: str) -> ResolvedTenant:
+        """The tenant with this id (KeyError if absent)."""
+        for t in self.tenants:
+            if t.id == tenant_id:
+                return t
+        raise KeyError(tenant_id)
+
+
+def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
+    """Parse one YAML file defensively; return None (with a problem) on any bad input."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.append(Problem(rel, "(file)", f"{size} bytes",
+                                    f"file is larger than the {MAX_FILE_BYTES}-byte limit"))
+            return None
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(rel, "(file)", f"byte {exc.start}", "file is not UTF-8 text"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(rel, "(file)", show_value(str(exc)), "file cannot be read"))
+        return None
+    if "\x00" in text:
+        problems.append(Problem(rel, "(file)", "NUL byte", "file is binary, not YAML text"))
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        reason = getattr(exc, "problem", None) or type(exc).__name__
+        problems.append(Problem(rel, "(file)", where, f"invalid YAML: {reason}"))
+        return None
+    except RecursionError:
+        problems.append(Problem(rel, "(file)", "deep nesting", "YAML is nested too deeply"))
+        return None
+    return data
+
+
+def _model(cls: type[BaseModel], data: Any, rel: str, problems: list[Problem]) -> Any:
+    """Validate ``data`` as ``cls``; record problems and return None when invalid."""
+    if data is None:
+        problems.append(Problem(rel, "(file)", "empty", "file is empty; expected a mapping"))
+        return None
+    if not isinstance(data, dict):
+        problems.append(Problem(rel, "(file)", show_value(data),
+                                f"expected a mapping of fields, got {type(data).__name__}"))
+        return None
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation(rel, exc, sorted(cls.model_fields)))
+        return None
+
+
+def _load_optional(directory: Path, name: str, cls: type[BaseModel], problems: list[Problem]) -> Any:
+    path = directory / name
+    if not path.exists():
+        return cls()
+    return _model(cls, _read_yaml(path, name, problems), name, problems)
+
+
+def _load_records(directory: Path, plans: Mapping[str, PlanSpec], problems: list[Problem]
+                  ) -> list[tuple[str, TenantRecord]]:
+    records: list[tuple[str, TenantRecord]] = []
+    seen: dict[str, str] = {}
+    for path in sorted(directory.iterdir()):
+        rel = path.name
+        if path.name.startswith((".", "_")) or path.is_dir():
+            continue
+        if path.suffix == ".yml":
+            problems.append(Problem(rel, "(file)", rel, "tenant files end in .yaml"))
+            continue
+        if path.suffix != ".yaml":
+            continue
+        record = _model(TenantRecord, _read_yaml(path, rel, problems), rel, problems)
+        if record is None:
+            continue
+        if record.id in seen:
+            problems.append(Problem(rel, "id", show_value(record.id),
+                                    f"duplicate tenant id, already defined in {seen[record.id]}"))
+            continue
+        seen[record.id] = rel
+        if path.stem != record.id:
+            problems.append(Problem(rel, "id", show_value(record.id),
+                                    f"file name must be the tenant id: rename to {record.id}.yaml"))
+        if record.plan not in plans:
+            problems.append(Problem(rel, "plan", show_value(record.plan),
+                                    f"unknown plan; allowed plans are {sorted(plans)}"))
+            continue
+        records.append((rel, record))
+    return records
+
+
+def _check_cells(settings: PlatformSettings, problems: list[Problem]) -> None:
+    names = [c.name for c in settings.cells]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(Problem(PLATFORM_FILE, "cells.name", show_value(dup), "duplicate cell name"))
+    blocks = [(f"cell {c.name}", c.vpc_cidr) for c in settings.cells]
+    blocks.append(("dedicated_cidr_pool", settings.dedicated_cidr_pool))
+    for i, (what_a, a) in enumerate(blocks):
+        for what_b, b in blocks[i + 1:]:
+            if ipaddress.IPv4Network(a).overlaps(ipaddress.IPv4Network(b)):
+                problems.append(Problem(PLATFORM_FILE, "cells.vpc_cidr", a,
+                                        f"{what_a} overlaps {what_b} ({b})"))
+
+
+def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, ledger: Ledger,
+           problems: list[Problem]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
+    """Decide every tenant's cell and CIDR; return (cells, cidrs, new ledger entries)."""
+    cells_by_name = {c.name: c for c in settings.cells}
+    region_of = {r.id: r.region or settings.default_region for _, r in records}
+    placed_cell: dict[str, str] = {}
+    held_cidr: dict[str, str] = {}
+    for tenant_id, alloc in ledger.tenants.items():
+        if alloc.network_cidr:
+            held_cidr[tenant_id] = alloc.network_cidr  # reserved even after offboarding
+    for rel, rec in records:
+        recorded = ledger.tenants.get(rec.id)
+        if rec.tier.shared:
+            cell = rec.cell or (recorded.cell if recorded else None)
+            if rec.cell and recorded and recorded.cell and recorded.cell != rec.cell:
+                problems.append(Problem(rel, "cell", show_value(rec.cell),
+                                        f"tenant is recorded in cell {recorded.cell!r}; moving cells "
+                                        "is a migration (tenantctl migrate), not an edit"))
+            if cell is None:
+                continue
+            spec = cells_by_name.get(cell)
+            if spec is None:
+                problems.append(Problem(rel, "cell", show_value(cell),
+                                        f"unknown cell; cells are {sorted(cells_by_name)}"))
+            elif spec.region != region_of[rec.id]:
+                problems.append(Problem(rel, "region", show_value(region_of[rec.id]),
+                                        f"cell {cell!r} is in {spec.region}"))
+            elif rec.tier is Tier.NODE and not spec.dedicated_pools:
+                problems.append(Problem(rel, "tier", show_value(rec.tier.value),
+                                        f"cell {cell!r} does not allow dedicated node pools"))
+            else:
+                placed_cell[rec.id] = cell
+        else:
+            if rec.network_cidr:
+                if recorded and recorded.network_cidr and recorded.network_cidr != rec.network_cidr:
+                    problems.append(Problem(rel, "network_cidr", rec.network_cidr,
+                                            f"tenant is recorded with {recorded.network_cidr}; "
+                                            "a VPC's CIDR cannot change in place"))
+                held_cidr[rec.id] = rec.network_cidr
+    # Overlaps between CIDRs that are held, and with the cells' VPCs.
+    cell_blocks = {f"cell {c.name}": c.vpc_cidr for c in settings.cells}
+    source_of = {r.id: rel for rel, r in records}
+    holders = sorted(held_cidr.items())
+    for i, (a_id, a) in enumerate(holders):
+        others = [(f"tenant {b_id}", b) for b_id, b in holders[i + 1:]] + list(cell_blocks.items())
+        for what, b in others:
+            if ipaddress.IPv4Network(a).overlaps(ipaddress.IPv4Network(b)):
+                problems.append(Problem(source_of.get(a_id, LEDGER_FILE), "network_cidr", a,
+                                        f"overlaps {what} ({b})"))
+    for cell, spec in cells_by_name.items():
+        count = sum(1 for c in placed_cell.values() if c == cell)
+        if count > settings.capacity_of(spec):
+            problems.append(Problem(PLATFORM_FILE, f"cells.{cell}", f"{count} tenants",
+                                    f"cell is over its capacity of {settings.capacity_of(spec)}"))
+    new: dict[str, dict[str, str]] = {}
+    try:
+        slots = [CellSlot(c.name, c.region, settings.capacity_of(c), c.dedicated_pools,
+                          c.accepts_new_tenants) for c in settings.cells]
+        seekers = [Seeker(r.id, region_of[r.id], r.tier is Tier.NODE) for _, r in records
+                   if r.tier.shared and r.id not in placed_cell and r.cell is None]
+        for tenant_id, cell in assign_cells(seekers, placed_cell, slots).items():
+            placed_cell[tenant_id] = cell
+            new.setdefault(tenant_id, {})["cell"] = cell
+        wanting = [r.id for _, r in records if r.tier is Tier.CLUSTER and r.id not in held_cidr]
+        new_cidrs = allocate_cidrs(wanting, held_cidr, settings.dedicated_cidr_pool,
+                                   settings.dedicated_prefix, list(cell_blocks.values()))
+        for tenant_id, cidr in new_cidrs.items():
+            held_cidr[tenant_id] = cidr
+            new.setdefault(tenant_id, {})["network_cidr"] = cidr
+    except PlacementError as exc:
+        problems.append(Problem(PLATFORM_FILE, "cells", "(placement)", str(exc)))
+    return placed_cell, held_cidr, new
+
+
+def load_registry(directory: Path = DEFAULT_REGISTRY,
+                  plans: Mapping[str, PlanSpec] | None = None) -> Registry:
+    """Read, validate and resolve a registry directory, or raise :class:`RegistryInvalid`."""
+    plans = load_plans() if plans is None else plans
+    problems: list[Problem] = []
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise RegistryInvalid([Problem(str(directory), "(directory)", show_value(str(directory)),
+                                       "registry directory does not exist")])
+    settings = _load_optional(directory, PLATFORM_FILE, PlatformSettings, problems)
+    ledger = _load_optional(directory, LEDGER_FILE, Ledger, problems)
+    records = _load_records(directory, plans, problems)
+    if settings is None or ledger is None:
+        raise RegistryInvalid(problems)
+    _check_cells(settings, problems)
+    cells, cidrs, new = _place(records, settings, ledger, problems)
+    resolved: list[ResolvedTenant] = []
+    hosts: dict[str, str] = {}
+    for rel, rec in records:
+        plan = plans[rec.plan]
+        hostname = rec.hostname or f"{rec.id}.{settings.domain}"
+        if hostname in hosts:
+            problems.append(Problem(rel, "hostname", hostname, f"host name already used by {hosts[hostname]}"))
+        hosts[hostname] = rel
+        problems.extend(Problem(rel, f, v, m) for f, v, m in capacity.check_fits(rec, plan))
+        resolved.append(ResolvedTenant(
+            record=rec, plan=plan, region=rec.region or settings.default_region,
+            hostname=hostname, cell=cells.get(rec.id), network_cidr=cidrs.get(rec.id)
+            if rec.tier is Tier.CLUSTER else None, source=rel))
+    if problems:
+        raise RegistryInvalid(problems)
+    return Registry(directory=directory, settings=settings,
+                    tenants=tuple(sorted(resolved, key=lambda t: t.id)), ledger=ledger,
+                    new_allocations=new)

@@ -1,0 +1,197 @@
+"""Pydantic models of the registry: one tenant file, the platform settings, the ledger.
+
+Models validate one record at a time (types, formats, unknown fields). Checks that need
+more than one record (duplicates, overlaps, capacity) live in :mod:`tenants.loader`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from tenants import naming
+
+REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+HOSTNAME_RE = re.compile(
+    r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+)
+LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_KEY_RE = re.compile(r"^([a-z0-9.-]{1,253}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+#: Label keys the platform sets itself; a tenant file may not override them.
+RESERVED_LABEL_KEYS = frozenset(
+    {naming.LABEL_TENANT, naming.LABEL_TIER, naming.LABEL_PLAN, naming.LABEL_CELL,
+     naming.LABEL_MANAGED_BY}
+)
+
+
+class Tier(StrEnum):
+    """Isolation tier: where a tenant runs and what fences it."""
+
+    NAMESPACE = "namespace"
+    NODE = "node"
+    VCLUSTER = "vcluster"
+    CLUSTER = "cluster"
+
+    @property
+    def shared(self) -> bool:
+        """True for tiers that live in a cell's shared host cluster."""
+        return self is not Tier.CLUSTER
+
+
+def _tenant_id(value: str) -> str:
+    try:
+        return naming.validate_tenant_id(value)
+    except naming.NameError_ as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _cell_name(value: str) -> str:
+    if not naming.CELL_NAME_RE.match(value):
+        raise ValueError(
+            f"cell {value!r} must be 2-20 characters of lowercase letters, digits and '-', "
+            "starting with a letter"
+        )
+    return value
+
+
+def _hostname(value: str) -> str:
+    if not HOSTNAME_RE.match(value):
+        raise ValueError(f"host name {value!r} is not a lowercase DNS name such as files.acme.com")
+    return value
+
+
+def _ipv4_network(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not an IPv4 network in CIDR form ({exc})") from None
+    if not net.is_private:
+        raise ValueError(f"{value!r} is not a private (RFC 1918) range")
+    return str(net)
+
+
+TenantId = Annotated[str, AfterValidator(_tenant_id)]
+CellName = Annotated[str, AfterValidator(_cell_name)]
+HostName = Annotated[str, AfterValidator(_hostname)]
+Cidr = Annotated[str, AfterValidator(_ipv4_network)]
+Region = Annotated[str, Field(pattern=REGION_RE)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Features(_Strict):
+    """What the tenant runs. Both default on: the product is a file server with a chatbot."""
+
+    fileserver: bool = True
+    chatbot: bool = True
+
+    @model_validator(mode="after")
+    def _chatbot_needs_files(self) -> Features:
+        if self.chatbot and not self.fileserver:
+            raise ValueError("chatbot answers over the tenant's files: it needs fileserver: true")
+        return self
+
+
+class Contact(_Strict):
+    """A person to reach about the tenant."""
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    role: str | None = Field(default=None, max_length=100)
+
+
+class TenantRecord(_Strict):
+    """One tenant file in the registry (``tenants/registry/<id>.yaml``).
+
+    Defaults: ``display_name`` = id; ``cell`` assigned automatically (shared tiers);
+    ``region`` = the platform's default region; both features on; ``hostname`` =
+    ``<id>.<platform domain>``; ``network_cidr`` allocated from the dedicated pool
+    (``cluster`` tier only); no labels, no contacts.
+    """
+
+    id: TenantId
+    tier: Tier
+    plan: str = Field(min_length=1)
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    cell: CellName | None = None
+    region: Region | None = None
+    features: Features = Features()
+    hostname: HostName | None = None
+    network_cidr: Cidr | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    contacts: tuple[Contact, ...] = ()
+
+    @model_validator(mode="after")
+    def _tier_fields(self) -> TenantRecord:
+        if self.tier is Tier.CLUSTER and self.cell is not None:
+            raise ValueError("cell: a cluster-tier tenant has its own cluster and no cell")
+        if self.tier is not Tier.CLUSTER and self.network_cidr is not None:
+            raise ValueError(
+                f"network_cidr: only cluster-tier tenants have their own VPC (tier is {self.tier})"
+            )
+        if self.network_cidr is not None:
+            prefix = ipaddress.IPv4Network(self.network_cidr).prefixlen
+            if not 16 <= prefix <= 20:
+                raise ValueError(
+                    f"network_cidr: {self.network_cidr} must be a /16 to /20 "
+                    "(three AZs of private and public subnets)"
+                )
+        for key, value in self.labels.items():
+            if not LABEL_KEY_RE.match(key) or key in RESERVED_LABEL_KEYS:
+                raise ValueError(f"labels: key {key!r} is not a valid, non-reserved label key")
+            if len(value) > 63 or not LABEL_VALUE_RE.match(value):
+                raise ValueError(f"labels: value {value!r} of {key!r} is not a valid label value")
+        return self
+
+
+class CellSpec(_Strict):
+    """A cell: one shared host cluster with a bounded number of tenants."""
+
+    name: CellName
+    region: Region
+    vpc_cidr: Cidr
+    capacity: int | None = Field(default=None, ge=1, le=500)
+    dedicated_pools: bool = True
+    #: Cells not open for automatic placement still hold the tenants pinned to them.
+    accepts_new_tenants: bool = True
+    #: Public endpoint CIDRs of the host cluster's API (empty: private endpoint only).
+    public_access_cidrs: tuple[Cidr, ...] = ()
+
+
+class PlatformSettings(_Strict):
+    """Registry-wide settings (``_platform.yaml``). Every field has a safe default."""
+
+    domain: HostName = "files.example.com"
+    default_region: Region = "ap-northeast-1"
+    cell_capacity: int = Field(default=100, ge=1, le=500)
+    #: Pool from which cluster-tier tenants without ``network_cidr`` get their VPC.
+    dedicated_cidr_pool: Cidr = "10.128.0.0/9"
+    dedicated_prefix: int = Field(default=18, ge=16, le=20)
+    cells: tuple[CellSpec, ...] = ()
+
+    def capacity_of(self, cell: CellSpec) -> int:
+        """Tenants a cell may hold: its own capacity, else the platform default."""
+        return cell.capacity if cell.capacity is not None else self.cell_capacity
+
+
+class Allocation(_Strict):
+    """A recorded placement: the ledger entry that keeps a tenant's cell and CIDR stable."""
+
+    cell: CellName | None = None
+    network_cidr: Cidr | None = None
+
+
+class Ledger(_Strict):
+    """``_allocations.yaml``: placements already made, kept even after a tenant leaves.
+
+    Recorded placements never move; an entry whose tenant left the registry keeps its
+    CIDR reserved (its VPC and data are retained) until it is released explicitly.
+    """
+
+    tenants: dict[TenantId, Allocation] = Field(default_factory=dict)

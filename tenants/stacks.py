@@ -1,0 +1,112 @@
+"""The stack model: which Pulumi stack builds which tenants.
+
+- ``shared-<cell>``: a cell's host cluster and its shared-tier tenants;
+- ``tenant-<id>``: one ``cluster``-tier tenant on its own VPC and cluster.
+
+Every tenant lands in exactly one stack. A stack's identity comes from its config (role,
+cell or tenant, environment), so the same function serves ``__main__.py``, the offline
+planner and the Automation API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tenants import naming
+from tenants.loader import Registry, ResolvedTenant
+from tenants.models import CellSpec, Tier
+
+StackKind = Literal["shared", "dedicated"]
+
+
+class StackConfigError(ValueError):
+    """The stack's config does not name a stack the registry knows."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """What a Pulumi stack's config says about which stack it is."""
+
+    role: StackKind
+    environment: str = "prod"
+    cell: str | None = None
+    tenant: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ("shared", "dedicated"):
+            raise StackConfigError(f"tenant-platform:role must be shared or dedicated, not {self.role!r}")
+        if self.role == "shared" and not self.cell:
+            raise StackConfigError("a shared stack needs tenant-platform:cell")
+        if self.role == "dedicated" and not self.tenant:
+            raise StackConfigError("a dedicated stack needs tenant-platform:tenant")
+        if not naming.ENVIRONMENT_RE.match(self.environment):
+            raise StackConfigError(f"tenant-platform:environment {self.environment!r} is not valid")
+
+    @property
+    def stack_name(self) -> str:
+        """The canonical stack name (``shared-<cell>`` or ``tenant-<id>``)."""
+        if self.role == "shared":
+            return naming.shared_stack_name(self.cell or "")
+        return naming.dedicated_stack_name(self.tenant or "")
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """One stack with everything needed to build it."""
+
+    name: str
+    kind: StackKind
+    environment: str
+    region: str
+    tenants: tuple[ResolvedTenant, ...]
+    cell: CellSpec | None = None
+
+    @property
+    def config(self) -> StackConfig:
+        """The stack config that selects this stack."""
+        if self.kind == "shared":
+            assert self.cell is not None
+            return StackConfig("shared", self.environment, cell=self.cell.name)
+        return StackConfig("dedicated", self.environment, tenant=self.tenants[0].id)
+
+    def pulumi_config(self) -> dict[str, str]:
+        """The stack's config as ``pulumi config set-all`` takes it."""
+        cfg = {"aws:region": self.region, "tenant-platform:role": self.kind,
+               "tenant-platform:environment": self.environment}
+        if self.cell is not None:
+            cfg["tenant-platform:cell"] = self.cell.name
+        else:
+            cfg["tenant-platform:tenant"] = self.tenants[0].id
+        return cfg
+
+
+def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
+    """The stack a config selects, with its tenants, or :class:`StackConfigError`."""
+    if config.role == "shared":
+        cells = {c.name: c for c in registry.settings.cells}
+        if config.cell not in cells:
+            raise StackConfigError(f"unknown cell {config.cell!r}; cells are {sorted(cells)}")
+        cell = cells[config.cell]
+        members = tuple(t for t in registry.tenants if t.tier.shared and t.cell == cell.name)
+        return StackSpec(naming.shared_stack_name(cell.name), "shared", config.environment,
+                         cell.region, members, cell)
+    try:
+        tenant = registry.tenant(config.tenant or "")
+    except KeyError:
+        raise StackConfigError(f"no tenant {config.tenant!r} in the registry") from None
+    if tenant.tier is not Tier.CLUSTER:
+        raise StackConfigError(
+            f"tenant {tenant.id!r} is {tenant.tier}-tier; it is built by stack "
+            f"{naming.shared_stack_name(tenant.cell or '?')}, not a dedicated stack")
+    return StackSpec(naming.dedicated_stack_name(tenant.id), "dedicated", config.environment,
+                     tenant.region, (tenant,))
+
+
+def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpec]:
+    """Every stack of the fleet: one per cell (even empty), one per dedicated tenant."""
+    stacks = [stack_for(StackConfig("shared", environment, cell=c.name), registry)
+              for c in registry.settings.cells]
+    stacks += [stack_for(StackConfig("dedicated", environment, tenant=t.id), registry)
+               for t in registry.tenants if t.tier is Tier.CLUSTER]
+    return sorted(stacks, key=lambda s: s.name)
