@@ -240,23 +240,26 @@ def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, 
         if count > settings.capacity_of(spec):
             problems.append(Problem(PLATFORM_FILE, f"cells.{cell}", f"{count} tenants",
                                     f"cell is over its capacity of {settings.capacity_of(spec)}"))
-    new: dict[str, dict[str, str]] = {}
     try:
         slots = [CellSlot(c.name, c.region, settings.capacity_of(c), c.dedicated_pools,
                           c.accepts_new_tenants) for c in settings.cells]
         seekers = [Seeker(r.id, region_of[r.id], r.tier is Tier.NODE) for _, r in records
                    if r.tier.shared and r.id not in placed_cell and r.cell is None]
-        for tenant_id, cell in assign_cells(seekers, placed_cell, slots).items():
-            placed_cell[tenant_id] = cell
-            new.setdefault(tenant_id, {})["cell"] = cell
+        placed_cell.update(assign_cells(seekers, placed_cell, slots))
         wanting = [r.id for _, r in records if r.tier is Tier.CLUSTER and r.id not in held_cidr]
-        new_cidrs = allocate_cidrs(wanting, held_cidr, settings.dedicated_cidr_pool,
-                                   settings.dedicated_prefix, list(cell_blocks.values()))
-        for tenant_id, cidr in new_cidrs.items():
-            held_cidr[tenant_id] = cidr
-            new.setdefault(tenant_id, {})["network_cidr"] = cidr
+        held_cidr.update(allocate_cidrs(wanting, held_cidr, settings.dedicated_cidr_pool,
+                                        settings.dedicated_prefix, list(cell_blocks.values())))
     except PlacementError as exc:
         problems.append(Problem(PLATFORM_FILE, "cells", "(placement)", str(exc)))
+    # Every placement the ledger does not hold yet, explicit or automatic, is to be recorded.
+    new: dict[str, dict[str, str]] = {}
+    for _, rec in records:
+        recorded = ledger.tenants.get(rec.id)
+        final = ({"cell": placed_cell.get(rec.id)} if rec.tier.shared
+                 else {"network_cidr": held_cidr.get(rec.id)})
+        for key, value in final.items():
+            if value is not None and (recorded is None or getattr(recorded, key) != value):
+                new.setdefault(rec.id, {})[key] = value
     return placed_cell, held_cidr, new
 
 

@@ -1,0 +1,5 @@
+"""``python -m tenantctl``."""
+
+from tenantctl.cli import entry
+
+entry()

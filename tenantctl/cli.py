@@ -1,0 +1,236 @@
+"""``tenantctl``: the command-line interface users and CI script against.
+
+Exit codes are an interface: 0 success, 1 a mandatory policy is violated, 2 invalid
+input (registry, arguments, plan file). Bad input never produces a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantctl import planner
+from tenants.loader import DEFAULT_REGISTRY, LEDGER_FILE, Registry, load_registry
+from tenants.problems import RegistryInvalid
+from tenants.stacks import StackSpec, fleet_stacks
+
+EXIT_OK = 0
+EXIT_VIOLATIONS = 1
+EXIT_INVALID = 2
+
+
+class UsageError(Exception):
+    """Arguments that name something that does not exist."""
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _load(args: argparse.Namespace) -> Registry:
+    return load_registry(Path(args.registry))
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate the registry; report unrecorded placements."""
+    registry = _load(args)
+    stacks = fleet_stacks(registry, args.environment)
+    print(f"registry OK: {len(registry.tenants)} tenants in {len(stacks)} stacks "
+          f"({registry.directory})")
+    if registry.new_allocations:
+        for tenant_id, alloc in sorted(registry.new_allocations.items()):
+            placed = ", ".join(f"{k}={v}" for k, v in sorted(alloc.items()))
+            print(f"  unrecorded placement: {tenant_id}: {placed}")
+        print(f"  record them with `tenantctl allocate --write` ({LEDGER_FILE})")
+        if args.locked:
+            _err(f"--locked: {len(registry.new_allocations)} placement(s) not recorded in {LEDGER_FILE}")
+            return EXIT_INVALID
+    return EXIT_OK
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    """Show (and with --write, record) placements the ledger does not have yet."""
+    registry = _load(args)
+    if not registry.new_allocations:
+        print("nothing to record: every placement is in the ledger")
+        return EXIT_OK
+    entries: dict[str, dict[str, str]] = {
+        tid: {k: v for k, v in a.model_dump().items() if v is not None}
+        for tid, a in registry.ledger.tenants.items()}
+    for tenant_id, alloc in sorted(registry.new_allocations.items()):
+        entries.setdefault(tenant_id, {}).update(alloc)
+        print(f"{tenant_id}: " + ", ".join(f"{k}={v}" for k, v in sorted(alloc.items())))
+    if args.write:
+        path = registry.directory / LEDGER_FILE
+        header = ("# Placement ledger, written by `tenantctl allocate --write`. Recorded cells and\n"
+                  "# CIDRs never move; entries of departed tenants stay reserved until released.\n")
+        body = yaml.safe_dump({"tenants": dict(sorted(entries.items()))}, sort_keys=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(header + body, encoding="utf-8")
+        tmp.replace(path)
+        print(f"recorded {len(registry.new_allocations)} placement(s) in {path}")
+    else:
+        print("(dry run: add --write to record)")
+    return EXIT_OK
+
+
+def _stack_row(spec: StackSpec) -> dict[str, Any]:
+    return {"name": spec.name, "kind": spec.kind, "region": spec.region,
+            "cell": spec.cell.name if spec.cell else None,
+            "tenants": [t.id for t in spec.tenants]}
+
+
+def cmd_stacks(args: argparse.Namespace) -> int:
+    """List every stack and the tenants it holds."""
+    stacks = fleet_stacks(_load(args), args.environment)
+    if args.json:
+        print(json.dumps([_stack_row(s) for s in stacks], indent=1))
+        return EXIT_OK
+    for spec in stacks:
+        tenants = ", ".join(t.id for t in spec.tenants) or "(no tenants)"
+        print(f"{spec.name:32} {spec.kind:9} {spec.region:16} {tenants}")
+    return EXIT_OK
+
+
+def select_stacks(stacks: list[StackSpec], names: Sequence[str], tenants: Sequence[str]
+                  ) -> list[StackSpec]:
+    """The stacks named, plus the stacks holding the tenants named (all when none given)."""
+    if not names and not tenants:
+        return stacks
+    by_name = {s.name: s for s in stacks}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise UsageError(f"unknown stack(s) {unknown}; stacks are {sorted(by_name)}")
+    holder = {t.id: s.name for s in stacks for t in s.tenants}
+    missing = [t for t in tenants if t not in holder]
+    if missing:
+        raise UsageError(f"unknown tenant(s) {missing}")
+    wanted = set(names) | {holder[t] for t in tenants}
+    return [s for s in stacks if s.name in wanted]
+
+
+def _print_violations(plans: Sequence[planner.StackPlan]) -> tuple[int, int]:
+    mandatory = advisory = 0
+    for plan in plans:
+        for v in plan.violations:
+            if v["enforcement"] == "mandatory":
+                mandatory += 1
+            elif v["enforcement"] == "advisory":
+                advisory += 1
+            else:
+                continue
+            print(f"  [{v['enforcement']}] {v['policy']} ({v['severity']}) {plan.name}: "
+                  f"{v['urn'].split('::')[-1]}: {v['message']}")
+    return mandatory, advisory
+
+
+def _summary(plans: Sequence[planner.StackPlan]) -> int:
+    print(f"{'stack':32} {'kind':9} {'tenants':>7} {'resources':>9} {'violations':>10}")
+    for p in plans:
+        print(f"{p.name:32} {p.kind:9} {len(p.tenants):>7} {len(p.resources):>9} "
+              f"{len(p.violations):>10}")
+    counts = planner.resource_counts(plans)
+    print(f"resources by type ({sum(counts.values())} in all):")
+    for type_, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        print(f"  {n:6}  {type_}")
+    mandatory, advisory = _print_violations(plans)
+    print(f"policy: {mandatory} mandatory, {advisory} advisory violation(s)")
+    return EXIT_VIOLATIONS if mandatory else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan the selected stacks offline, write plan.json and manifests, gate on policies."""
+    registry = _load(args)
+    specs = select_stacks(fleet_stacks(registry, args.environment), args.stack, args.tenant)
+    started = time.perf_counter()
+
+    def progress(index: int, total: int, plan: planner.StackPlan) -> None:
+        _err(f"[{index}/{total}] {plan.name}: {len(plan.resources)} resources, "
+             f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
+
+    plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
+    path = planner.write_plan(plans, Path(args.out))
+    code = _summary(plans)
+    print(f"wrote {path} and {Path(args.out) / 'manifests'} "
+          f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
+    return code
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Re-evaluate the policy pack over a saved plan.json."""
+    plans = planner.read_plan(Path(args.plan))
+    for plan in plans:
+        plan.violations = planner.evaluate(plan.resources, plan.name, plan.kind)
+    return _summary(plans)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and documentation)."""
+    parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def registry_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--registry", default=str(DEFAULT_REGISTRY),
+                       help="registry directory (default: the sample fleet shipped with tenants/)")
+        p.add_argument("--environment", default="prod", help="environment of the stacks (default prod)")
+
+    p = sub.add_parser("validate", help="validate the registry")
+    registry_opts(p)
+    p.add_argument("--locked", action="store_true",
+                   help="fail (exit 2) when a placement is not recorded in the ledger")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("allocate", help="show or record new cell/CIDR placements in the ledger")
+    registry_opts(p)
+    p.add_argument("--write", action="store_true", help="write the ledger")
+    p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("stacks", help="list stacks and their tenants")
+    registry_opts(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_stacks)
+
+    p = sub.add_parser("plan", help="plan stacks offline (mock engine + policy pack)")
+    registry_opts(p)
+    p.add_argument("--stack", action="append", default=[], help="plan this stack (repeatable)")
+    p.add_argument("--tenant", action="append", default=[],
+                   help="plan the stack holding this tenant (repeatable)")
+    p.add_argument("--out", default="out/plan", help="output directory (default out/plan)")
+    p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
+    p.add_argument("--plan", required=True, help="path to plan.json")
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run tenantctl; return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except RegistryInvalid as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        _err(f"registry invalid: {len(exc.problems)} problem(s); nothing was planned or changed")
+        return EXIT_INVALID
+    except (UsageError, planner.PlanFormatError) as exc:
+        _err(f"tenantctl: {exc}")
+        return EXIT_INVALID
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Render recorded Kubernetes resources as plain manifests (one YAML file per object)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: Kubernetes type tokens that are not objects in the cluster (providers, chart components).
+NOT_OBJECTS = ("pulumi:providers:kubernetes", "kubernetes:helm.sh/", "kubernetes:yaml/")
+
+
+def is_manifest(resource: dict[str, Any]) -> bool:
+    """True for a recorded resource that is one Kubernetes object."""
+    type_ = resource["type"]
+    if not type_.startswith("kubernetes:") or type_.startswith(NOT_OBJECTS):
+        return False
+    inputs = resource.get("inputs") or {}
+    return bool(inputs.get("apiVersion")) and bool(inputs.get("kind"))
+
+
+def manifest(resource: dict[str, Any]) -> dict[str, Any]:
+    """The object as ``kubectl apply`` would take it (apiVersion and kind first)."""
+    inputs = dict(resource["inputs"])
+    head = {"apiVersion": inputs.pop("apiVersion"), "kind": inputs.pop("kind")}
+    return {**head, **inputs}
+
+
+def manifests(resources: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every Kubernetes object among recorded resources, as manifests."""
+    return (manifest(r) for r in resources if is_manifest(r))
+
+
+def manifest_path(obj: dict[str, Any]) -> Path:
+    """``<namespace or _cluster>/<kind>-<name>.yaml`` for one object."""
+    meta = obj.get("metadata") or {}
+    namespace = meta.get("namespace") or "_cluster"
+    name = meta.get("name") or "unnamed"
+    group = obj["apiVersion"].split("/")[0] if "/" in obj["apiVersion"] else "core"
+    return Path(namespace) / f"{obj['kind'].lower()}.{group}-{name}.yaml"
+
+
+def write_manifests(resources: Iterable[dict[str, Any]], directory: Path) -> int:
+    """Write one YAML file per Kubernetes object under ``directory``; return the count."""
+    count = 0
+    for obj in manifests(resources):
+        path = directory / manifest_path(obj)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            raise FileExistsError(f"two objects render to {path}: names must be unique per kind")
+        path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+        count += 1
+    return count
