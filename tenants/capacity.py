@@ -27,6 +27,13 @@ def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, Work
     return sizes
 
 
+def _show(key: str, value: Decimal | int) -> str:
+    """A quantity as people write it: cores, Mi of memory, a pod count."""
+    if key == "memory":
+        return f"{format((Decimal(value) / 2**20).normalize(), 'f')}Mi"
+    return format(Decimal(value).normalize(), "f")
+
+
 def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
     """Yield (field, value, message) for each resource the workloads exceed at max scale."""
     need = {"cpu": Decimal(0), "memory": Decimal(0), "pods": 0}
@@ -42,5 +49,6 @@ def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str,
     for key in ("cpu", "memory", "pods"):
         if need[key] > have[key]:
             yield ("plan", repr(plan.name),
-                   f"quota {key} {have[key]} of plan {plan.name!r} is below the {need[key]} "
+                   f"quota {key} {_show(key, have[key])} of plan {plan.name!r} is below the "
+                   f"{_show(key, need[key])} "
                    "its workloads request at maximum scale: choose a larger plan or turn a feature off")

@@ -86,24 +86,28 @@ class Registry:
         raise KeyError(tenant_id)
 
 
+#: What ``_read_yaml`` returns for a file it already reported as unreadable.
+_UNREADABLE = object()
+
+
 def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
-    """Parse one YAML file defensively; return None (with a problem) on any bad input."""
+    """Parse one YAML file defensively; return ``_UNREADABLE`` (with a problem) on bad input."""
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             problems.append(Problem(rel, "(file)", f"{size} bytes",
                                     f"file is larger than the {MAX_FILE_BYTES}-byte limit"))
-            return None
+            return _UNREADABLE
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         problems.append(Problem(rel, "(file)", f"byte {exc.start}", "file is not UTF-8 text"))
-        return None
+        return _UNREADABLE
     except OSError as exc:
         problems.append(Problem(rel, "(file)", show_value(str(exc)), "file cannot be read"))
-        return None
+        return _UNREADABLE
     if "\x00" in text:
         problems.append(Problem(rel, "(file)", "NUL byte", "file is binary, not YAML text"))
-        return None
+        return _UNREADABLE
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -111,15 +115,17 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
         reason = getattr(exc, "problem", None) or type(exc).__name__
         problems.append(Problem(rel, "(file)", where, f"invalid YAML: {reason}"))
-        return None
+        return _UNREADABLE
     except RecursionError:
         problems.append(Problem(rel, "(file)", "deep nesting", "YAML is nested too deeply"))
-        return None
+        return _UNREADABLE
     return data
 
 
 def _model(cls: type[BaseModel], data: Any, rel: str, problems: list[Problem]) -> Any:
     """Validate ``data`` as ``cls``; record problems and return None when invalid."""
+    if data is _UNREADABLE:
+        return None
     if data is None:
         problems.append(Problem(rel, "(file)", "empty", "file is empty; expected a mapping"))
         return None

@@ -1,0 +1,51 @@
+"""Shared fixtures: the sample fleet's offline plan is computed once per test session."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenantctl.cli import main
+
+
+@dataclass
+class CliResult:
+    """What one tenantctl invocation returned and printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*argv: str) -> CliResult:
+    """Run tenantctl in-process, capturing its output."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class SamplePlan:
+    """The sample fleet's plan: the CLI result, the output directory, plan.json parsed."""
+
+    result: CliResult
+    out: Path
+    document: dict[str, Any]
+
+    def stack(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.document["stacks"] if s["name"] == name)
+
+
+@pytest.fixture(scope="session")
+def sample_plan(tmp_path_factory: pytest.TempPathFactory) -> SamplePlan:
+    out = tmp_path_factory.mktemp("plan")
+    result = run_cli("plan", "--out", str(out))
+    document = json.loads((out / "plan.json").read_text()) if (out / "plan.json").exists() else {}
+    return SamplePlan(result, out, document)

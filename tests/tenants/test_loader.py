@@ -1,0 +1,133 @@
+"""The registry loader: valid input resolves; every kind of mistake is named precisely."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tenants.loader import load_registry
+from tenants.plans import load_plans
+from tenants.problems import RegistryInvalid
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BASE = FIXTURES / "base"
+
+
+def registry_with(tmp_path: Path, *overlays: Path) -> Path:
+    """A copy of the base registry with the overlay files added."""
+    target = tmp_path / "registry"
+    shutil.copytree(BASE, target)
+    for overlay in overlays:
+        for f in overlay.iterdir():
+            shutil.copy(f, target / f.name)
+    return target
+
+
+def problems_of(directory: Path) -> list[str]:
+    with pytest.raises(RegistryInvalid) as caught:
+        load_registry(directory)
+    return [str(p) for p in caught.value.problems]
+
+
+# (fixture directory, file named in the problem, field, fragment of the message)
+INVALID = [
+    ("broken-yaml", "broken.yaml", "(file)", "invalid YAML"),
+    ("empty-file", "empty.yaml", "(file)", "file is empty"),
+    ("not-a-mapping", "listy.yaml", "(file)", "expected a mapping"),
+    ("wrong-type", "typed.yaml", "features.fileserver", "valid boolean"),
+    ("bad-id", "Bad_Id.yaml", "id", "3-30 characters, lowercase"),
+    ("reserved-id", "kube-system.yaml", "id", "is reserved"),
+    ("id-filename-mismatch", "alpha.yaml", "id", "rename to beta.yaml"),
+    ("unknown-field", "extra.yaml", "quota", "unknown field; allowed fields are"),
+    ("unknown-tier", "tiered.yaml", "tier", "'namespace', 'node', 'vcluster' or 'cluster'"),
+    ("unknown-plan", "planned.yaml", "plan", "unknown plan; allowed plans are"),
+    ("duplicate-id", "good.yaml", "id", "duplicate tenant id"),
+    ("malformed-cidr", "cidr.yaml", "network_cidr", "not an IPv4 network"),
+    ("cidr-host-bits", "hostbits.yaml", "network_cidr", "has host bits set"),
+    ("public-cidr", "public.yaml", "network_cidr", "not a private"),
+    ("overlapping-cidr", "one.yaml", "network_cidr", "overlaps tenant two"),
+    ("cidr-overlaps-cell", "cellnet.yaml", "network_cidr", "overlaps cell c1"),
+    ("cidr-on-shared-tier", "sharednet.yaml", "(file)", "only cluster-tier tenants"),
+    ("cell-on-cluster-tier", "clustercell.yaml", "(file)", "has its own cluster and no cell"),
+    ("unknown-cell", "lost.yaml", "cell", "unknown cell; cells are"),
+    ("node-tier-without-pools", "pooled.yaml", "tier", "does not allow dedicated node pools"),
+    ("host-clash", "good.yaml", "hostname", "host name already used by"),
+    ("bad-hostname", "hosty.yaml", "hostname", "not a lowercase DNS name"),
+    ("bad-region", "regional.yaml", "region", "should match pattern"),
+    ("bad-label", "labelled.yaml", "(file)", "not a valid, non-reserved label key"),
+    ("chatbot-without-fileserver", "botonly.yaml", "features", "needs fileserver: true"),
+    ("yml-extension", "short.yml", "(file)", "tenant files end in .yaml"),
+    ("cell-over-capacity", "_platform.yaml", "cells.c1", "over its capacity of 3"),
+]
+
+
+@pytest.mark.parametrize(("fixture", "file", "field", "fragment"), INVALID,
+                         ids=[row[0] for row in INVALID])
+def test_rejects_each_kind_of_mistake(tmp_path, fixture, file, field, fragment):
+    problems = problems_of(registry_with(tmp_path, FIXTURES / "invalid" / fixture))
+    matching = [p for p in problems if p.startswith(f"{file}: {field}: ") and fragment in p]
+    assert matching, f"no problem for {file} {field} containing {fragment!r}; got {problems}"
+
+
+def test_every_invalid_fixture_is_covered():
+    assert {row[0] for row in INVALID} == {p.name for p in (FIXTURES / "invalid").iterdir()}
+
+
+@pytest.mark.parametrize(("name", "content", "fragment"), [
+    ("binary.yaml", b"\x00\x01\x02\xffjunk", "not UTF-8"),
+    ("nul.yaml", b"id: nul\x00\n", "binary"),
+    ("huge.yaml", b"id: huge\n" + b"# padding\n" * 10_000, "larger than"),
+    ("deep.yaml", b"a: " + b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+], ids=["binary-junk", "nul-byte", "huge-file", "deep-nesting"])
+def test_rejects_hostile_files_without_traceback(tmp_path, name, content, fragment):
+    directory = registry_with(tmp_path)
+    (directory / name).write_bytes(content)
+    problems = problems_of(directory)
+    assert any(p.startswith(f"{name}: (file): ") and fragment in p for p in problems), problems
+
+
+def test_problem_names_file_field_value_and_allowed(tmp_path):
+    problems = problems_of(registry_with(tmp_path, FIXTURES / "invalid" / "unknown-plan"))
+    assert problems == ["planned.yaml: plan: unknown plan; allowed plans are "
+                        "['enterprise', 'standard', 'starter'] (got 'platinum')"]
+
+
+def test_collects_every_problem_in_one_pass(tmp_path):
+    directory = registry_with(tmp_path, FIXTURES / "invalid" / "unknown-plan",
+                              FIXTURES / "invalid" / "bad-id", FIXTURES / "invalid" / "unknown-cell")
+    files = {p.split(":")[0] for p in problems_of(directory)}
+    assert files == {"planned.yaml", "Bad_Id.yaml", "lost.yaml"}
+
+
+def test_missing_directory_is_a_problem(tmp_path):
+    assert "registry directory does not exist" in problems_of(tmp_path / "nope")[0]
+
+
+def test_rejects_plan_whose_quota_is_below_its_workloads(tmp_path):
+    plans = load_plans()
+    tight = plans["starter"].model_copy(
+        update={"quota": plans["starter"].quota.model_copy(update={"cpu": "100m"})})
+    with pytest.raises(RegistryInvalid) as caught:
+        load_registry(registry_with(tmp_path), plans={**plans, "starter": tight})
+    assert [str(p) for p in caught.value.problems] == [
+        "good.yaml: plan: quota cpu 0.1 of plan 'starter' is below the 0.3 its workloads "
+        "request at maximum scale: choose a larger plan or turn a feature off (got 'starter')"]
+
+
+def test_resolves_defaults(tmp_path):
+    registry = load_registry(registry_with(tmp_path))
+    good = registry.tenant("good")
+    assert (good.cell, good.region, good.hostname, good.display_name) == (
+        "c1", "ap-northeast-1", "good.files.test.example", "good")
+    assert good.record.features.fileserver and good.record.features.chatbot
+    assert registry.new_allocations == {"good": {"cell": "c1"}}
+
+
+def test_sample_fleet_is_valid_and_fully_recorded():
+    registry = load_registry()
+    assert len(registry.tenants) >= 8
+    assert {t.tier.value for t in registry.tenants} == {"namespace", "node", "vcluster", "cluster"}
+    assert {t.plan.name for t in registry.tenants} == {"starter", "standard", "enterprise"}
+    assert registry.new_allocations == {}

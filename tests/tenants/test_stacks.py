@@ -1,0 +1,57 @@
+"""The stack model: every tenant in exactly one stack; configs select the right stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from tenants.loader import load_registry
+from tenants.stacks import StackConfig, StackConfigError, fleet_stacks, stack_for
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return load_registry()
+
+
+def test_one_stack_per_cell_and_per_dedicated_tenant(registry):
+    names = [s.name for s in fleet_stacks(registry)]
+    assert names == ["shared-apne1-01", "shared-apne1-02", "shared-dev", "shared-use1-01",
+                     "tenant-aozora-health", "tenant-minato-bank"]
+
+
+def test_every_tenant_is_in_exactly_one_stack(registry):
+    held = [t.id for s in fleet_stacks(registry) for t in s.tenants]
+    assert sorted(held) == sorted(t.id for t in registry.tenants)
+
+
+def test_dedicated_stacks_hold_only_their_tenant(registry):
+    for spec in fleet_stacks(registry):
+        if spec.kind == "dedicated":
+            assert [t.tier.value for t in spec.tenants] == ["cluster"]
+        else:
+            assert all(t.tier.shared and t.cell == spec.cell.name for t in spec.tenants)
+
+
+def test_dev_config_selects_the_dev_cell(registry):
+    spec = stack_for(StackConfig("shared", "dev", cell="dev"), registry)
+    assert [t.id for t in spec.tenants] == ["sandbox-alpha", "sandbox-beta"]
+    assert spec.pulumi_config() == {"aws:region": "ap-northeast-1", "tenant-platform:role": "shared",
+                                    "tenant-platform:environment": "dev", "tenant-platform:cell": "dev"}
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (dict(role="shared", cell="atlantis"), "unknown cell 'atlantis'"),
+    (dict(role="dedicated", tenant="nobody"), "no tenant 'nobody'"),
+    (dict(role="dedicated", tenant="kobe-design"), "built by stack shared-apne1-01"),
+], ids=["unknown-cell", "unknown-tenant", "shared-tenant-as-dedicated"])
+def test_rejects_configs_that_name_no_stack(registry, config, message):
+    with pytest.raises(StackConfigError, match=message):
+        stack_for(StackConfig(**config), registry)
+
+
+@pytest.mark.parametrize("config", [dict(role="shared"), dict(role="dedicated"),
+                                    dict(role="both", cell="x"), dict(role="shared", cell="x", environment="PROD")],
+                         ids=["shared-without-cell", "dedicated-without-tenant", "bad-role", "bad-env"])
+def test_rejects_incomplete_configs(config):
+    with pytest.raises(StackConfigError):
+        StackConfig(**config)
