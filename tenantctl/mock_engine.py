@@ -24,7 +24,7 @@ from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from tenantctl import mock_outputs
 
-SECRET = "[secret]"
+SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
 _SECRET_SIG = rpc._special_sig_key  # noqa: SLF001 - the wire key that marks secrets
 _RUN_LOCK = threading.Lock()
@@ -85,7 +85,7 @@ class _Mocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return mock_outputs.resource_outputs(args.typ, args.name, args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
         return mock_outputs.call(args.token, args.args)
 
 
@@ -108,6 +108,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """Record the raw request, then answer with mocked outputs."""
         if request.type == "pulumi:pulumi:Stack":
             return resource_pb2.RegisterResourceResponse(urn=self.root_urn)
         urn = self.make_urn(request.parent, request.type, request.name)
@@ -148,6 +149,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        """Keep the root stack's outputs."""
         if request.urn == self.root_urn:
             self.stack_outputs = plain(rpc.deserialize_properties(request.outputs))
         return super().RegisterResourceOutputs(request)

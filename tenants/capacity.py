@@ -1,4 +1,4 @@
-"""Quota arithmetic: does what a tenant runs fit inside the quota its plan grants?
+"""Quota arithmetic: whether what a tenant runs fits inside the quota its plan grants.
 
 A plan whose quota is below the requests of the tenant's own workloads would leave pods
 pending forever; that is caught at validation, before anything is provisioned.
@@ -14,7 +14,7 @@ from tenants.plans import PlanSpec, WorkloadSize
 from tenants.quantity import parse_quantity
 
 #: Requests of a vCluster control plane (syncer + k3s/k8s distro) in the host namespace.
-VCLUSTER_OVERHEAD = {"cpu": Decimal("0.2"), "memory": parse_quantity("256Mi"), "pods": 1}
+VCLUSTER_OVERHEAD = {"cpu": Decimal("0.2"), "memory": parse_quantity("256Mi"), "pods": Decimal(1)}
 
 
 def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, WorkloadSize]]:
@@ -36,7 +36,7 @@ def _show(key: str, value: Decimal | int) -> str:
 
 def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
     """Yield (field, value, message) for each resource the workloads exceed at max scale."""
-    need = {"cpu": Decimal(0), "memory": Decimal(0), "pods": 0}
+    need: dict[str, Decimal] = {"cpu": Decimal(0), "memory": Decimal(0), "pods": Decimal(0)}
     for _, size in workload_sizes(record, plan):
         need["cpu"] += parse_quantity(size.cpu) * size.max_replicas
         need["memory"] += parse_quantity(size.memory) * size.max_replicas
@@ -45,7 +45,7 @@ def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str,
         for key, value in VCLUSTER_OVERHEAD.items():
             need[key] += value
     have = {"cpu": parse_quantity(plan.quota.cpu), "memory": parse_quantity(plan.quota.memory),
-            "pods": plan.quota.pods}
+            "pods": Decimal(plan.quota.pods)}
     for key in ("cpu", "memory", "pods"):
         if need[key] > have[key]:
             yield ("plan", repr(plan.name),

@@ -291,7 +291,8 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
         plan = plans[rec.plan]
         hostname = rec.hostname or f"{rec.id}.{settings.domain}"
         if hostname in hosts:
-            problems.append(Problem(rel, "hostname", hostname, f"host name already used by {hosts[hostname]}"))
+            problems.append(Problem(rel, "hostname", hostname,
+                                    f"host name already used by {hosts[hostname]}"))
         hosts[hostname] = rel
         problems.extend(Problem(rel, f, v, m) for f, v, m in capacity.check_fits(rec, plan))
         resolved.append(ResolvedTenant(

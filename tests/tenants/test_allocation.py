@@ -30,13 +30,14 @@ def test_recorded_cidrs_never_move_and_never_collide(batches, data):
     for batch in batches:
         new = allocate_cidrs(batch, ledger, POOL, PREFIX, avoid=["10.128.0.0/18"])
         assert set(new) == set(batch) - set(ledger)
-        for tenant_id, block in new.items():
+        for block in new.values():
             assert ipaddress.IPv4Network(block).subnet_of(ipaddress.IPv4Network(POOL))
         before = dict(ledger)
         ledger.update(new)
         assert all(ledger[t] == b for t, b in before.items())
         assert _no_overlaps([*ledger.values(), "10.128.0.0/18"])
-        leaving = data.draw(st.lists(st.sampled_from(sorted(ledger)), max_size=2, unique=True)) if ledger else []
+        leaving = (data.draw(st.lists(st.sampled_from(sorted(ledger)), max_size=2, unique=True))
+                   if ledger else [])
         for tenant_id in leaving:  # released explicitly after offboarding
             del ledger[tenant_id]
 

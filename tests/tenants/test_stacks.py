@@ -49,8 +49,8 @@ def test_rejects_configs_that_name_no_stack(registry, config, message):
         stack_for(StackConfig(**config), registry)
 
 
-@pytest.mark.parametrize("config", [dict(role="shared"), dict(role="dedicated"),
-                                    dict(role="both", cell="x"), dict(role="shared", cell="x", environment="PROD")],
+@pytest.mark.parametrize("config", [dict(role="shared"), dict(role="dedicated"), dict(role="both", cell="x"),
+                                    dict(role="shared", cell="x", environment="PROD")],
                          ids=["shared-without-cell", "dedicated-without-tenant", "bad-role", "bad-env"])
 def test_rejects_incomplete_configs(config):
     with pytest.raises(StackConfigError):
