@@ -24,6 +24,7 @@ from tenants.stacks import StackSpec, fleet_stacks
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
 EXIT_INVALID = 2
+EXIT_FAILED = 3  # a stack operation (preview/up/refresh/destroy) failed
 
 
 class UsageError(Exception):
@@ -171,6 +172,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _summary(plans)
 
 
+def cmd_operate(args: argparse.Namespace) -> int:
+    """preview / up / refresh / destroy the selected stacks through the Automation API."""
+    from pulumi import automation as auto
+
+    from tenantctl.automation import FleetRunner
+
+    if args.command in ("up", "destroy") and not args.yes:
+        _err(f"tenantctl {args.command} changes infrastructure: review `tenantctl preview` "
+             "first, then add --yes")
+        return EXIT_INVALID
+    registry = _load(args)
+    specs = select_stacks(fleet_stacks(registry, args.environment), args.stack, args.tenant)
+    if args.command == "destroy" and not (args.stack or args.tenant):
+        _err("tenantctl destroy needs an explicit --stack or --tenant: never the whole fleet")
+        return EXIT_INVALID
+    try:
+        command = args.pulumi_command or auto.PulumiCommand()
+    except (OSError, auto.errors.InvalidVersionError) as exc:
+        _err(f"tenantctl: the Pulumi CLI is needed for {args.command} ({exc}); "
+             "`tenantctl plan` works without it")
+        return EXIT_INVALID
+    runner = FleetRunner(work_root=Path(args.work_dir), pulumi_command=command,
+                         parallel=args.parallel, policy_pack=None if args.no_policy else
+                         Path(__file__).resolve().parents[1] / "policy")
+    results = runner.run(specs, args.command)
+    failed = [r.stack for r in results if not r.ok]
+    not_run = len(specs) - len(results)
+    print(f"{args.command}: {len(results) - len(failed)} ok, {len(failed)} failed, {not_run} not run")
+    return EXIT_FAILED if failed or not_run else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -205,6 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/plan", help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     p.set_defaults(func=cmd_plan)
+
+    for action, text in (("preview", "preview stacks with the real engine and policy pack"),
+                         ("up", "deploy stacks (needs --yes)"),
+                         ("refresh", "refresh stacks' state from the cloud"),
+                         ("destroy", "destroy named stacks (needs --yes; protected data stays)")):
+        p = sub.add_parser(action, help=text)
+        registry_opts(p)
+        p.add_argument("--stack", action="append", default=[], help="this stack (repeatable)")
+        p.add_argument("--tenant", action="append", default=[],
+                       help="the stack holding this tenant (repeatable)")
+        p.add_argument("--parallel", type=int, default=2, help="stacks at once per wave (default 2)")
+        p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")
+        p.add_argument("--no-policy", action="store_true", help="do not run the policy pack")
+        p.add_argument("--yes", action="store_true", help="confirm a change (up, destroy)")
+        p.set_defaults(func=cmd_operate, pulumi_command=None)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--plan", required=True, help="path to plan.json")
