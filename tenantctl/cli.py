@@ -173,7 +173,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_operate(args: argparse.Namespace) -> int:
-    """preview / up / refresh / destroy the selected stacks through the Automation API."""
+    """Run preview, up, refresh or destroy on the selected stacks (Automation API)."""
     from pulumi import automation as auto
 
     from tenantctl.automation import FleetRunner

@@ -36,7 +36,8 @@ def test_every_manifest_validates_strictly(sample_plan):
         except kubernetes_validate.ValidationError as exc:
             failures.append(f"{path.relative_to(sample_plan.out)}: {exc.message} at {list(exc.path)}")
     assert not failures, "\n".join(failures[:20])
-    unknown = sorted({o["apiVersion"] for o in custom if o["apiVersion"].split("/")[0] not in KNOWN_CRD_GROUPS})
+    unknown = sorted({o["apiVersion"] for o in custom
+                      if o["apiVersion"].split("/")[0] not in KNOWN_CRD_GROUPS})
     assert not unknown, f"custom resources nobody validates: {unknown}"
     for obj in custom:
         assert obj["metadata"]["name"] and isinstance(obj.get("spec"), dict), obj
