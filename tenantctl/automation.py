@@ -16,11 +16,11 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pulumi import automation as auto
 
@@ -107,13 +107,15 @@ class FleetRunner:
     def _act(self, stack: auto.Stack, action: Action) -> dict[str, int]:
         packs = [str(self.policy_pack)] if self.policy_pack else None
         if action == "preview":
-            return dict(stack.preview(policy_packs=packs).change_summary)
-        if action == "up":
-            summary = stack.up(policy_packs=packs).summary
-            return dict(summary.resource_changes or {})
-        if action == "refresh":
-            return dict(stack.refresh().summary.resource_changes or {})
-        return dict(stack.destroy().summary.resource_changes or {})
+            changes: Mapping[Any, int] = stack.preview(policy_packs=packs).change_summary
+        elif action == "up":
+            changes = stack.up(policy_packs=packs).summary.resource_changes or {}
+        elif action == "refresh":
+            changes = stack.refresh().summary.resource_changes or {}
+        else:
+            changes = stack.destroy().summary.resource_changes or {}
+        # Keys are OpType enums or plain strings depending on the call: report strings.
+        return {getattr(k, "value", str(k)): int(v) for k, v in changes.items()}
 
     def run_one(self, spec: StackSpec, action: Action) -> StackResult:
         """One action on one stack, retrying while another update holds its lock."""
