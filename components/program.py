@@ -7,12 +7,16 @@ resources only; it reads no config and no files itself.
 
 from __future__ import annotations
 
-import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.context import ClusterRef, TenantContext
+from components.node_pool import TenantNodePool, TenantNodePoolArgs
+from components.scheduling import has_dedicated_pool
+from components.tenant_namespace import TenantNamespace, TenantNamespaceArgs
+from components.vcluster import TenantVCluster, TenantVClusterArgs
 from tenants.loader import ResolvedTenant
+from tenants.models import Tier
 from tenants.stacks import StackSpec
 
 
@@ -47,19 +51,30 @@ def build_dedicated(spec: StackSpec) -> None:
 
 # --- one tenant, in either kind of stack ----------------------------------------------
 def build_tenant(ctx: TenantContext, cluster: ClusterRef) -> None:
-    """The components every tenant gets, in whichever cluster it runs."""
-    k8s.core.v1.Namespace(
-        f"{ctx.id}-namespace",
-        metadata={"name": ctx.names.namespace, "labels": ctx.labels},
-        opts=pulumi.ResourceOptions(provider=cluster.provider),
-    )
+    """The components every tenant gets, in whichever cluster it runs.
+
+    Every tier gets the fenced namespace (for ``vcluster`` it is the host namespace);
+    ``node`` adds its dedicated node pool, ``vcluster`` its virtual cluster in that
+    namespace.
+    """
+    namespace = TenantNamespace(ctx.id, TenantNamespaceArgs(ctx=ctx, cluster=cluster))
+    if has_dedicated_pool(ctx.tier):
+        TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster))
+    if ctx.tier is Tier.VCLUSTER:
+        TenantVCluster(f"{ctx.id}-vcluster",
+                       TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace))
 
 
 def _interim_cluster_ref(spec: StackSpec, vpc_cidr: str, dedicated_pools: bool) -> ClusterRef:
     """Placeholder until TenantCluster lands: a provider with no cluster behind it."""
     provider = k8s.Provider(f"{spec.name}-k8s", kubeconfig="{}")
     identity = aws.get_caller_identity_output()
-    return ClusterRef(name=spec.name, provider=provider, oidc_provider_arn="", oidc_issuer="",
+    # Placeholder OIDC issuer (no cluster behind it): IRSA trust policies refuse an empty one.
+    issuer = f"oidc.eks.{spec.region}.amazonaws.com/id/INTERIM"
+    return ClusterRef(name=spec.name, provider=provider,
+                      oidc_provider_arn=identity.account_id.apply(
+                          lambda account: f"arn:aws:iam::{account}:oidc-provider/{issuer}"),
+                      oidc_issuer=issuer,
                       vpc_id="", vpc_cidr=vpc_cidr, private_subnet_ids=[],
                       node_security_group_id="", region=spec.region,
                       account_id=identity.account_id, dedicated_pools=dedicated_pools)

@@ -8,11 +8,21 @@ from __future__ import annotations
 #: The one Kubernetes version of the platform: clusters, PSA pins and schema validation.
 KUBERNETES_VERSION = "1.33"
 
+#: RDS for PostgreSQL engine (cells' shared instances and dedicated tenants' instances).
+#: Minor upgrades are explicit (auto minor upgrade off): bump here, review, roll out.
+#: pgvector ships with RDS for PostgreSQL 16; tests run on pgserver's PostgreSQL 16.
+POSTGRES_ENGINE_VERSION = "16.9"
+#: Parameter group family matching the engine's major version.
+POSTGRES_PARAMETER_FAMILY = "postgres16"
+#: Certificate authority of RDS server certificates that clients verify (verify-full).
+RDS_CA_CERT_IDENTIFIER = "rds-ca-rsa2048-g1"
+
 #: Helm charts (name -> (repository, version)).
 CHARTS: dict[str, tuple[str, str]] = {
     "istio-base": ("https://istio-release.storage.googleapis.com/charts", "1.27.3"),
     "istiod": ("https://istio-release.storage.googleapis.com/charts", "1.27.3"),
     "istio-gateway": ("https://istio-release.storage.googleapis.com/charts", "1.27.3"),
+    "istio-cni": ("https://istio-release.storage.googleapis.com/charts", "1.27.3"),
     "cert-manager": ("https://charts.jetstack.io", "v1.18.2"),
     "external-dns": ("https://kubernetes-sigs.github.io/external-dns", "1.19.0"),
     "metrics-server": ("https://kubernetes-sigs.github.io/metrics-server", "3.13.0"),
@@ -24,3 +34,46 @@ CHARTS: dict[str, tuple[str, str]] = {
 def chart(name: str) -> tuple[str, str]:
     """(repository, version) of a pinned chart; KeyError names the missing entry."""
     return CHARTS[name]
+
+
+#: Chart names in their repository where they differ from the key above.
+CHART_NAMES: dict[str, str] = {"istio-base": "base", "istio-gateway": "gateway", "istio-cni": "cni"}
+
+
+def chart_name(name: str) -> str:
+    """The chart's name in its repository."""
+    chart(name)
+    return CHART_NAMES.get(name, name)
+
+
+#: EKS managed add-ons (name -> version), for ``KUBERNETES_VERSION``. Check a bump with
+#: ``aws eks describe-addon-versions --kubernetes-version 1.33 --addon-name <name>``.
+EKS_ADDONS: dict[str, str] = {
+    "vpc-cni": "v1.20.1-eksbuild.3",
+    "kube-proxy": "v1.33.3-eksbuild.4",
+    "coredns": "v1.12.2-eksbuild.4",
+    "aws-ebs-csi-driver": "v1.48.0-eksbuild.1",
+}
+
+
+def eks_addon(name: str) -> str:
+    """Pinned version of an EKS add-on; KeyError names the missing entry."""
+    return EKS_ADDONS[name]
+
+#: Images the platform ships, pinned by digest (ISO-POD-13): name -> (source, digest).
+#: The source is where the platform's release pipeline publishes an image; the pipeline
+#: copies exactly this digest into each tenant's own ECR repository (scan on push,
+#: immutable tags), and pods pull ``<tenant repository>@<digest>`` from there. A digest
+#: names content, so every tenant runs byte-identical images and nothing can be swapped
+#: under a tag. Bump a digest here (a reviewed one-line change) to roll out a release.
+IMAGES: dict[str, tuple[str, str]] = {
+    "fileserver": ("public.ecr.aws/tenant-platform/fileserver",
+                   "sha256:4f2c1b5e9a7d3c8e6b0a1f9d2e4c7b8a5d3f1e0c9b7a6d5e4f3c2b1a0e9d8c7b"),
+    "chatbot": ("public.ecr.aws/tenant-platform/chatbot",
+                "sha256:9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"),
+}
+
+
+def image(name: str) -> tuple[str, str]:
+    """(source, digest) of a pinned platform image; KeyError names the missing entry."""
+    return IMAGES[name]

@@ -127,8 +127,10 @@ def _print_violations(plans: Sequence[planner.StackPlan]) -> tuple[int, int]:
                 advisory += 1
             else:
                 continue
+            # Stack-level rules may report no resource: name the stack instead.
+            where = v["urn"].split("::")[-1] if v.get("urn") else "(stack)"
             print(f"  [{v['enforcement']}] {v['policy']} ({v['severity']}) {plan.name}: "
-                  f"{v['urn'].split('::')[-1]}: {v['message']}")
+                  f"{where}: {v['message']}")
     return mandatory, advisory
 
 

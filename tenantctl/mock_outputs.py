@@ -81,7 +81,48 @@ def _register() -> None:
     RESOURCE_OUTPUTS["kubernetes:core/v1:Namespace"] = lambda name, i: {
         "metadata": {**(i.get("metadata") or {}), "name": (i.get("metadata") or {}).get("name", name)}}
     RESOURCE_OUTPUTS["kubernetes:helm.sh/v4:Chart"] = lambda name, i: {"resources": []}
+    RESOURCE_OUTPUTS["aws:ec2/launchTemplate:LaunchTemplate"] = lambda name, i: {
+        "latestVersion": 1, "defaultVersion": 1}
+    RESOURCE_OUTPUTS["aws:eks/nodeGroup:NodeGroup"] = lambda name, i: {
+        "nodeGroupName": i.get("nodeGroupName") or name,
+        "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:nodegroup/{i.get('clusterName')}/"
+               f"{i.get('nodeGroupName') or name}/0"}
+    RESOURCE_OUTPUTS["aws:ecr/repository:Repository"] = lambda name, i: {
+        "arn": f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/{i.get('name') or name}",
+        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{i.get('name') or name}",
+        "registryId": ACCOUNT_ID}
+    _register_cluster()
     _ = json  # json is used by registrations added in other modules
+
+
+def _register_cluster() -> None:
+    """What TenantCluster and the platform add-ons read back: EKS, OIDC, logs, DNS zone."""
+    import hashlib
+
+    def eks_cluster(name: str, i: Outputs) -> Outputs:
+        cluster = i.get("name") or name
+        digest = hashlib.sha256(cluster.encode()).hexdigest()[:32].upper()
+        vpc = i.get("vpcConfig") or {}
+        return {
+            "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:cluster/{cluster}",
+            "endpoint": f"https://{digest}.gr7.{REGION}.eks.amazonaws.com",
+            "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{REGION}.amazonaws.com/id/{digest}"}]}],
+            "vpcConfig": {**vpc, "clusterSecurityGroupId": f"sg-{digest[:17].lower()}",
+                          "vpcId": f"vpc-{digest[:17].lower()}"},
+            "status": "ACTIVE", "platformVersion": "eks.1"}
+
+    RESOURCE_OUTPUTS["aws:eks/cluster:Cluster"] = eks_cluster
+    RESOURCE_OUTPUTS["aws:iam/openIdConnectProvider:OpenIdConnectProvider"] = lambda name, i: {
+        "arn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{str(i.get('url', name)).removeprefix('https://')}"}
+    RESOURCE_OUTPUTS["aws:cloudwatch/logGroup:LogGroup"] = lambda name, i: {
+        "arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{i.get('name') or name}"}
+    RESOURCE_OUTPUTS["aws:eks/accessEntry:AccessEntry"] = lambda name, i: {
+        "accessEntryArn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{i.get('clusterName')}/{name}"}
+    RESOURCE_OUTPUTS["aws:eks/addon:Addon"] = lambda name, i: {
+        "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:addon/{i.get('clusterName')}/{i.get('addonName')}/0"}
+    RESOURCE_OUTPUTS["random:index/randomPassword:RandomPassword"] = lambda name, i: {
+        "result": "x" * int(i.get("length") or 32)}
 
 
 _register()

@@ -2,6 +2,12 @@
 
 A plan whose quota is below the requests of the tenant's own workloads would leave pods
 pending forever; that is caught at validation, before anything is provisioned.
+
+Everything the platform itself adds to a tenant namespace counts too: the mesh proxy
+injected into every pod, and for the ``vcluster`` tier the virtual cluster's control plane,
+its CoreDNS and the control plane's volume. The vCluster figures below are the ones
+``components/vcluster.py`` writes into the chart's values, so the check and the running
+pods cannot disagree.
 """
 
 from __future__ import annotations
@@ -13,8 +19,38 @@ from tenants.models import TenantRecord, Tier
 from tenants.plans import PlanSpec, WorkloadSize
 from tenants.quantity import parse_quantity
 
-#: Requests of a vCluster control plane (syncer + k3s/k8s distro) in the host namespace.
-VCLUSTER_OVERHEAD = {"cpu": Decimal("0.2"), "memory": parse_quantity("256Mi"), "pods": Decimal(1)}
+#: Requests of the mesh proxy injected into every pod of a tenant namespace (Istio's
+#: default ``global.proxy.resources.requests``). The quota counts them like any container.
+MESH_SIDECAR_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
+
+#: The vCluster control plane container (API server, controller manager and syncer in one
+#: StatefulSet pod, state in embedded SQLite on a PVC), as set in the chart's values.
+VCLUSTER_CONTROL_PLANE_RESOURCES = {
+    "requests": {"cpu": "200m", "memory": "256Mi", "ephemeral-storage": "400Mi"},
+    "limits": {"memory": "2Gi", "ephemeral-storage": "8Gi"},
+}
+#: The virtual cluster's CoreDNS: a Deployment inside the vCluster, synced into the host
+#: namespace as an ordinary pod.
+VCLUSTER_COREDNS_RESOURCES = {
+    "requests": {"cpu": "20m", "memory": "64Mi"},
+    "limits": {"cpu": "1", "memory": "170Mi"},
+}
+#: Size of the control plane's data volume (one PVC in the host namespace).
+VCLUSTER_STORAGE = "5Gi"
+
+#: What a vCluster adds to its host namespace (its two pods' mesh proxies come on top).
+VCLUSTER_OVERHEAD: dict[str, Decimal] = {
+    "cpu": parse_quantity(VCLUSTER_CONTROL_PLANE_RESOURCES["requests"]["cpu"])
+    + parse_quantity(VCLUSTER_COREDNS_RESOURCES["requests"]["cpu"]),
+    "memory": parse_quantity(VCLUSTER_CONTROL_PLANE_RESOURCES["requests"]["memory"])
+    + parse_quantity(VCLUSTER_COREDNS_RESOURCES["requests"]["memory"]),
+    "pods": Decimal(2),
+    "pvcs": Decimal(1),
+    "storage": parse_quantity(VCLUSTER_STORAGE),
+}
+
+#: Quota resources checked, in message order.
+RESOURCES = ("cpu", "memory", "pods", "pvcs", "storage")
 
 
 def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, WorkloadSize]]:
@@ -27,16 +63,13 @@ def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, Work
     return sizes
 
 
-def _show(key: str, value: Decimal | int) -> str:
-    """A quantity as people write it: cores, Mi of memory, a pod count."""
-    if key == "memory":
-        return f"{format((Decimal(value) / 2**20).normalize(), 'f')}Mi"
-    return format(Decimal(value).normalize(), "f")
+def requirements(record: TenantRecord, plan: PlanSpec) -> dict[str, Decimal]:
+    """What the tenant's namespace requests at maximum scale, per quota resource.
 
-
-def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
-    """Yield (field, value, message) for each resource the workloads exceed at max scale."""
-    need: dict[str, Decimal] = {"cpu": Decimal(0), "memory": Decimal(0), "pods": Decimal(0)}
+    Workloads at ``max_replicas``, the vCluster's own pods and volume for the ``vcluster``
+    tier, and one mesh proxy per pod.
+    """
+    need = dict.fromkeys(RESOURCES, Decimal(0))
     for _, size in workload_sizes(record, plan):
         need["cpu"] += parse_quantity(size.cpu) * size.max_replicas
         need["memory"] += parse_quantity(size.memory) * size.max_replicas
@@ -44,11 +77,31 @@ def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str,
     if record.tier is Tier.VCLUSTER:
         for key, value in VCLUSTER_OVERHEAD.items():
             need[key] += value
-    have = {"cpu": parse_quantity(plan.quota.cpu), "memory": parse_quantity(plan.quota.memory),
-            "pods": Decimal(plan.quota.pods)}
-    for key in ("cpu", "memory", "pods"):
+    need["cpu"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["cpu"])
+    need["memory"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["memory"])
+    return need
+
+
+
+def _show(key: str, value: Decimal | int) -> str:
+    """A quantity as people write it: cores, Mi of memory or storage, a count."""
+    if key in ("memory", "storage"):
+        return f"{format((Decimal(value) / 2**20).normalize(), 'f')}Mi"
+    return format(Decimal(value).normalize(), "f")
+
+
+def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
+    """Yield (field, value, message) for each quota resource the tenant exceeds at max scale."""
+    need = requirements(record, plan)
+    quota = plan.quota
+    have = {"cpu": parse_quantity(quota.cpu), "memory": parse_quantity(quota.memory),
+            "pods": Decimal(quota.pods), "pvcs": Decimal(quota.pvcs),
+            "storage": parse_quantity(quota.storage)}
+    extra = " and the vCluster control plane" if record.tier is Tier.VCLUSTER else ""
+    for key in RESOURCES:
         if need[key] > have[key]:
             yield ("plan", repr(plan.name),
                    f"quota {key} {_show(key, have[key])} of plan {plan.name!r} is below the "
-                   f"{_show(key, need[key])} "
-                   "its workloads request at maximum scale: choose a larger plan or turn a feature off")
+                   f"{_show(key, need[key])} the tenant requests at maximum scale (its "
+                   f"workloads, one mesh proxy per pod{extra}): choose a larger plan or turn a "
+                   "feature off")

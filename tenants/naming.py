@@ -32,11 +32,27 @@ LABEL_PLAN = "plan"
 LABEL_CELL = "cell"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGED_BY = "tenant-platform"
+#: On platform-owned objects that act for one tenant but live outside its namespace (the
+#: ingress gateway's per-tenant rate limit): they must not carry ``tenant``, which marks
+#: objects that live in the tenant's namespace.
+LABEL_FOR_TENANT = "tenant-platform.io/for-tenant"
 
 # Platform namespaces in every cluster.
 ISTIO_NAMESPACE = "istio-system"
 INGRESS_NAMESPACE = "istio-ingress"
 MONITORING_NAMESPACE = "monitoring"
+CERT_MANAGER_NAMESPACE = "cert-manager"
+EXTERNAL_DNS_NAMESPACE = "external-dns"
+#: Pod labels of the cell's shared ingress gateway (the ``istio/gateway`` chart's ``istio``
+#: label): per-tenant gateway configuration selects the gateway by them.
+INGRESS_GATEWAY_LABELS = {"istio": "ingressgateway"}
+#: cert-manager ClusterIssuer that signs tenants' public certificates (DNS-01), installed
+#: with cert-manager by the cluster's add-ons.
+TLS_CLUSTER_ISSUER = "letsencrypt-dns01"
+#: StorageClass of encrypted EBS volumes (gp3, KMS) that tenant volume claims use.
+ENCRYPTED_STORAGE_CLASS = "gp3-encrypted"
+#: ECR repository names: lowercase, digits and ``-_./``, at most 256 characters.
+ECR_REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 #: Workloads a tenant can run; each gets its own ServiceAccount and IAM role.
 WORKLOADS = ("fileserver", "chatbot")
@@ -85,6 +101,91 @@ def dedicated_stack_name(tenant_id: str) -> str:
 def tenant_namespace(tenant_id: str) -> str:
     """The Kubernetes namespace that holds a tenant's workloads (host namespace for vcluster)."""
     return _check(f"tenant-{validate_tenant_id(tenant_id)}", 63, "namespace", DNS1123_LABEL_RE)
+
+
+#: The application database in every RDS instance (a cell's shared one, a dedicated one).
+DB_NAME = "app"
+#: RDS master user; its password is managed by RDS in Secrets Manager.
+DB_ADMIN_USER = "tpadmin"
+#: Schema holding database-wide extensions (pgvector): tenants may use, never create, in it.
+DB_EXTENSIONS_SCHEMA = "extensions"
+#: Schema of platform tables shared by tenants under row-level security (usage metering).
+DB_PLATFORM_SCHEMA = "platform"
+_PG_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _pg_name(tenant_id: str, suffix: str, what: str) -> str:
+    base = "t_" + validate_tenant_id(tenant_id).replace("-", "_")
+    return _check(base + suffix, 63, what, _PG_IDENTIFIER_RE)
+
+
+def db_schema_name(tenant_id: str) -> str:
+    """PostgreSQL schema of a tenant (``t_<id>``, '-' becomes '_')."""
+    return _pg_name(tenant_id, "", "PostgreSQL schema")
+
+
+def db_login_role(tenant_id: str) -> str:
+    """PostgreSQL login role of a tenant; also its IAM database user name at the proxy."""
+    return _pg_name(tenant_id, "_app", "PostgreSQL role")
+
+
+def db_owner_role(tenant_id: str) -> str:
+    """PostgreSQL NOLOGIN role owning a tenant's schema (nobody logs in as it)."""
+    return _pg_name(tenant_id, "_owner", "PostgreSQL role")
+
+
+@dataclass(frozen=True)
+class DbServerNames:
+    """Names of one database server's AWS resources (RDS instance, proxy and around them).
+
+    ``identifier`` is a cell's or a dedicated tenant's ``db_identifier``; every other name
+    derives from it so that two servers never collide in an account.
+    """
+
+    identifier: str
+
+    def __post_init__(self) -> None:
+        _check(self.identifier, 50, "RDS identifier", DNS1123_LABEL_RE)
+
+    @property
+    def instance(self) -> str:
+        """RDS instance identifier."""
+        return self.identifier
+
+    @property
+    def proxy(self) -> str:
+        """RDS Proxy name."""
+        return self.identifier
+
+    @property
+    def subnet_group(self) -> str:
+        """DB subnet group (private subnets only)."""
+        return self.identifier
+
+    @property
+    def parameter_group(self) -> str:
+        """DB parameter group (TLS forced, SCRAM passwords)."""
+        return f"{self.identifier}-pg16"
+
+    @property
+    def instance_security_group(self) -> str:
+        """Security group of the instance: reached from the proxy and the deploy runner only."""
+        return f"{self.identifier}-instance"
+
+    @property
+    def proxy_security_group(self) -> str:
+        """Security group of the proxy: reached from the cluster's nodes/pods only."""
+        return f"{self.identifier}-proxy"
+
+    @property
+    def proxy_role(self) -> str:
+        """IAM role the proxy assumes to read tenants' database secrets."""
+        return _check(f"{self.identifier}-proxy", 64, "IAM role name")
+
+    @property
+    def final_snapshot(self) -> str:
+        """Snapshot RDS takes when the instance is deleted."""
+        return f"{self.identifier}-final"
 
 
 def cell_cluster_name(environment: str, cell: str) -> str:
@@ -146,15 +247,44 @@ class TenantNames:
         """Alias of the tenant's KMS key for one purpose (files, db, secrets, eks...)."""
         return _check(f"alias/tp/{self.environment}/{self.tenant_id}/{purpose}", 256, "KMS alias")
 
+    def ecr_repository(self, workload: str) -> str:
+        """ECR repository the tenant's pods pull one workload's image from."""
+        return _check(f"{self.prefix}/{workload}", 256, "ECR repository", ECR_REPOSITORY_RE)
+
+    @property
+    def ingress_gateway(self) -> str:
+        """Istio Gateway (and its Certificate) for the tenant's host, in the ingress namespace."""
+        return _check(f"tenant-{self.tenant_id}", 63, "gateway name", DNS1123_LABEL_RE)
+
+    @property
+    def tls_secret(self) -> str:
+        """Secret holding the tenant host's certificate, in the ingress namespace."""
+        return _check(f"tenant-{self.tenant_id}-tls", 63, "secret name", DNS1123_LABEL_RE)
+
     @property
     def db_schema(self) -> str:
         """PostgreSQL schema of the tenant (ids use '-', identifiers use '_')."""
-        return _check("t_" + self.tenant_id.replace("-", "_"), 63, "PostgreSQL schema")
+        return db_schema_name(self.tenant_id)
 
     @property
     def db_role(self) -> str:
         """PostgreSQL login role of the tenant; also its IAM database user name."""
-        return _check("t_" + self.tenant_id.replace("-", "_") + "_app", 63, "PostgreSQL role")
+        return db_login_role(self.tenant_id)
+
+    @property
+    def db_owner_role(self) -> str:
+        """PostgreSQL NOLOGIN role that owns the tenant's schema."""
+        return db_owner_role(self.tenant_id)
+
+    @property
+    def db_connect_policy(self) -> str:
+        """IAM policy letting the tenant's workload roles connect to its database user."""
+        return _check(f"{self.prefix}-db-connect", 128, "IAM policy name")
+
+    @property
+    def db_proxy_access_policy(self) -> str:
+        """Inline policy on the RDS Proxy role: read this tenant's database secret only."""
+        return _check(f"{self.prefix}-db-secret", 128, "IAM policy name")
 
     @property
     def db_secret(self) -> str:
@@ -172,9 +302,42 @@ class TenantNames:
         return node_group_name(self.tenant_id)
 
     @property
+    def node_role(self) -> str:
+        """IAM role of the instances of the tenant's dedicated node group."""
+        return _check(f"{self.prefix}-node", 64, "IAM role name")
+
+    @property
+    def node_launch_template(self) -> str:
+        """EC2 launch template of the tenant's dedicated node group (unique per account)."""
+        return _check(f"{self.prefix}-node", 128, "launch template name")
+
+    @property
+    def admin_group(self) -> str:
+        """Kubernetes group whose members administer the tenant's namespace."""
+        return f"tenant:{self.tenant_id}:admins"
+
+    @property
+    def viewer_group(self) -> str:
+        """Kubernetes group whose members may read the tenant's namespace."""
+        return f"tenant:{self.tenant_id}:viewers"
+
+    @property
+    def vcluster_release(self) -> str:
+        """Helm release of the tenant's vCluster in its host namespace.
+
+        Short on purpose: it is part of the host name of every object the vCluster syncs.
+        """
+        return "vcluster"
+
+    @property
     def cluster(self) -> str:
         """EKS cluster name when the tenant has its own cluster."""
         return dedicated_cluster_name(self.environment, self.tenant_id)
+
+    @property
+    def cluster_names(self) -> ClusterNames:
+        """Names of the AWS resources of the tenant's own cluster (``cluster`` tier)."""
+        return ClusterNames(self.cluster, self.prefix, f"alias/tp/{self.environment}/{self.tenant_id}")
 
 
 @dataclass(frozen=True)
@@ -202,3 +365,52 @@ class CellNames:
     def kms_alias(self, purpose: str) -> str:
         """Alias of one of the cell's own KMS keys."""
         return f"alias/tp/{self.environment}/cell-{self.cell}/{purpose}"
+
+    @property
+    def cluster_names(self) -> ClusterNames:
+        """Names of the AWS resources of the cell's host cluster."""
+        return ClusterNames(self.cluster, self.prefix, f"alias/tp/{self.environment}/cell-{self.cell}")
+
+
+def platform_admin_role(environment: str) -> str:
+    """IAM role of the platform's operators and deployments: the one cluster-admin principal.
+
+    It exists before any stack (account bootstrap); clusters grant it an access entry and
+    the Kubernetes provider authenticates as it.
+    """
+    return _check(f"tp-{environment}-platform-admin", 64, "IAM role name")
+
+
+@dataclass(frozen=True)
+class ClusterNames:
+    """Physical names of one EKS cluster's own AWS resources (a cell's or a dedicated tenant's).
+
+    ``prefix`` is the owner's AWS name prefix, so IAM roles and launch templates (unique per
+    account) of two clusters never collide; KMS aliases hang under the owner's alias root.
+    """
+
+    cluster: str
+    prefix: str
+    alias_root: str
+
+    def role(self, purpose: str) -> str:
+        """IAM role of the cluster for one purpose (control plane, nodes, an add-on...)."""
+        return _check(f"{self.prefix}-{purpose}", 64, "IAM role name")
+
+    def launch_template(self, group: str) -> str:
+        """EC2 launch template of one of the cluster's node groups."""
+        return _check(f"{self.prefix}-{group}", 128, "launch template name")
+
+    def kms_alias(self, purpose: str) -> str:
+        """Alias of one of the cluster's KMS keys (secrets, volumes, logs)."""
+        return _check(f"{self.alias_root}/{purpose}", 256, "KMS alias")
+
+    @property
+    def control_plane_log_group(self) -> str:
+        """CloudWatch log group of the control-plane logs (the name EKS writes to)."""
+        return f"/aws/eks/{self.cluster}/cluster"
+
+    @property
+    def flow_log_group(self) -> str:
+        """CloudWatch log group of the VPC's flow logs."""
+        return f"/tp/vpc-flow-logs/{self.cluster}"

@@ -1,0 +1,138 @@
+"""ChatbotStack: the tenant's AI chatbot over its own files.
+
+The workload is the shared restricted Deployment/Service/HPA/PDB of
+:mod:`components.workload`, running as the tenant's ``chatbot`` ServiceAccount. Its IRSA
+role gets one inline policy (:func:`components.iam_documents.chatbot_policy`): read the
+tenant's ``files/``, keep the tenant's chat history under ``chat-history/`` of the same
+bucket (so it is encrypted with the tenant's key and versioned like the files), use the
+tenant's key through S3, and ``bedrock:InvokeModel`` on exactly the foundation models the
+plan lists, in the cluster's region. Nothing else: no other bucket, no other key, no
+other Bedrock action or model.
+
+Vector store: pgvector in the tenant's own schema of its database (TenantDatabase),
+reached through RDS Proxy with IAM authentication and TLS (``verify-full`` against the
+system trust store: RDS Proxy serves ACM certificates). The chatbot holds no secret: it
+signs a short-lived IAM auth token with its role (``rds-db:connect``, attached by
+TenantDatabase) for the database user; there is no password anywhere in its
+configuration. ``search_path`` pins its session to the tenant schema; the database's own
+grants and row-level security keep it there. No store is shared across tenants.
+
+Budget: the plan's per-tenant daily request and token budget is part of the chatbot's
+configuration (it refuses requests beyond it) and of the tenant's alert rules; the
+request rate at the edge is limited by TenantNamespace's gateway rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components import iam_documents as docs
+from components import workload as wl
+from components.context import ClusterRef, TenantContext
+from components.identity import WorkloadIdentity
+from tenants.plans import PlanSpec
+
+DEFAULT_PORT = 8080
+DATABASE_PORT = 5432
+
+
+def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, port: int,
+                   db_host: Any, db_port: int, db_name: Any, db_user: Any,
+                   db_schema: Any) -> dict[str, Any]:
+    """The chatbot's environment: where the files, vector store and models are; no secret."""
+    return {
+        "FILES_BUCKET": bucket,
+        "FILES_PREFIX": docs.FILES_PREFIX,
+        "CHAT_HISTORY_PREFIX": docs.CHAT_HISTORY_PREFIX,
+        "FILES_KMS_KEY_ARN": key_arn,
+        "AWS_REGION": region,
+        "BEDROCK_REGION": region,
+        "BEDROCK_MODELS": ",".join(plan.llm_models),
+        "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
+        "VECTOR_STORE": "pgvector",
+        "PGHOST": db_host,
+        "PGPORT": str(db_port),
+        "PGDATABASE": db_name,
+        "PGUSER": db_user,
+        "PGOPTIONS": pulumi.Output.concat("-c search_path=", db_schema),
+        "PGSSLMODE": "verify-full",
+        "PGSSLROOTCERT": "system",
+        "DB_AUTH": "iam",
+        "BUDGET_REQUESTS_PER_DAY": str(plan.chatbot_budget.requests_per_day),
+        "BUDGET_TOKENS_PER_DAY": str(plan.chatbot_budget.tokens_per_day),
+        "PORT": str(port),
+        "METRICS_PORT": str(wl.METRICS_PORT),
+        "TMPDIR": "/tmp",  # noqa: S108 - the pod's private emptyDir
+    }
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatbotStackArgs:
+    """Inputs of :class:`ChatbotStack`.
+
+    ``identity``: the tenant's ``chatbot`` WorkloadIdentity. ``bucket_name``,
+    ``bucket_arn``, ``key_arn``: the tenant's files (FileServerStack outputs).
+    ``database_*``: TenantDatabase outputs: RDS Proxy endpoint, database name, IAM
+    database user and the tenant's schema; ``database_port`` default 5432.
+    ``image``: digest-pinned image, default the tenant's ECR repository at the pinned
+    digest; ``port``: default 8080.
+    """
+
+    ctx: TenantContext
+    cluster: ClusterRef
+    namespace: pulumi.Input[str]
+    identity: WorkloadIdentity
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    database_endpoint: pulumi.Input[str]
+    database_name: pulumi.Input[str]
+    database_user: pulumi.Input[str]
+    database_schema: pulumi.Input[str]
+    database_port: int = DATABASE_PORT
+    image: str | None = None
+    port: int = DEFAULT_PORT
+
+
+class ChatbotStack(pulumi.ComponentResource):
+    """The tenant's chatbot and its permissions (module docstring)."""
+
+    service_name: pulumi.Output[str]
+    service_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: ChatbotStackArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenant-platform:index:ChatbotStack", name, None, opts)
+        ctx, cluster = args.ctx, args.cluster
+        plan = ctx.tenant.plan
+        policy = pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
+            lambda v: json.dumps(docs.chatbot_policy(bucket=v[0], key_arn=v[1], region=cluster.region,
+                                                     partition=cluster.partition, models=plan.llm_models)))
+        aws.iam.RolePolicy(f"{name}-permissions", name="chatbot-files-and-models",
+                           role=args.identity.role.name, policy=policy,
+                           opts=pulumi.ResourceOptions(parent=self))
+        spec = wl.WorkloadSpec(
+            workload="chatbot", port=args.port, size=plan.chatbot,
+            config=chatbot_config(plan=plan, bucket=args.bucket_name, key_arn=args.key_arn,
+                                  region=cluster.region, port=args.port, db_host=args.database_endpoint,
+                                  db_port=args.database_port, db_name=args.database_name,
+                                  db_user=args.database_user, db_schema=args.database_schema))
+        workload = wl.TenantWorkload(
+            f"{name}-workload",
+            wl.TenantWorkloadArgs(ctx=ctx, cluster=cluster, namespace=args.namespace,
+                                  service_account_name=args.identity.service_account_name,
+                                  spec=spec, image=args.image),
+            pulumi.ResourceOptions(parent=self))
+        self.service_name = workload.service_name
+        self.service_url = pulumi.Output.from_input(chatbot_url(ctx.names.namespace, args.port))
+        self.register_outputs({"service_name": self.service_name, "service_url": self.service_url})
+
+
+def chatbot_url(namespace: str, port: int = DEFAULT_PORT) -> str:
+    """Where the tenant's chatbot answers inside its namespace (the file server calls it)."""
+    return f"http://{wl.service_host('chatbot', namespace)}:{port}"

@@ -1,0 +1,278 @@
+"""Policy documents of a tenant's data and workloads, as pure functions returning dicts.
+
+Every document here names only the resources of one tenant: its bucket, its key, its
+roles, and the foundation models its plan allows. Components ``json.dumps`` the dicts
+into resources; tests lint them with parliament and check them for other tenants' ARNs
+(ISO-IAM-03, ISO-IAM-04).
+
+Conventions:
+
+- *Allow* statements list exact actions on exact ARNs: no ``*`` in an action or a
+  resource. The only ``*`` resources are in key policies, where ``"*"`` means "this key"
+  (a key policy is attached to exactly one key and cannot name its own ARN before the
+  key exists).
+- *Deny* statements may be broad (``s3:*`` for TLS-only): a broad deny only removes
+  access, and narrowing it would leave gaps.
+- The bucket layout is by prefix: the file server owns ``files/``; the chatbot reads
+  ``files/`` and keeps the tenant's chat history under ``chat-history/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+VERSION = "2012-10-17"
+
+#: Where the tenant's files live in its bucket.
+FILES_PREFIX = "files/"
+#: Where the chatbot keeps the tenant's chat history in the same bucket.
+CHAT_HISTORY_PREFIX = "chat-history/"
+#: Where the files bucket's access logs land in the tenant's log bucket.
+ACCESS_LOG_PREFIX = "s3-access/files/"
+
+#: Object and listing actions that make up "access to the tenant's data" in S3. Only the
+#: tenant's own workload roles may perform them on its bucket.
+S3_DATA_ACTIONS = (
+    "s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:GetObjectTagging",
+    "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject", "s3:DeleteObjectVersion",
+    "s3:RestoreObject", "s3:ListBucket", "s3:ListBucketVersions",
+    "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload",
+)
+
+#: Key administration without key use: the account can manage (and so never lose) the
+#: key, but only the tenant's roles can encrypt or decrypt with it.
+KMS_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion", "kms:CreateAlias", "kms:DeleteAlias", "kms:DescribeKey",
+    "kms:DisableKey", "kms:EnableKey", "kms:EnableKeyRotation", "kms:GetKeyPolicy",
+    "kms:GetKeyRotationStatus", "kms:ListGrants", "kms:ListKeyPolicies",
+    "kms:ListResourceTags", "kms:PutKeyPolicy", "kms:RevokeGrant", "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion", "kms:TagResource", "kms:UntagResource", "kms:UpdateAlias",
+    "kms:UpdateKeyDescription",
+)
+#: What S3 needs from the caller's key permissions for SSE-KMS reads and writes.
+KMS_S3_USE_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+
+
+# --- ARNs -------------------------------------------------------------------------------
+def bucket_arn(partition: str, bucket: str) -> str:
+    """ARN of an S3 bucket (bucket ARNs carry neither region nor account)."""
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def objects_arn(bucket: str, prefix: str = "") -> str:
+    """ARN pattern of the objects under ``prefix`` of a bucket given by its ARN."""
+    return f"{bucket}/{prefix}*"
+
+
+def account_root_arn(partition: str, account_id: str) -> str:
+    """The account principal: delegates to the account's own IAM policies."""
+    return f"arn:{partition}:iam::{account_id}:root"
+
+
+def foundation_model_arn(partition: str, region: str, model_id: str) -> str:
+    """ARN of a Bedrock foundation model (foundation models have no account)."""
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
+
+
+def via_service(service: str, region: str) -> str:
+    """The ``kms:ViaService`` value of an AWS service in a region."""
+    return f"{service}.{region}.amazonaws.com"
+
+
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": VERSION, "Statement": list(statements)}
+
+
+def _prefix_listing(prefixes: Sequence[str]) -> list[str]:
+    return [p for prefix in prefixes for p in (prefix, f"{prefix}*")]
+
+
+def _use_key_via_s3(key_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "Sid": "UseFilesKeyThroughS3",
+        "Effect": "Allow",
+        "Action": list(KMS_S3_USE_ACTIONS),
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {"kms:ViaService": via_service("s3", region)}},
+    }
+
+
+# --- identity policies of the workload roles --------------------------------------------
+def fileserver_policy(*, bucket: str, key_arn: str, region: str) -> dict[str, Any]:
+    """The file server: read and write the tenant's files, through S3 with the tenant key.
+
+    ``bucket`` is the bucket's ARN. Object versions can be read (restore) but not
+    destroyed: ``DeleteObject`` on a versioned bucket leaves a recoverable marker, and
+    ``DeleteObjectVersion`` is not granted.
+    """
+    return _document(
+        {
+            "Sid": "ListFiles",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": _prefix_listing([FILES_PREFIX])}},
+        },
+        {
+            "Sid": "ReadWriteFiles",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject",
+                       "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            "Resource": objects_arn(bucket, FILES_PREFIX),
+        },
+        _use_key_via_s3(key_arn, region),
+    )
+
+
+def chatbot_policy(*, bucket: str, key_arn: str, region: str, partition: str,
+                   models: Sequence[str]) -> dict[str, Any]:
+    """The chatbot: read the tenant's files, keep its chat history, invoke allowed models.
+
+    ``bucket`` is the bucket's ARN; ``models`` are Bedrock model ids from the plan. Only
+    ``bedrock:InvokeModel``, only on those models, in the cluster's region.
+    """
+    if not models:
+        raise ValueError("the chatbot needs at least one model from the plan")
+    return _document(
+        {
+            "Sid": "ListFilesAndHistory",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {
+                "s3:prefix": _prefix_listing([FILES_PREFIX, CHAT_HISTORY_PREFIX])}},
+        },
+        {
+            "Sid": "ReadFiles",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects_arn(bucket, FILES_PREFIX),
+        },
+        {
+            "Sid": "ReadWriteChatHistory",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": objects_arn(bucket, CHAT_HISTORY_PREFIX),
+        },
+        _use_key_via_s3(key_arn, region),
+        {
+            "Sid": "InvokeAllowedModels",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": [foundation_model_arn(partition, region, m) for m in sorted(set(models))],
+        },
+    )
+
+
+# --- resource policies ------------------------------------------------------------------
+def _deny_insecure_transport(resources: list[str]) -> list[dict[str, Any]]:
+    # TLS 1.2 is the floor of every AWS endpoint already; what a policy adds is "no HTTP".
+    return [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+    ]
+
+
+def files_bucket_policy(*, bucket: str, key_arn: str,
+                        tenant_role_arns: Sequence[str]) -> dict[str, Any]:
+    """TLS-only, tenant-only bucket policy of the files bucket (``bucket`` is its ARN).
+
+    Nobody but the tenant's own workload roles can read, write, list or delete its data,
+    whatever their IAM policies say (a bucket-policy Deny beats any Allow). Objects can
+    only be written encrypted with the tenant's key. The policy grants nothing itself:
+    the roles' identity policies do.
+    """
+    roles = sorted(set(tenant_role_arns))
+    if not roles:
+        raise ValueError("a files bucket needs at least one tenant role")
+    both = [bucket, objects_arn(bucket)]
+    return _document(
+        *_deny_insecure_transport(both),
+        {
+            "Sid": "DenyDataAccessOutsideTenant",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": list(S3_DATA_ACTIONS),
+            "Resource": both,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": roles}},
+        },
+        {
+            "Sid": "DenyOtherEncryption",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects_arn(bucket),
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+        },
+        {
+            "Sid": "DenyOtherKeys",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": objects_arn(bucket),
+            "Condition": {"ArnNotEqualsIfExists": {
+                "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
+        },
+    )
+
+
+def access_log_bucket_policy(*, log_bucket: str, source_bucket: str,
+                             account_id: str) -> dict[str, Any]:
+    """TLS-only policy of a tenant's log bucket: S3 delivers that tenant's access logs only.
+
+    Both buckets are given by ARN. The delivery grant is pinned to the source bucket and
+    the account (``aws:SourceArn``/``aws:SourceAccount``), so no other bucket can log
+    into it (the confused-deputy guard AWS recommends).
+    """
+    return _document(
+        {
+            "Sid": "AllowAccessLogDelivery",
+            "Effect": "Allow",
+            "Principal": {"Service": "logging.s3.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects_arn(log_bucket, ACCESS_LOG_PREFIX),
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": source_bucket},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+        *_deny_insecure_transport([log_bucket, objects_arn(log_bucket)]),
+    )
+
+
+def tenant_key_policy(*, partition: str, account_id: str, region: str,
+                      tenant_role_arns: Sequence[str]) -> dict[str, Any]:
+    """Key policy of a tenant's files key.
+
+    The account administers the key (so it can never become unmanageable, and the
+    lockout safety check stays on) but cannot use it: only the tenant's roles may
+    encrypt and decrypt, and only through S3 in this region. No wildcard principal.
+    """
+    roles = sorted(set(tenant_role_arns))
+    if not roles:
+        raise ValueError("a tenant key needs at least one tenant role")
+    return _document(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": account_root_arn(partition, account_id)},
+            "Action": list(KMS_ADMIN_ACTIONS),
+            "Resource": "*",
+        },
+        {
+            "Sid": "TenantRolesUseKeyThroughS3",
+            "Effect": "Allow",
+            "Principal": {"AWS": roles},
+            "Action": [*KMS_S3_USE_ACTIONS, "kms:DescribeKey"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ViaService": via_service("s3", region),
+                                           "kms:CallerAccount": account_id}},
+        },
+    )

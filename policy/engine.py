@@ -1,0 +1,201 @@
+"""Evaluate the policy pack in-process, exactly as the Pulumi engine would.
+
+The engine talks to a policy pack over gRPC: it reconciles the pack's config (schema
+defaults, then ``--policy-pack-config``), calls ``Configure`` and ``ConfigureStack``, then
+``Analyze`` once per resource and ``AnalyzeStack`` once with every resource, each with
+the analyzer protobuf requests. Here the pack's own servicer
+(``pulumi_policy.policy._PolicyAnalyzerServicer``, private API: pulumi-policy is pinned)
+receives the same requests without a socket. That gives the real enforcement-level
+resolution, disabled policies, config, parent and dependency linking for stack rules, and
+the advisory "can't run policy ... during preview" diagnostic when a rule touches an
+unknown value.
+
+Resources are plan.json dicts (``urn``, ``type``, ``name``, ``parent``, ``inputs`` with
+camelCase engine names, secrets as ``"[secret]"`` and unknowns as ``"[unknown]"``,
+``options``). Unknowns become the engine's unknown sentinel; an update (``preview=False``)
+never carries unknowns, so finding one there is an error in the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+from google.protobuf import struct_pb2
+from pulumi.runtime.proto import analyzer_pb2
+from pulumi_policy import EnforcementLevel, Policy
+from pulumi_policy.policy import _PolicyAnalyzerServicer
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+from policy.config import effective_severity, reconcile
+from policy.pack import PACK_NAME, PACK_VERSION, build_policies
+from policy.rule import AnyRule, ResourceRule
+from policy.rules import ALL
+
+UNKNOWN = "[unknown]"
+PROJECT = "tenant-platform"
+#: Set by the Pulumi CLI for a policy pack process; they would make the servicer
+#: reconfigure the Pulumi runtime of this process.
+_ENGINE_ENV = ("PULUMI_PROJECT", "PULUMI_STACK", "PULUMI_DRY_RUN")
+_LEVELS = {
+    "advisory": analyzer_pb2.ADVISORY, "mandatory": analyzer_pb2.MANDATORY,
+    "disabled": analyzer_pb2.DISABLED, "remediate": analyzer_pb2.REMEDIATE,
+}
+_LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
+
+
+class UnknownInUpdate(ValueError):
+    """An ``[unknown]`` value reached an evaluation that is not a preview."""
+
+
+@cache
+def _pack() -> tuple[tuple[AnyRule, Policy], ...]:
+    """Rules paired with their policies (built once: they are stateless)."""
+    return tuple(zip(ALL, build_policies(ALL), strict=True))
+
+
+def _engine_value(value: Any, preview: bool, where: str) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _engine_value(v, preview, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_engine_value(v, preview, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value == UNKNOWN:
+        if not preview:
+            raise UnknownInUpdate(f"{where} is unknown, but an update never carries unknown "
+                                  "values; evaluate with preview=True")
+        return UNKNOWN_STRING_VALUE
+    return value
+
+
+def _struct(value: Mapping[str, Any], preview: bool, where: str) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(_engine_value(value, preview, where))
+    return struct
+
+
+def _options(resource: Mapping[str, Any]) -> analyzer_pb2.AnalyzerResourceOptions:
+    options = resource.get("options") or {}
+    return analyzer_pb2.AnalyzerResourceOptions(
+        protect=bool(options.get("protect")),
+        ignoreChanges=[str(x) for x in options.get("ignoreChanges") or []],
+        deleteBeforeReplace=bool(options.get("deleteBeforeReplace")),
+        deleteBeforeReplaceDefined="deleteBeforeReplace" in options,
+        additionalSecretOutputs=[str(x) for x in options.get("additionalSecretOutputs") or []],
+        aliases=[a for a in options.get("aliases") or [] if isinstance(a, str)],
+        customTimeouts=analyzer_pb2.AnalyzerResourceOptions.CustomTimeouts(),
+        parent=resource.get("parent") or "",
+    )
+
+
+class _Requests:
+    """Builds the analyzer requests of one stack's resources."""
+
+    def __init__(self, resources: Sequence[Mapping[str, Any]], preview: bool) -> None:
+        self.resources = resources
+        self.preview = preview
+        self.by_urn = {r["urn"]: r for r in resources}
+        self._props: dict[str, struct_pb2.Struct] = {}
+
+    def properties(self, resource: Mapping[str, Any]) -> struct_pb2.Struct:
+        urn = resource["urn"]
+        if urn not in self._props:
+            self._props[urn] = _struct(resource.get("inputs") or {}, self.preview, urn)
+        return self._props[urn]
+
+    def provider(self, resource: Mapping[str, Any]) -> analyzer_pb2.AnalyzerProviderResource | None:
+        urn = (resource.get("options") or {}).get("provider")
+        found = self.by_urn.get(urn) if urn else None
+        if found is None:
+            return None
+        return analyzer_pb2.AnalyzerProviderResource(
+            type=found["type"], urn=found["urn"], name=found["name"],
+            properties=self.properties(found))
+
+    def analyze(self, resource: Mapping[str, Any]) -> analyzer_pb2.AnalyzeRequest:
+        return analyzer_pb2.AnalyzeRequest(
+            type=resource["type"], urn=resource["urn"], name=resource["name"],
+            properties=self.properties(resource), options=_options(resource),
+            provider=self.provider(resource))
+
+    def analyze_stack(self) -> analyzer_pb2.AnalyzeStackRequest:
+        return analyzer_pb2.AnalyzeStackRequest(resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r["type"], urn=r["urn"], name=r["name"], properties=self.properties(r),
+                options=_options(r), provider=self.provider(r), parent=r.get("parent") or "",
+                dependencies=list((r.get("options") or {}).get("dependsOn") or []),
+                propertyDependencies={
+                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=list(v))
+                    for k, v in ((r.get("options") or {}).get("propertyDependencies") or {}).items()
+                    if v})
+            for r in self.resources])
+
+
+@contextmanager
+def _without_engine_env() -> Iterator[None]:
+    saved = {k: os.environ.pop(k) for k in _ENGINE_ENV if k in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def evaluate_stack(resources: list[dict], *, stack_name: str, stack_kind: str,
+                   config: Mapping[str, Any] | None = None, preview: bool = False) -> list[dict]:
+    """Every policy violation in one stack's resources, sorted deterministically.
+
+    ``config`` overrides the stack kind's default configuration (``policy.config``) in the
+    ``--policy-pack-config`` format. Each violation is ``{"policy", "severity",
+    "enforcement", "urn", "message"}``; ``severity`` is the rule's severity in this kind of
+    stack, ``urn`` is ``None`` for findings about the stack as a whole.
+    """
+    configs = reconcile(stack_kind, config)
+    pack = _pack()
+    requests = _Requests(resources, preview)
+    configure = analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+        rule_id: analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[c.enforcement],
+                                           properties=_struct(c.properties, True, rule_id))
+        for rule_id, c in configs.items()})
+    stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack_name, project=PROJECT)
+
+    def servicer(policies: list[Policy]) -> _PolicyAnalyzerServicer:
+        s = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
+        s.ConfigureStack(stack_configure, None)
+        s.Configure(configure, None)
+        return s
+
+    # Per resource type, only the policies that look at that type: the others return
+    # before reading a property, so leaving them out changes nothing but the run time.
+    by_type: dict[str, _PolicyAnalyzerServicer | None] = {}
+    severities = {rule.id: effective_severity(rule, stack_kind) for rule, _ in pack}
+    violations: list[dict] = []
+
+    def collect(response: Any, default_urn: str | None) -> None:
+        for d in response.diagnostics:
+            prefix = d.description + "\n"
+            message = d.message[len(prefix):] if d.message.startswith(prefix) else d.message
+            violations.append({
+                "policy": d.policyName, "severity": severities[d.policyName],
+                "enforcement": _LEVEL_NAMES[d.enforcementLevel],
+                "urn": d.urn or default_urn, "message": message})
+
+    with _without_engine_env():
+        for resource in resources:
+            type_ = resource["type"]
+            if type_ not in by_type:
+                relevant = [p for rule, p in pack
+                            if isinstance(rule, ResourceRule) and rule.applies_to(type_)]
+                by_type[type_] = servicer(relevant) if relevant else None
+            analyzer = by_type[type_]
+            if analyzer is not None:
+                collect(analyzer.Analyze(requests.analyze(resource), None), resource["urn"])
+        stack_policies = [p for rule, p in pack if not isinstance(rule, ResourceRule)]
+        collect(servicer(stack_policies).AnalyzeStack(requests.analyze_stack(), None), None)
+    return sorted(violations, key=lambda v: (v["urn"] or "", v["policy"], v["message"]))
+
+
+def mandatory(violations: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """The violations that block a deployment."""
+    return [dict(v) for v in violations if v["enforcement"] == "mandatory"]

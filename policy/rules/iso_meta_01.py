@@ -1,0 +1,53 @@
+"""ISO-META-01 (stack): tenant and tier labels and tags agree across the stack."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from policy import aws, kube, stackview, tenancy
+from policy.props import as_map, text
+from policy.rule import Finding, Resource, RuleConfig, StackRule
+
+MSG_TIER_MISMATCH = "Make the tier label or tag agree with the tier label of the tenant's namespace."
+MSG_MISSING_TIER = "Label or tag the tenant's resource with its tier next to its tenant."
+MSG_UNKNOWN_TENANT = "Label or tag resources only with tenants that have a namespace in this stack."
+MSG_POOL_MISMATCH = "Make the node group's tenant and tier labels agree with its tenant and tier tags."
+
+
+def _pool(res: Resource) -> Iterator[str]:
+    tags, labels = aws.tags(res.props), as_map(res.props.get("labels"))
+    for key in (tenancy.LABEL_TENANT, tenancy.LABEL_TIER):
+        if key in tags and key in labels and tags[key] != labels[key]:
+            yield MSG_POOL_MISMATCH
+            return
+
+
+def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
+    tiers = {ns.tenant: text(kube.labels(ns.resource.props).get(tenancy.LABEL_TIER))
+             for ns in stackview.tenant_namespaces(resources, cfg)}
+    for res in resources:
+        if tenancy.is_helm(res.type) or not cfg.applies(res):
+            continue
+        labels = tenancy.owner_labels(res.type, res.props)
+        tenant = text(labels.get(tenancy.LABEL_TENANT))
+        if tenant is None:
+            continue
+        tier = text(labels.get(tenancy.LABEL_TIER))
+        if tenant not in tiers:
+            yield Finding(MSG_UNKNOWN_TENANT, res.urn)
+        elif tier is None:
+            yield Finding(MSG_MISSING_TIER, res.urn)
+        elif tier != tiers[tenant]:
+            yield Finding(MSG_TIER_MISMATCH, res.urn)
+        if res.type in aws.NODE_GROUP_TYPES:
+            for message in _pool(res):
+                yield Finding(message, res.urn)
+
+
+RULE = StackRule(
+    id="ISO-META-01",
+    description=(
+        "Tenant and tier labels and tags on Kubernetes objects, node pools and AWS resources "
+        "agree with the tenant's namespace."
+    ),
+    severity="medium", tiers="NPVD", scope="tenant", check=check)

@@ -1,0 +1,42 @@
+"""ISO-NS-06: admin-owned fences are labelled, and no tenant Role can modify them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from policy import kube, tenancy
+from policy.rule import Resource, ResourceRule, RuleConfig
+
+MSG_UNLABELED = ("Label admin-owned ResourceQuota, LimitRange, NetworkPolicy and RoleBinding "
+                 "objects app.kubernetes.io/managed-by=tenant-platform.")
+MSG_ROLE_MODIFIES = ("Remove write verbs on resourcequotas, limitranges, networkpolicies, roles, "
+                     "rolebindings and Istio security policies from the tenant Role.")
+
+ADMIN_OWNED = kube.matcher("ResourceQuota", "LimitRange", "networking.k8s.io/NetworkPolicy",
+                           "rbac.authorization.k8s.io/RoleBinding")
+IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role")
+FENCES = (
+    ({""}, {"resourcequotas", "limitranges"}),
+    ({"networking.k8s.io"}, {"networkpolicies"}),
+    ({"rbac.authorization.k8s.io"}, {"roles", "rolebindings"}),
+    ({"security.istio.io"}, {"authorizationpolicies", "peerauthentications"}),
+)
+
+
+def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
+    if IS_ROLE(res.type):
+        if any(kube.grants(rule, groups, resources, kube.WRITE_VERBS)
+               for rule in kube.rules_of(res.props) for groups, resources in FENCES):
+            yield MSG_ROLE_MODIFIES
+    elif kube.labels(res.props).get(tenancy.LABEL_MANAGED_BY) != tenancy.MANAGED_BY:
+        yield MSG_UNLABELED
+
+
+RULE = ResourceRule(
+    id="ISO-NS-06",
+    description=(
+        "Admin-owned quotas, LimitRanges, NetworkPolicies and RoleBindings are labelled as such, "
+        "and no tenant Role can modify them."
+    ),
+    severity="high", tiers="NP", scope="tenant",
+    applies_to=lambda t: ADMIN_OWNED(t) or IS_ROLE(t), check=check)

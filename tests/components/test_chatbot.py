@@ -1,0 +1,127 @@
+"""ChatbotStack under the recording mock: workload, least-privilege role, no secrets."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from components import iam_documents as docs
+from tenants.plans import load_plans
+from tests.components import crd_shapes, policy_lint
+from tests.components.stack_checks import DB, descendants, manifests, obj, pod, run_tenant, trust
+from tests.factories import ACCOUNT_ID, OIDC_ISSUER
+
+PLANS = load_plans()
+BUCKET = "arn:aws:s3:::tp-prod-acme-files"
+KEY = f"arn:aws:kms:ap-northeast-1:{ACCOUNT_ID}:key/key-acme-files-key-key"
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_tenant()
+
+
+def test_stack_declares_exactly_its_permissions_and_workload(run):
+    assert sorted((r.type, r.name) for r in descendants(run, "acme-chat")) == sorted([
+        ("aws:iam/rolePolicy:RolePolicy", "acme-chat-permissions"),
+        ("tenant-platform:index:TenantWorkload", "acme-chat-workload"),
+        ("aws:ecr/repository:Repository", "acme-chat-workload-repository"),
+        ("kubernetes:core/v1:ConfigMap", "acme-chat-workload-config"),
+        ("kubernetes:apps/v1:Deployment", "acme-chat-workload-deployment"),
+        ("kubernetes:core/v1:Service", "acme-chat-workload-service"),
+        ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "acme-chat-workload-autoscaler"),
+        ("kubernetes:policy/v1:PodDisruptionBudget", "acme-chat-workload-disruption-budget"),
+    ])
+
+
+@pytest.mark.parametrize("tier", ["namespace", "node", "vcluster", "cluster"])
+def test_every_manifest_validates_strictly(tier):
+    run = run_tenant(tier=tier)
+    objects = [obj(r) for r in descendants(run, "acme-chat") if r.type.startswith("kubernetes:")]
+    assert len(objects) == 5
+    for manifest in objects:
+        crd_shapes.validate(manifest)
+
+
+def test_workload_shares_the_file_servers_baseline(run):
+    chatbot, fileserver = pod(run, "acme-chat"), pod(run, "acme-files")
+    for key in ("securityContext", "automountServiceAccountToken", "hostNetwork", "hostPID", "hostIPC",
+                "enableServiceLinks"):
+        assert chatbot[key] == fileserver[key]
+    assert chatbot["containers"][0]["securityContext"] == fileserver["containers"][0]["securityContext"]
+    assert chatbot["serviceAccountName"] == "chatbot"
+    assert chatbot["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_resources_and_replicas_come_from_the_plan(plan):
+    run = run_tenant(plan=plan)
+    size = PLANS[plan].chatbot
+    (container,) = pod(run, "acme-chat")["containers"]
+    assert container["resources"]["requests"] == {"cpu": size.cpu, "memory": size.memory}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    hpa = obj(run.named("acme-chat-workload-autoscaler"))["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (size.min_replicas, size.max_replicas)
+
+
+def test_irsa_trust_names_exactly_the_chatbot_account_in_the_tenant_namespace(run):
+    (statement,) = trust(run, "chatbot")["Statement"]
+    assert statement["Condition"] == {"StringEquals": {
+        f"{OIDC_ISSUER}:sub": "system:serviceaccount:tenant-acme:chatbot",
+        f"{OIDC_ISSUER}:aud": "sts.amazonaws.com"}}
+    assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_ISSUER}"}
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_role_reads_files_keeps_history_and_invokes_only_the_plans_models(plan):
+    run = run_tenant(plan=plan)
+    permissions = run.named("acme-chat-permissions").inputs
+    assert permissions["role"] == "tp-prod-acme-chatbot"
+    policy = json.loads(permissions["policy"])
+    assert policy == docs.chatbot_policy(bucket=BUCKET, key_arn=KEY, region="ap-northeast-1", partition="aws",
+                                         models=PLANS[plan].llm_models)
+    assert policy_lint.allow_wildcards(policy) == []
+    assert policy_lint.findings(policy) == []
+    models = {f"arn:aws:bedrock:ap-northeast-1::foundation-model/{m}" for m in PLANS[plan].llm_models}
+    expected = {BUCKET, f"{BUCKET}/files/*", f"{BUCKET}/chat-history/*", KEY, *models}
+    assert policy_lint.arns_in(policy) == expected
+    actions = {a for s in policy["Statement"] for a in policy_lint._as_list(s["Action"])}
+    assert {a for a in actions if a.startswith("bedrock:")} == {"bedrock:InvokeModel"}
+
+
+def test_configuration_locates_files_vector_store_and_models_without_secrets(run):
+    data = obj(run.named("acme-chat-workload-config"))["data"]
+    plan = PLANS["standard"]
+    assert data == {
+        "FILES_BUCKET": "tp-prod-acme-files", "FILES_PREFIX": "files/",
+        "CHAT_HISTORY_PREFIX": "chat-history/",
+        "FILES_KMS_KEY_ARN": KEY, "AWS_REGION": "ap-northeast-1", "BEDROCK_REGION": "ap-northeast-1",
+        "BEDROCK_MODELS": ",".join(plan.llm_models), "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
+        "VECTOR_STORE": "pgvector", "PGHOST": DB["database_endpoint"], "PGPORT": "5432",
+        "PGDATABASE": "tenants", "PGUSER": "t_acme_app", "PGOPTIONS": "-c search_path=t_acme",
+        "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system", "DB_AUTH": "iam",
+        "BUDGET_REQUESTS_PER_DAY": "5000", "BUDGET_TOKENS_PER_DAY": "2000000",
+        "PORT": "8080", "METRICS_PORT": "9090", "TMPDIR": "/tmp"}
+    assert not [k for k in data if re.search(r"PASSWORD|SECRET|TOKEN(?!S_PER_DAY)|CREDENTIAL", k)]
+    (container,) = pod(run, "acme-chat")["containers"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "chatbot-config"}}]
+    assert "env" not in container
+    assert not [v for v in pod(run, "acme-chat")["volumes"] if "secret" in v]
+
+
+def test_chatbot_is_not_exposed_outside_the_namespace(run):
+    service = obj(run.named("acme-chat-workload-service"))
+    assert service["spec"]["type"] == "ClusterIP"
+    routes = [m for m in manifests(run) if m["kind"] in ("VirtualService", "Gateway")]
+    assert all("chatbot" not in json.dumps(r["spec"]["http"] if "http" in r["spec"] else r["spec"])
+               for r in routes)
+
+
+def test_config_change_rolls_the_pods():
+    first = obj(run_tenant().named("acme-chat-workload-deployment"))
+    other = obj(run_tenant(chatbot_args=(("database_port", 6432),)).named("acme-chat-workload-deployment"))
+    key = "tenant-platform.io/config-hash"
+    assert first["spec"]["template"]["metadata"]["annotations"][key] != \
+        other["spec"]["template"]["metadata"]["annotations"][key]

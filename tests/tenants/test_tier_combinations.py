@@ -1,0 +1,129 @@
+"""Tier and plan combinations that cannot work are rejected at validation, with the reason."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tenants import capacity
+from tenants.loader import load_registry
+from tenants.models import TenantRecord
+from tenants.plans import PLANS_FILE, load_plans, parse_plans
+from tenants.problems import RegistryInvalid
+
+PLATFORM = {"domain": "files.test.example", "cells": [
+    {"name": "pools", "region": "ap-northeast-1", "vpc_cidr": "10.0.0.0/16"},
+    {"name": "nopools", "region": "ap-northeast-1", "vpc_cidr": "10.1.0.0/16", "dedicated_pools": False},
+]}
+
+
+def plans_with(**changes: dict) -> dict:
+    """The shipped plan table plus a plan ``tight`` = standard with ``changes`` applied."""
+    raw = yaml.safe_load(PLANS_FILE.read_text())
+    tight = copy.deepcopy(raw["standard"])
+    for section, values in changes.items():
+        tight[section].update(values)
+    return parse_plans({**raw, "tight": tight})
+
+
+def registry(tmp_path: Path, *tenants: dict, platform: dict | None = None) -> Path:
+    directory = tmp_path / "registry"
+    directory.mkdir(parents=True)
+    (directory / "_platform.yaml").write_text(yaml.safe_dump(platform or PLATFORM))
+    for tenant in tenants:
+        (directory / f"{tenant['id']}.yaml").write_text(yaml.safe_dump(tenant))
+    return directory
+
+
+def problems(directory: Path, plans=None) -> list[str]:
+    with pytest.raises(RegistryInvalid) as caught:
+        load_registry(directory, plans=plans)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_the_sample_fleet_uses_every_tier_and_its_combinations_are_valid():
+    fleet = load_registry()
+    assert {t.tier.value for t in fleet.tenants} == {"namespace", "node", "vcluster", "cluster"}
+    for tenant in fleet.tenants:
+        assert list(capacity.check_fits(tenant.record, tenant.plan)) == [], tenant.id
+
+
+def test_node_tier_in_a_cell_without_dedicated_pools_is_rejected(tmp_path):
+    found = problems(registry(tmp_path, {"id": "orbit", "tier": "node", "plan": "standard",
+                                         "cell": "nopools"}))
+    assert found == ["orbit.yaml: tier: cell 'nopools' does not allow dedicated node pools (got 'node')"]
+
+
+def test_node_tier_is_never_auto_placed_in_a_cell_without_pools(tmp_path):
+    platform = {"cells": [PLATFORM["cells"][1]]}
+    found = problems(registry(tmp_path, {"id": "orbit", "tier": "node", "plan": "standard"},
+                              platform=platform))
+    assert len(found) == 1
+    assert "no cell in ap-northeast-1 has room for 'orbit' with dedicated node pools" in found[0]
+
+
+def test_node_tier_is_auto_placed_in_a_cell_with_pools(tmp_path):
+    fleet = load_registry(registry(tmp_path, {"id": "orbit", "tier": "node", "plan": "standard"}))
+    assert fleet.tenant("orbit").cell == "pools"
+
+
+def test_a_plan_below_its_workloads_requests_is_rejected_naming_plan_and_resource(tmp_path):
+    plans = plans_with(quota={"cpu": "1"})
+    found = problems(registry(tmp_path, {"id": "acme", "tier": "namespace", "plan": "tight"}), plans)
+    assert found == [
+        "acme.yaml: plan: quota cpu 1 of plan 'tight' is below the 2.45 the tenant requests at maximum "
+        "scale (its workloads, one mesh proxy per pod): choose a larger plan or turn a feature off "
+        "(got 'tight')"]
+
+
+def test_mesh_proxies_count_against_the_quota(tmp_path):
+    # standard at max scale: workloads request 1.75 CPU; seven pods add 0.7 of proxies.
+    plans = plans_with(quota={"cpu": "1750m"})
+    found = problems(registry(tmp_path, {"id": "acme", "tier": "namespace", "plan": "tight"}), plans)
+    assert len(found) == 1 and "below the 2.45 the tenant requests" in found[0]
+
+
+def test_vcluster_control_plane_pushes_a_plan_over_that_fits_the_namespace_tier(tmp_path):
+    plans = plans_with(quota={"cpu": "2500m"})
+    ok = load_registry(registry(tmp_path, {"id": "acme", "tier": "namespace", "plan": "tight"}), plans)
+    assert ok.tenant("acme").plan.name == "tight"
+    found = problems(registry(tmp_path / "v", {"id": "kaze", "tier": "vcluster", "plan": "tight"}), plans)
+    assert found == [
+        "kaze.yaml: plan: quota cpu 2.5 of plan 'tight' is below the 2.87 the tenant requests at maximum "
+        "scale (its workloads, one mesh proxy per pod and the vCluster control plane): choose a larger "
+        "plan or turn a feature off (got 'tight')"]
+
+
+@pytest.mark.parametrize(("quota", "resource"), [
+    ({"pvcs": 0}, "quota pvcs 0"),
+    ({"storage": "4Gi"}, "quota storage 4096Mi"),
+    ({"pods": 8}, "quota pods 8"),
+    ({"memory": "4Gi"}, "quota memory 4096Mi"),
+], ids=["no-pvc-for-control-plane", "volume-too-big", "pods", "memory"])
+def test_vcluster_overhead_is_checked_for_every_quota_resource(tmp_path, quota, resource):
+    found = problems(registry(tmp_path, {"id": "kaze", "tier": "vcluster", "plan": "tight"}),
+                     plans_with(quota=quota))
+    assert len(found) == 1 and resource in found[0] and "vCluster control plane" in found[0]
+
+
+def test_requirements_add_up_workloads_proxies_and_vcluster():
+    plan = load_plans()["standard"]
+    record = TenantRecord(id="kaze", tier="vcluster", plan="standard")
+    need = capacity.requirements(record, plan)
+    pods = 4 + 3 + 2  # file server, chatbot, vCluster control plane and CoreDNS
+    assert need["pods"] == pods and need["pvcs"] == 1
+    assert need["cpu"] == Decimal("0.25") * 7 + Decimal("0.22") + Decimal("0.1") * pods
+    assert need["storage"] == 5 * 2**30
+
+
+def test_a_tenant_without_chatbot_needs_less():
+    plan = load_plans()["starter"]
+    both = capacity.requirements(TenantRecord(id="acme", tier="namespace", plan="starter"), plan)
+    files_only = capacity.requirements(TenantRecord(
+        id="acme", tier="namespace", plan="starter", features={"chatbot": False}), plan)
+    assert files_only["pods"] == both["pods"] - 1
+    assert files_only["cpu"] == both["cpu"] - Decimal("0.2")
