@@ -14,8 +14,11 @@ reached through RDS Proxy with IAM authentication and TLS (``verify-full`` again
 system trust store: RDS Proxy serves ACM certificates). The chatbot holds no secret: it
 signs a short-lived IAM auth token with its role (``rds-db:connect``, attached by
 TenantDatabase) for the database user; there is no password anywhere in its
-configuration. ``search_path`` pins its session to the tenant schema; the database's own
-grants and row-level security keep it there. No store is shared across tenants.
+configuration. The database user's own ``search_path`` (the tenant schema, then the
+shared ``extensions`` schema holding pgvector's type) is set by the database bootstrap,
+so the chatbot sends no ``options`` startup parameter (RDS Proxy does not accept it); the
+schema is in its configuration for its migrations. Grants keep the user in its schema.
+No store is shared across tenants.
 
 Budget: the plan's per-tenant daily request and token budget is part of the chatbot's
 configuration (it refuses requests beyond it) and of the tenant's alert rules; the
@@ -59,7 +62,7 @@ def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, po
         "PGPORT": str(db_port),
         "PGDATABASE": db_name,
         "PGUSER": db_user,
-        "PGOPTIONS": pulumi.Output.concat("-c search_path=", db_schema),
+        "VECTOR_STORE_SCHEMA": db_schema,
         "PGSSLMODE": "verify-full",
         "PGSSLROOTCERT": "system",
         "DB_AUTH": "iam",

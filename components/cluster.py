@@ -134,12 +134,19 @@ def service_trust_policy(service: str, *, actions: Sequence[str] = ("sts:AssumeR
     return {"Version": VERSION, "Statement": [statement]}
 
 
+#: Key use the account may delegate through IAM policies (the cluster role, the EBS CSI role).
+_DATA_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+                     "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
+KMS_USE_ACTIONS = (*_DATA_KEY_ACTIONS, "kms:CreateGrant")
+
+
 def _account_administers(partition: str, account_id: str) -> dict[str, Any]:
     # "*" in a key policy means this key. The account principal keeps the key manageable
-    # and lets the account's IAM policies (the cluster role, the EBS CSI role) use it.
-    return {"Sid": "AccountAdministers", "Effect": "Allow",
+    # (no lockout) and lets the account's IAM policies grant its use to the cluster's
+    # roles; actions are listed, not "kms:*".
+    return {"Sid": "AccountAdministersAndDelegatesUse", "Effect": "Allow",
             "Principal": {"AWS": docs.account_root_arn(partition, account_id)},
-            "Action": "kms:*", "Resource": "*"}
+            "Action": sorted({*docs.KMS_ADMIN_ACTIONS, *KMS_USE_ACTIONS}), "Resource": "*"}
 
 
 def secrets_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
@@ -158,9 +165,7 @@ def volume_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]
     return {"Version": VERSION, "Statement": [
         _account_administers(partition, account_id),
         {"Sid": "AutoScalingUsesKeyForVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                    "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
-         "Resource": "*"},
+         "Action": [*_DATA_KEY_ACTIONS, "kms:DescribeKey"], "Resource": "*"},
         {"Sid": "AutoScalingAttachesVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
          "Action": "kms:CreateGrant", "Resource": "*",
          "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
@@ -180,10 +185,9 @@ def logs_key_policy(account_id: str, region: str, log_groups: Sequence[str],
         _account_administers(partition, account_id),
         {"Sid": "CloudWatchLogsEncryptsTheClusterLogGroups", "Effect": "Allow",
          "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                    "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
-         "Resource": "*",
-         "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arns}}},
+         "Action": list(_DATA_KEY_ACTIONS), "Resource": "*",
+         # The encryption context names the log group: exact ARNs, no pattern.
+         "Condition": {"StringEquals": {"kms:EncryptionContext:aws:logs:arn": arns}}},
     ]}
 
 
@@ -202,8 +206,7 @@ def ebs_csi_key_policy(key_arn: str) -> dict[str, Any]:
          "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": key_arn,
          "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
         {"Sid": "UseKeyForVolumes", "Effect": "Allow",
-         "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
-                    "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"],
+         "Action": [*_DATA_KEY_ACTIONS, "kms:DescribeKey"],
          "Resource": key_arn},
     ]}
 
@@ -257,6 +260,14 @@ def _managed_policy(partition: str, policy: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{policy}"
 
 
+def _issuer(identities: Sequence[Any]) -> str:
+    """The OIDC issuer URL in an EKS cluster's ``identities`` output."""
+    oidcs = identities[0].oidcs if identities else None
+    if not oidcs or not oidcs[0].issuer:
+        raise ValueError("the EKS cluster reports no OIDC issuer")
+    return str(oidcs[0].issuer)
+
+
 def _json(value: pulumi.Input[Any], build: Any) -> pulumi.Output[str]:
     return pulumi.Output.from_input(value).apply(lambda v: json.dumps(build(v)))
 
@@ -305,7 +316,8 @@ class NodePool(pulumi.ComponentResource):
             raise ValueError(f"node pool {args.node_group_name}: max_size {size.max_size} "
                              f"< min_size {size.min_size}")
         child = pulumi.ResourceOptions(parent=self)
-        tags = {**args.tags, "Name": args.node_group_name}
+        tags: dict[str, pulumi.Input[str]] = {
+            **args.tags, "Name": pulumi.Output.concat(args.cluster_name, "-", args.node_group_name)}
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-launch-template",
             name=args.launch_template_name,
@@ -412,13 +424,11 @@ class TenantCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: TenantClusterArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         access = endpoint_access(args.public_access_cidrs)
-        zones = list(args.availability_zones or [])
-        if not zones:
-            zones = aws.get_availability_zones(state="available").names[:3]
+        zones = list(args.availability_zones or aws.get_availability_zones(state="available").names)
         layout = subnet_layout(args.vpc_cidr, zones)
         super().__init__("tenant-platform:index:TenantCluster", name, None, opts)
         self._name, self._args = name, args
-        names, partition = args.names, args.partition
+        names = args.names
         self._tags = dict(args.tags)
         self._account_id = aws.get_caller_identity_output(
             opts=pulumi.InvokeOutputOptions(parent=self)).account_id
@@ -458,7 +468,7 @@ class TenantCluster(pulumi.ComponentResource):
         self.cluster_name = cluster.name
         self.node_security_group_id = cluster.vpc_config.apply(
             lambda vpc: vpc.cluster_security_group_id or "")
-        self.oidc_provider_url = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer or "")
+        self.oidc_provider_url = cluster.identities.apply(_issuer)
         self.oidc_issuer = self.oidc_provider_url.apply(lambda url: url.removeprefix("https://"))
         oidc = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc", url=self.oidc_provider_url, client_id_lists=["sts.amazonaws.com"],
@@ -489,14 +499,16 @@ class TenantCluster(pulumi.ComponentResource):
         ]
 
         # Resolves only once the provider can authenticate and pods can run (module doc).
-        gate = [g.id for g in admin_grants] + [a.id for a in before_nodes + after_nodes] + \
-            [p.node_group_name for p in pools]
+        gate = [r.urn for r in [*admin_grants, *before_nodes, *after_nodes, *(p.node_group for p in pools)]]
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda ca: ca.data or ""),
             args.kubeconfig_role_arn, *gate,
         ).apply(lambda v: json.dumps(kubeconfig(v[0], v[1], v[2], args.region, v[3]))))
+        # The cluster's name, not its kubeconfig, identifies it: a changed or not yet known
+        # kubeconfig must never replace the provider (and with it every Kubernetes object).
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
-                                     enable_server_side_apply=True, opts=self._child())
+                                     enable_server_side_apply=True, cluster_identifier=names.cluster,
+                                     opts=self._child())
         self.register_outputs({
             "cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig,
             "oidc_provider_arn": self.oidc_provider_arn, "oidc_provider_url": self.oidc_provider_url,
@@ -584,7 +596,9 @@ class TenantCluster(pulumi.ComponentResource):
                                        opts=self._child())
         aws.ec2.Route(f"{name}-public-default-route", route_table_id=public_rt.id,
                       destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=self._child())
-        private, public, nats = [], [], []
+        private: list[aws.ec2.Subnet] = []
+        public: list[aws.ec2.Subnet] = []
+        nats: list[aws.ec2.NatGateway] = []
         for zone in layout:
             for kind, cidr, subnets in (("public", zone.public, public), ("private", zone.private, private)):
                 subnets.append(aws.ec2.Subnet(

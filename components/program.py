@@ -7,16 +7,24 @@ resources only; it reads no config and no files itself.
 
 from __future__ import annotations
 
-import pulumi_aws as aws
-import pulumi_kubernetes as k8s
+import dataclasses
 
+import pulumi_aws as aws
+
+from components.chatbot import chatbot_url
+from components.cluster import CELL_WORKLOAD_POOL, TenantCluster, TenantClusterArgs
 from components.context import ClusterRef, TenantContext
+from components.fileserver import FileServerStack, FileServerStackArgs
+from components.monitoring import TenantMonitoring, TenantMonitoringArgs
 from components.node_pool import TenantNodePool, TenantNodePoolArgs
+from components.platform_addons import PlatformAddons, PlatformAddonsArgs
 from components.scheduling import has_dedicated_pool
 from components.tenant_namespace import TenantNamespace, TenantNamespaceArgs
 from components.vcluster import TenantVCluster, TenantVClusterArgs
+from tenants import naming
 from tenants.loader import ResolvedTenant
 from tenants.models import Tier
+from tenants.naming import CellNames
 from tenants.stacks import StackSpec
 
 
@@ -36,7 +44,12 @@ def _context(spec: StackSpec, tenant: ResolvedTenant) -> TenantContext:
 def build_cell(spec: StackSpec) -> None:
     """A cell: host cluster, platform add-ons, shared database, then each tenant."""
     assert spec.cell is not None
-    cluster = _interim_cluster_ref(spec, spec.cell.vpc_cidr, spec.cell.dedicated_pools)
+    cell = spec.cell
+    tags = {naming.LABEL_CELL: cell.name, "environment": spec.environment, "managed-by": naming.MANAGED_BY}
+    cluster = _host_cluster(spec, TenantClusterArgs(
+        names=CellNames(cell.name, spec.environment).cluster_names, vpc_cidr=cell.vpc_cidr,
+        region=spec.region, workload_pool=CELL_WORKLOAD_POOL, public_access_cidrs=cell.public_access_cidrs,
+        tags=tags, dedicated_pools=cell.dedicated_pools))
     for tenant in spec.tenants:
         build_tenant(_context(spec, tenant), cluster)
 
@@ -44,9 +57,14 @@ def build_cell(spec: StackSpec) -> None:
 # --- dedicated (tenant-<id>) ----------------------------------------------------------
 def build_dedicated(spec: StackSpec) -> None:
     """A dedicated tenant: its own cluster and database, then the same tenant components."""
-    tenant = spec.tenants[0]
-    cluster = _interim_cluster_ref(spec, tenant.network_cidr or "", True)
-    build_tenant(_context(spec, tenant), cluster)
+    ctx = _context(spec, spec.tenants[0])
+    if ctx.tenant.network_cidr is None:
+        raise ValueError(f"dedicated tenant {ctx.id!r} has no network_cidr: the registry allocates one")
+    # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource.
+    cluster = _host_cluster(spec, TenantClusterArgs(
+        names=ctx.names.cluster_names, vpc_cidr=ctx.tenant.network_cidr, region=spec.region,
+        workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags))
+    build_tenant(ctx, cluster)
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------
@@ -63,18 +81,47 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef) -> None:
     if ctx.tier is Tier.VCLUSTER:
         TenantVCluster(f"{ctx.id}-vcluster",
                        TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace))
+    build_workloads(ctx, cluster, namespace)
 
 
-def _interim_cluster_ref(spec: StackSpec, vpc_cidr: str, dedicated_pools: bool) -> ClusterRef:
-    """Placeholder until TenantCluster lands: a provider with no cluster behind it."""
-    provider = k8s.Provider(f"{spec.name}-k8s", kubeconfig="{}")
-    identity = aws.get_caller_identity_output()
-    # Placeholder OIDC issuer (no cluster behind it): IRSA trust policies refuse an empty one.
-    issuer = f"oidc.eks.{spec.region}.amazonaws.com/id/INTERIM"
-    return ClusterRef(name=spec.name, provider=provider,
-                      oidc_provider_arn=identity.account_id.apply(
-                          lambda account: f"arn:aws:iam::{account}:oidc-provider/{issuer}"),
-                      oidc_issuer=issuer,
-                      vpc_id="", vpc_cidr=vpc_cidr, private_subnet_ids=[],
-                      node_security_group_id="", region=spec.region,
-                      account_id=identity.account_id, dedicated_pools=dedicated_pools)
+def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNamespace) -> list[str]:
+    """The tenant's file server (and, with its database, chatbot) and their monitoring.
+
+    The registry's feature flags decide what exists; the same components run in a cell
+    and in a dedicated cluster. Returns the workloads declared.
+    """
+    features = ctx.tenant.record.features
+    if not features.fileserver:
+        return []
+    identities = namespace.identities
+    chatbot_role = [identities["chatbot"].role.arn] if features.chatbot else []
+    FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
+        ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["fileserver"],
+        peer_role_arns=chatbot_role,
+        chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None))
+    # ChatbotStack (components/chatbot.py) takes the tenant's database endpoint, name, user
+    # and schema from TenantDatabase (issue 5); it is declared here with it, as
+    # ChatbotStack(f"{ctx.id}-chat", ChatbotStackArgs(..., bucket_*/key_arn from the
+    # FileServerStack above)), and "chatbot" is then added to the monitored workloads.
+    workloads = ["fileserver"]
+    TenantMonitoring(f"{ctx.id}-monitoring", TenantMonitoringArgs(
+        ctx=ctx, cluster=cluster, workloads=workloads, depends_on=[namespace]))
+    return workloads
+
+
+def _host_cluster(spec: StackSpec, args: TenantClusterArgs) -> ClusterRef:
+    """The stack's cluster and platform add-ons; the ref tenant components deploy through.
+
+    The platform admin role (account bootstrap) is the cluster's one admin access entry and
+    the identity the Kubernetes provider assumes. Tenant components get the add-ons'
+    provider, which waits for the CRDs, webhooks and storage class they rely on.
+    """
+    admin = aws.get_caller_identity_output().account_id.apply(
+        lambda account: f"arn:{args.partition}:iam::{account}:role/"
+                        f"{naming.platform_admin_role(spec.environment)}")
+    cluster = TenantCluster(args.names.cluster, dataclasses.replace(
+        args, admin_principals={"platform-admin": admin}, kubeconfig_role_arn=admin))
+    addons = PlatformAddons(f"{args.names.cluster}-addons", PlatformAddonsArgs(
+        cluster=cluster.ref(), names=args.names, kubeconfig=cluster.kubeconfig,
+        volume_key_arn=cluster.volume_key_arn, hostnames=[t.hostname for t in spec.tenants]))
+    return dataclasses.replace(cluster.ref(), provider=addons.tenant_provider)

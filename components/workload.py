@@ -67,6 +67,9 @@ CONFIG_HASH_ANNOTATION = "tenant-platform.io/config-hash"
 DIGEST_RE = re.compile(r"@sha256:[0-9a-f]{64}$")
 APP_NAME_LABEL = "app.kubernetes.io/name"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
+#: Pod label marking code the platform built (ISO-NODE-07): set only on pods running the
+#: platform's own digest-pinned images, never on an image a caller supplied.
+PLATFORM_CODE_LABEL = {"isolation.tenant-platform.io/code": "platform"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,9 +220,15 @@ def pod_spec(spec: WorkloadSpec, *, image: Any, service_account: Any,
 
 def deployment_manifest(spec: WorkloadSpec, *, tenant_id: str, namespace: Any,
                         labels: Mapping[str, str], image: Any, service_account: Any,
-                        placement: Mapping[str, Any], config_digest: Any) -> Manifest:
-    """The workload's Deployment (replicas left to the autoscaler)."""
+                        placement: Mapping[str, Any], config_digest: Any,
+                        platform_image: bool = False) -> Manifest:
+    """The workload's Deployment (replicas left to the autoscaler).
+
+    ``platform_image``: the image is the platform's own pinned build, so the pods carry
+    :data:`PLATFORM_CODE_LABEL`.
+    """
     selector = selector_labels(tenant_id, spec.workload)
+    pod_labels = {**labels, **selector, **(PLATFORM_CODE_LABEL if platform_image else {})}
     pod_annotations = {
         "kubectl.kubernetes.io/default-container": spec.workload,
         "prometheus.io/scrape": "true",
@@ -237,7 +246,7 @@ def deployment_manifest(spec: WorkloadSpec, *, tenant_id: str, namespace: Any,
             "strategy": {"type": "RollingUpdate",
                          "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": {**labels, **selector}, "annotations": pod_annotations},
+                "metadata": {"labels": pod_labels, "annotations": pod_annotations},
                 "spec": {**pod_spec(spec, image=image, service_account=service_account,
                                     placement=placement),
                          "topologySpreadConstraints": [{
@@ -353,7 +362,7 @@ class TenantWorkload(pulumi.ComponentResource):
         deployment = deployment_manifest(
             spec, tenant_id=ctx.id, namespace=args.namespace, labels=labels, image=image,
             service_account=args.service_account_name, placement=scheduling.pod_placement(ctx),
-            config_digest=digest_of_config)
+            config_digest=digest_of_config, platform_image=args.image is None)
         deployed = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=deployment["metadata"], spec=deployment["spec"],
             opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[config]))

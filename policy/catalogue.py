@@ -101,6 +101,7 @@ CATALOGUE: dict[str, Entry] = {
 #: Rules the catalogue lists as resource rules that are implemented as stack rules, and
 #: why: what they check is a relation between resources, which no single resource shows.
 STACK_BY_DESIGN: dict[str, str] = {
+    "ISO-NODE-04": "a node role's permissions are attachments and inline policies linked to it",
     "ISO-NET-08": "a VPC has flow logs only if a FlowLog resource points at it",
     "ISO-DATA-05": "with pulumi-aws 7 a bucket's public-access block, encryption and "
                    "logging are separate resources linked to it",

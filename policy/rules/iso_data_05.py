@@ -92,4 +92,6 @@ RULE = StackRule(
         "S3 buckets have all four public-access blocks on, SSE-KMS with the tenant's customer-"
         "managed key, and server access logging."
     ),
-    severity="critical", tiers="NPVD", scope="all", check=check)
+    severity="critical", tiers="NPVD", scope="all", check=check,
+    reads=lambda t: t in (*aws.BUCKET_TYPES, aws.PUBLIC_ACCESS_BLOCK, *aws.SSE_TYPES,
+                             *aws.LOGGING_TYPES, aws.KMS_KEY))

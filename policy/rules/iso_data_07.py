@@ -68,4 +68,5 @@ RULE = StackRule(
     severity="medium", tiers="NPVD", scope="all",
     options={"maxRotationDays": {"type": "integer", "default": 90,
                                  "description": "Longest allowed rotation interval in days."}},
-    check=check)
+    check=check,
+    reads=lambda t: t.startswith("aws:secretsmanager/"))

@@ -19,9 +19,14 @@ MSG_SHARED_ROLE = ("Condition every Allow statement of a role shared by several 
 NAMESPACE_TAG = "aws:principaltag/kubernetes-namespace"
 
 
+def _scoped_by_namespace(statement: iam.Statement) -> bool:
+    """The namespace tag is a condition key, or a policy variable in a value or resource."""
+    return NAMESPACE_TAG in statement.condition_keys() or any(
+        NAMESPACE_TAG in value.lower() for value in statement.strings())
+
+
 def _conditioned(documents: list[object]) -> bool:
-    return all(NAMESPACE_TAG in s.condition_keys()
-               for doc in documents for s in iam.statements(doc) if s.allows)
+    return all(_scoped_by_namespace(s) for doc in documents for s in iam.statements(doc) if s.allows)
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
@@ -63,4 +68,6 @@ RULE = StackRule(
         "shared by several namespaces conditions every Allow on aws:PrincipalTag/kubernetes-"
         "namespace."
     ),
-    severity="high", tiers="NPVD", scope="all", check=check)
+    severity="high", tiers="NPVD", scope="all", check=check,
+    reads=lambda t: t in (aws.ROLE, aws.POD_IDENTITY_ASSOCIATION, aws.IAM_POLICY, aws.ROLE_POLICY,
+                             aws.ROLE_POLICY_ATTACHMENT))

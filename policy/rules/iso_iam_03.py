@@ -59,6 +59,8 @@ RULE = ResourceRule(
     ),
     severity="high", tiers="NPVD", scope="all",
     options={"wildcardResourceActions": {
-        "type": "array", "items": {"type": "string"}, "default": ["sts:GetCallerIdentity"],
-        "description": "Actions that only support Resource '*' and may use it."}},
+        "type": "array", "items": {"type": "string"},
+        "default": ["sts:GetCallerIdentity", "ecr:GetAuthorizationToken", "route53:ListHostedZones",
+                    "route53:ListHostedZonesByName"],
+        "description": "Actions that only support Resource '*' (no resource types) and may use it."}},
     applies_to=lambda t: t in TYPES, check=check)

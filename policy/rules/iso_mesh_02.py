@@ -84,4 +84,5 @@ RULE = StackRule(
         "type": "array", "items": {"type": "string"},
         "default": ["istio-system", "istio-ingress", "monitoring"],
         "description": "Namespaces whose workloads tenant ALLOW rules may name."}},
-    check=check)
+    check=check,
+    reads=kube.matcher("Namespace", "security.istio.io/AuthorizationPolicy"))

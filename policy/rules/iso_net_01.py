@@ -38,4 +38,5 @@ RULE = StackRule(
         "Every tenant namespace has a default-deny NetworkPolicy for ingress and egress, plus an "
         "egress allowance for DNS only."
     ),
-    severity="critical", tiers="NPV", scope="tenant", check=check)
+    severity="critical", tiers="NPV", scope="tenant", check=check,
+    reads=kube.matcher("Namespace", "networking.k8s.io/NetworkPolicy"))

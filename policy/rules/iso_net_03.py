@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from policy import aws, helm, stackview
+from policy import aws, helm, kube, stackview
 from policy.props import as_map, is_true
 from policy.rule import Finding, Resource, RuleConfig, StackRule
 
@@ -12,6 +12,7 @@ MSG_ADDON = "Set enableNetworkPolicy to \"true\" in the vpc-cni add-on's configu
 MSG_NO_ENFORCER = ("Install a NetworkPolicy enforcer: the vpc-cni add-on with enableNetworkPolicy "
                    "\"true\", or Calico or Cilium.")
 
+IS_NAMESPACE = kube.matcher("Namespace")
 ENFORCER_CHARTS = frozenset({"calico", "tigera-operator", "cilium"})
 
 
@@ -41,4 +42,5 @@ RULE = StackRule(
         "A stack with tenant namespaces runs a NetworkPolicy enforcer: the vpc-cni add-on with "
         "network policy enabled, or Calico or Cilium."
     ),
-    severity="critical", tiers="NPV", scope="all", check=check)
+    severity="critical", tiers="NPV", scope="all", check=check,
+    reads=lambda t: t in (aws.ADDON, *aws.CLUSTER_TYPES) or helm.is_chart_type(t) or IS_NAMESPACE(t))

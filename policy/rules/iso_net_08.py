@@ -31,4 +31,5 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
 RULE = StackRule(
     id="ISO-NET-08",
     description="Every VPC has a flow log recording all traffic.",
-    severity="medium", tiers="NPVD", scope="all", check=check)
+    severity="medium", tiers="NPVD", scope="all", check=check,
+    reads=lambda t: t in aws.VPC_TYPES or t == aws.FLOW_LOG)

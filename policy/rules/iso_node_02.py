@@ -84,4 +84,5 @@ RULE = StackRule(
         "Tenant pods carry a nodeSelector/affinity and a toleration for their own pool only, the "
         "pool exists, and no pod has a key-less Exists toleration."
     ),
-    severity="high", tiers="NP", scope="tenant", check=check)
+    severity="high", tiers="NP", scope="tenant", check=check,
+    reads=lambda t: kube.is_workload(t) or t in aws.NODE_GROUP_TYPES)

@@ -64,4 +64,5 @@ RULE = StackRule(
                     "AmazonEC2ContainerRegistryReadOnly", "AmazonEC2ContainerRegistryPullOnly",
                     "AmazonSSMManagedInstanceCore"],
         "description": "Names of the managed policies a node role may carry."}},
-    check=check)
+    check=check,
+    reads=lambda t: t in (aws.ROLE, aws.ROLE_POLICY, aws.ROLE_POLICY_ATTACHMENT, aws.ADDON))

@@ -36,4 +36,5 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
 RULE = StackRule(
     id="ISO-NS-03",
     description="Each tenant namespace has a ResourceQuota capping CPU, memory and storage.",
-    severity="high", tiers="NPV", scope="tenant", check=check)
+    severity="high", tiers="NPV", scope="tenant", check=check,
+    reads=kube.matcher("Namespace", "ResourceQuota"))

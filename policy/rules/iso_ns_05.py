@@ -37,4 +37,5 @@ RULE = StackRule(
     description=(
         "Each tenant namespace has a LimitRange giving containers default requests and limits."
     ),
-    severity="medium", tiers="NPV", scope="tenant", check=check)
+    severity="medium", tiers="NPV", scope="tenant", check=check,
+    reads=kube.matcher("Namespace", "LimitRange"))

@@ -9,11 +9,17 @@ from typing import Any
 from components.chatbot import ChatbotStack, ChatbotStackArgs, chatbot_url
 from components.fileserver import FileServerStack, FileServerStackArgs
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs
+from components.program import build_stack
 from tenantctl.manifests import is_manifest, manifest
 from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
+from tenants.loader import load_registry
+from tenants.stacks import fleet_stacks
 from tests.components.crd_shapes import as_integers
 from tests.factories import make_cluster_ref, make_context
 
+REGISTRY = load_registry()
+#: Every stack of the sample fleet (environment ``prod``).
+STACKS = fleet_stacks(REGISTRY)
 DB = {"database_endpoint": "tp-prod-cell-apne1-01-db.proxy-abc.ap-northeast-1.rds.amazonaws.com",
       "database_name": "tenants", "database_user": "t_acme_app", "database_schema": "t_acme"}
 
@@ -78,3 +84,10 @@ def trust(run: ProgramRun, workload: str, tenant_id: str = "acme") -> dict[str, 
 def pod(run: ProgramRun, stack: str) -> dict[str, Any]:
     """The pod template spec of a stack's Deployment."""
     return obj(run.named(f"{stack}-workload-deployment"))["spec"]["template"]["spec"]
+
+
+@cache
+def fleet_run(stack_name: str) -> ProgramRun:
+    """The real program of one stack of the sample fleet, run once per test session."""
+    spec = next(s for s in STACKS if s.name == stack_name)
+    return run_program(lambda: build_stack(spec), stack=spec.name)

@@ -100,7 +100,7 @@ def test_configuration_locates_files_vector_store_and_models_without_secrets(run
         "FILES_KMS_KEY_ARN": KEY, "AWS_REGION": "ap-northeast-1", "BEDROCK_REGION": "ap-northeast-1",
         "BEDROCK_MODELS": ",".join(plan.llm_models), "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
         "VECTOR_STORE": "pgvector", "PGHOST": DB["database_endpoint"], "PGPORT": "5432",
-        "PGDATABASE": "tenants", "PGUSER": "t_acme_app", "PGOPTIONS": "-c search_path=t_acme",
+        "PGDATABASE": "tenants", "PGUSER": "t_acme_app", "VECTOR_STORE_SCHEMA": "t_acme",
         "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system", "DB_AUTH": "iam",
         "BUDGET_REQUESTS_PER_DAY": "5000", "BUDGET_TOKENS_PER_DAY": "2000000",
         "PORT": "8080", "METRICS_PORT": "9090", "TMPDIR": "/tmp"}

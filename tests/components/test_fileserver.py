@@ -186,6 +186,8 @@ def test_image_is_pinned_in_the_tenants_scanned_immutable_repository(run):
     _source, digest = versions.image("fileserver")
     registry = f"{ACCOUNT_ID}.dkr.ecr.ap-northeast-1.amazonaws.com"
     assert container["image"] == f"{registry}/tp-prod-acme/fileserver@{digest}"
+    template = obj(run.named("acme-files-workload-deployment"))["spec"]["template"]
+    assert template["metadata"]["labels"]["isolation.tenant-platform.io/code"] == "platform"
 
 
 def test_given_image_replaces_the_repository():
@@ -195,6 +197,8 @@ def test_given_image_replaces_the_repository():
     assert "acme-chat-workload-repository" in {r.name for r in run.resources}
     (container,) = pod(run, "acme-files")["containers"]
     assert container["image"] == image
+    template = obj(run.named("acme-files-workload-deployment"))["spec"]["template"]
+    assert "isolation.tenant-platform.io/code" not in template["metadata"]["labels"]  # not platform code
 
 
 def test_unpinned_image_is_refused():

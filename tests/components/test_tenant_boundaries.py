@@ -15,19 +15,15 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 
 import pytest
 
-from components.program import build_stack
-from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
-from tenants.loader import load_registry
+from tenantctl.mock_engine import ProgramRun, RecordedResource
 from tenants.naming import WORKLOADS, TenantNames
-from tenants.stacks import StackSpec, fleet_stacks
+from tenants.stacks import StackSpec
 from tests.components import policy_lint
+from tests.components.stack_checks import REGISTRY, STACKS, fleet_run
 
-REGISTRY = load_registry()
-STACKS = fleet_stacks(REGISTRY)
 TENANTS = sorted(t.id for t in REGISTRY.tenants)
 #: Documents the file server and chatbot stacks write (linted with parliament below).
 OWN_DOCUMENTS = re.compile(r"-(files|chat)-(permissions|key-key|storage-(files|logs)-policy)$")
@@ -41,12 +37,6 @@ class Document:
     kind: str
     owner: str | None
     text: str
-
-
-@cache
-def fleet_run(stack_name: str) -> ProgramRun:
-    spec = next(s for s in STACKS if s.name == stack_name)
-    return run_program(lambda: build_stack(spec), stack=spec.name)
 
 
 def physical_names(tenant_id: str) -> set[str]:
@@ -129,11 +119,12 @@ def test_no_tenant_policy_names_another_tenants_resources(stack):
 
 @pytest.mark.parametrize("stack", [s.name for s in STACKS])
 def test_every_tenant_document_names_its_own_resources(stack):
-    """Attribution is real: each document mentions something of the tenant it belongs to."""
+    """Attribution is real: a document attributed by what it is attached to (a role policy to
+    its role, a bucket policy to its bucket) mentions something of that tenant."""
     run = fleet_run(stack)
     produced = produced_identifiers(run)
     for doc in documents(run):
-        if doc.owner is not None and doc.kind != "trust":
+        if doc.owner is not None and doc.kind in ("role-policy", "bucket-policy"):
             own = physical_names(doc.owner) | produced.get(doc.owner, set())
             assert any(mentions(doc.text, i) for i in own), doc.resource
 
@@ -153,10 +144,24 @@ def test_file_and_chatbot_documents_pass_parliament_and_grant_no_wildcards(stack
             key = [key_resource.outputs["arn"], key_resource.outputs["arn"].split(":key/")[0] + ":" + alias]
         assert policy_lint.findings(doc.text, key_resources=key) == [], doc.resource
         assert policy_lint.allow_wildcards(doc.text) == [], doc.resource
+    stacks = len(run.of_type("tenant-platform:index:FileServerStack"))
+    chats = len(run.of_type("tenant-platform:index:ChatbotStack"))
+    assert stacks > 0 or not run.of_type("tenant-platform:index:TenantNamespace")
+    assert checked == 4 * stacks + chats  # role policy, key policy, two bucket policies; role policy
+
+
+@pytest.mark.parametrize("stack", [s.name for s in STACKS])
+def test_stacks_follow_the_registrys_feature_flags(stack):
+    run = fleet_run(stack)
     spec = next(s for s in STACKS if s.name == stack)
-    files = [t for t in spec.tenants if t.record.features.fileserver]
-    chat = [t for t in spec.tenants if t.record.features.chatbot]
-    assert checked == 4 * len(files) + len(chat)
+
+    def declared(type_: str, suffix: str) -> set[str]:
+        return {r.name.removesuffix(suffix) for r in run.of_type(f"tenant-platform:index:{type_}")}
+
+    features = {t.id: t.record.features for t in spec.tenants}
+    assert declared("FileServerStack", "-files") == {t for t, f in features.items() if f.fileserver}
+    assert declared("ChatbotStack", "-chat") <= {t for t, f in features.items() if f.chatbot}
+    assert declared("TenantMonitoring", "-monitoring") == declared("FileServerStack", "-files")
 
 
 def test_checker_catches_a_seeded_cross_tenant_reference():
@@ -166,7 +171,8 @@ def test_checker_catches_a_seeded_cross_tenant_reference():
     bad = Document("seeded", "role-policy", "hikari-clinic", json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                 "Resource": f"arn:aws:s3:::{victim.files_bucket}/*"}]}))
-    assert foreign_mentions(bad, produced) == [f"kaze-games: {victim.files_bucket}"]
+    assert foreign_mentions(bad, produced) == [f"kaze-games: arn:aws:s3:::{victim.files_bucket}",
+                                               f"kaze-games: {victim.files_bucket}"]
     key_arn = next(iter(i for i in produced["kaze-games"] if i.startswith("arn:aws:kms:")))
     by_arn = Document("seeded", "key-policy", "hikari-clinic", json.dumps({"Resource": key_arn}))
     assert f"kaze-games: {key_arn}" in foreign_mentions(by_arn, produced)

@@ -82,7 +82,8 @@ def without(type_: str, name: str) -> Callable[[Resources], Resources]:
     return lambda stack: [r for r in stack if not (r["type"] == type_ and r["name"] == name)]
 
 
-def changing(type_: str, name: str, path: Sequence[str | int], value: Any) -> Callable[[Resources], Resources]:
+def changing(type_: str, name: str, path: Sequence[str | int],
+             value: Any) -> Callable[[Resources], Resources]:
     """An edit changing one resource of the stack."""
     return lambda stack: f.replace(stack, f.changed(f.find(stack, type_, name), path, value))
 

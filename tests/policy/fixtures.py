@@ -24,6 +24,8 @@ OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC}"
 POOL_TENANT = "bolt"
 TIERS = {"acme": "namespace", "bolt": "node", "cirrus": "vcluster", "delta": "cluster"}
 DELETE = object()
+MODEL = "anthropic.claude-3-haiku-20240307-v1:0"
+ACCESS_POLICY = "arn:aws:eks::aws:cluster-access-policy/"
 
 
 # --- plumbing -------------------------------------------------------------------------
@@ -48,7 +50,8 @@ def resource(type_: str, name: str, inputs: dict[str, Any], *,
 def changed(res: dict[str, Any], path: Sequence[str | int], value: Any) -> dict[str, Any]:
     """A deep copy of ``res`` with the value at ``path`` (under ``inputs``) replaced or deleted.
 
-    Intermediate objects are created as needed; ``DELETE`` removes the key.
+    Intermediate objects are created as needed; ``DELETE`` removes the key; an index one past
+    the end of a list appends.
     """
     result = copy.deepcopy(res)
     node: Any = result["inputs"]
@@ -59,7 +62,9 @@ def changed(res: dict[str, Any], path: Sequence[str | int], value: Any) -> dict[
             node = node[key]
     last = path[-1]
     if value is DELETE:
-        node.pop(last) if isinstance(node, dict) else node.pop(last)
+        node.pop(last)
+    elif isinstance(node, list) and last == len(node):
+        node.append(copy.deepcopy(value))
     else:
         node[last] = copy.deepcopy(value)
     return result
@@ -396,7 +401,7 @@ def chatbot_policy(tenant: str = "acme") -> dict[str, Any]:
     return resource("aws:iam/rolePolicy:RolePolicy", f"{tenant}-chatbot-bedrock", {
         "role": f"tp-{ENV}-{tenant}-chatbot",
         "policy": doc({"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
-                       "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-3-haiku-20240307-v1:0"]})},
+                       "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"]})},
         depends_on=[chatbot_role(tenant)])
 
 
@@ -444,11 +449,11 @@ def eks_cluster(tenant: str | None = None) -> dict[str, Any]:
         "accessEntries": {
             "platform-admin": {"principalArn": f"arn:aws:iam::{ACCOUNT}:role/tp-{ENV}-cell-apne1-01-admin",
                                "accessPolicies": {"admin": {
-                                   "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                                   "policyArn": ACCESS_POLICY + "AmazonEKSClusterAdminPolicy",
                                    "accessScope": {"type": "cluster"}}}},
             "tenant-operator": {"principalArn": f"arn:aws:iam::{ACCOUNT}:role/tp-{ENV}-{operator}-operator",
                                 "accessPolicies": {"edit": {
-                                    "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSEditPolicy",
+                                    "policyArn": ACCESS_POLICY + "AmazonEKSEditPolicy",
                                     "accessScope": {"type": "namespace",
                                                     "namespaces": [f"tenant-{operator}"]}}}},
         },
@@ -587,13 +592,31 @@ def storage_class() -> dict[str, Any]:
         "parameters": {"type": "gp3", "encrypted": "true"}})
 
 
+def monitoring_binding() -> dict[str, Any]:
+    """A platform ClusterRoleBinding (no tenant subject)."""
+    return resource("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "prometheus-view", {
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": {"name": "prometheus-view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+        "subjects": [{"kind": "ServiceAccount", "name": "prometheus", "namespace": "monitoring"}]})
+
+
+def platform_release() -> dict[str, Any]:
+    """A platform Helm release (policies only flag tenant-facing ones)."""
+    return resource("kubernetes:helm.sh/v3:Release", "metrics-server", {
+        "chart": "metrics-server", "version": "3.13.0", "namespace": "kube-system",
+        "repositoryOpts": {"repo": "https://kubernetes-sigs.github.io/metrics-server"}, "values": {}},
+        custom=False)
+
+
 def platform(tenant: str | None = None) -> list[dict[str, Any]]:
     """Cluster-level resources; ``tenant`` owns them in a dedicated stack."""
     return [eks_cluster(tenant), cni_role(tenant), cni_attachment(tenant), vpc_cni(tenant),
             node_role(tenant), *node_attachments(tenant), launch_template(tenant), vpc(tenant),
             flow_log(tenant), subnet(tenant), db_security_group(tenant), db_instance(tenant),
             db_proxy((tenant,) if tenant else ("acme", "bolt"), tenant),
-            mesh_peer_authentication(), ecr_repository(), storage_class()]
+            mesh_peer_authentication(), ecr_repository(), storage_class(), monitoring_binding(),
+            platform_release()]
 
 
 def shared_stack() -> list[dict[str, Any]]:

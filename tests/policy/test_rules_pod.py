@@ -85,8 +85,8 @@ CASES: list[Case] = TRAVERSAL + [
     one("pod03-init-host-port", "ISO-POD-03", f.deployment, I0 + ("ports", 0, "hostPort"), 53,
         iso_pod_03.MSG_HOST_PORT),
     # ISO-POD-04
-    one("pod04-host-path", "ISO-POD-04", f.deployment, T + ("volumes", 0), {"name": "tmp", "hostPath": {"path": "/tmp"}},
-        iso_pod_04.MSG_HOST_PATH, ),
+    one("pod04-host-path", "ISO-POD-04", f.deployment, T + ("volumes", 0),
+        {"name": "tmp", "hostPath": {"path": "/tmp"}}, iso_pod_04.MSG_HOST_PATH),
     one("pod04-runtime-socket", "ISO-POD-04", lambda: f.workload("DaemonSet"), T + ("volumes", 1),
         {"name": "credentials", "hostPath": {"path": "/run/containerd/containerd.sock"}},
         iso_pod_04.MSG_HOST_PATH),
@@ -98,8 +98,8 @@ CASES: list[Case] = TRAVERSAL + [
     # ISO-POD-06
     one("pod06-missing", "ISO-POD-06", f.deployment, SC + ("allowPrivilegeEscalation",), f.DELETE,
         iso_pod_06.MSG_ESCALATION),
-    one("pod06-true-in-init", "ISO-POD-06", f.deployment, I0 + ("securityContext", "allowPrivilegeEscalation"),
-        True, iso_pod_06.MSG_ESCALATION),
+    one("pod06-true-in-init", "ISO-POD-06", f.deployment,
+        I0 + ("securityContext", "allowPrivilegeEscalation"), True, iso_pod_06.MSG_ESCALATION),
     one("pod06-no-pod-spec", "ISO-POD-06", f.deployment, T, f.DELETE, iso_pod_06.MSG_ESCALATION),
     # ISO-POD-07
     alone("pod07-no-non-root", "ISO-POD-07", changes(

@@ -1,0 +1,179 @@
+"""A Pulumi dynamic provider that runs a tenant's in-database bootstrap during ``pulumi up``.
+
+``TenantDatabaseBootstrap`` is one resource per tenant. Its provider connects to the RDS
+instance endpoint as the admin and runs :func:`components.db_bootstrap.bootstrap_tenant`;
+on delete it *offboards* (login disabled, sessions ended) and keeps the schema and its
+data: destroying data is ``tenantctl db offboard --drop-data``, an explicit human step.
+
+Why a dynamic provider and not a job in the cluster: the bootstrap must finish before the
+workloads that use the role start, and Pulumi's dependency graph then orders it for us;
+its inputs (endpoint, admin credentials from the RDS-managed secret) are already Pulumi
+outputs. The price is a network path from the machine running ``pulumi up`` to the
+instance's private endpoint (docs/database.md: the deploy runner runs inside the VPC).
+
+Pulumi pickles the provider object into the state (by reference: this module must be
+importable where ``pulumi up`` runs). It holds no connection and no configuration; every
+method opens its own connection from its inputs. The admin and login passwords arrive
+as secret inputs and are kept secret in the outputs (``additional_secret_outputs``).
+
+Diff: a change of ``tenant_id`` replaces (a different tenant); any other change updates,
+which reruns the idempotent bootstrap. That includes the admin password, which RDS
+rotates: the update stores the fresh one, so a later delete can still sign in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi.dynamic as dynamic
+from psycopg.conninfo import make_conninfo
+
+from components import db_bootstrap
+from tenants import naming
+
+#: libpq TLS modes the provider accepts: encrypted always; ``verify-full`` checks the RDS
+#: certificate and host name (the default), ``disable`` only for local test servers.
+SSL_MODES = ("verify-full", "verify-ca", "require", "disable")
+SECRET_OUTPUTS = ["admin_password", "login_password"]
+#: What the provider returns on top of its inputs (computed by the database).
+RESULT_KEYS = ("role", "schema", "owner_role", "database")
+CONNECT_TIMEOUT_SECONDS = 15
+
+
+def _is_known(value: Any) -> bool:
+    return isinstance(value, str | int | bool) and value != pulumi.UNKNOWN
+
+
+def check_inputs(news: dict[str, Any]) -> list[dynamic.CheckFailure]:
+    """Plain checks of the inputs, before anything connects (unknown values pass)."""
+    failures: list[dynamic.CheckFailure] = []
+    tenant_id = news.get("tenant_id")
+    try:
+        names = db_bootstrap.TenantDbNames.of(tenant_id)  # type: ignore[arg-type]
+    except naming.NameError_ as exc:
+        return [dynamic.CheckFailure("tenant_id", str(exc))]
+    expected = {"role": names.login_role, "schema": names.schema, "owner_role": names.owner_role}
+    for key, value in expected.items():
+        if key in news and news[key] is not None and _is_known(news[key]) and news[key] != value:
+            failures.append(dynamic.CheckFailure(key, f"must be {value!r} for tenant {tenant_id!r}"))
+    sslmode = news.get("sslmode")
+    if _is_known(sslmode) and sslmode not in SSL_MODES:
+        failures.append(dynamic.CheckFailure("sslmode", f"must be one of {', '.join(SSL_MODES)}"))
+    limit = news.get("connection_limit")
+    if _is_known(limit) and not (isinstance(limit, int) and 1 <= limit <= 10_000):
+        failures.append(dynamic.CheckFailure("connection_limit", "must be an integer in 1..10000"))
+    password = news.get("login_password")
+    if _is_known(password):
+        try:
+            db_bootstrap.validate_password(str(password))
+        except ValueError as exc:
+            failures.append(dynamic.CheckFailure("login_password", str(exc)))
+    return failures
+
+
+def admin_dsn(props: dict[str, Any]) -> str:
+    """The admin connection string to the instance endpoint."""
+    params: dict[str, Any] = {
+        "host": props["host"], "port": int(props["port"]), "dbname": props["dbname"],
+        "user": props["admin_user"], "password": props["admin_password"],
+        "sslmode": props.get("sslmode") or "verify-full",
+        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "application_name": "tenant-platform-bootstrap",
+    }
+    if props.get("sslrootcert"):
+        params["sslrootcert"] = props["sslrootcert"]
+    return make_conninfo(**params)
+
+
+def _apply(props: dict[str, Any]) -> dict[str, Any]:
+    with db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        result = db_bootstrap.bootstrap_tenant(
+            conn, props["tenant_id"], password=props.get("login_password") or None,
+            grant_rds_iam=bool(props.get("grant_rds_iam", False)),
+            connection_limit=int(props.get("connection_limit") or db_bootstrap.DEFAULT_CONNECTION_LIMIT))
+    outs = {k: v for k, v in props.items() if k != "__provider"}
+    outs.update(role=result.role, schema=result.schema, owner_role=result.owner_role,
+                database=result.database)
+    return outs
+
+
+class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
+    """Create/update: bootstrap (idempotent). Delete: offboard, keeping the data."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Reject bad inputs before any connection."""
+        return dynamic.CheckResult(news, check_inputs(news))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        """Replace for another tenant; update (rerun the bootstrap) for anything else."""
+        keys = (set(olds) | set(news)) - {"__provider", *RESULT_KEYS}
+        changed = sorted(k for k in keys if olds.get(k) != news.get(k))
+        replaces = [k for k in changed if k == "tenant_id"]
+        return dynamic.DiffResult(changes=bool(changed), replaces=replaces,
+                                  stables=["tenant_id"] if not replaces else None,
+                                  delete_before_replace=False)
+
+    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
+        """Bootstrap the tenant; the id names the database and role."""
+        outs = _apply(props)
+        return dynamic.CreateResult(f"{outs['database']}/{outs['role']}", outs)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
+        """Rerun the bootstrap with the new inputs (it converges)."""
+        return dynamic.UpdateResult(_apply(news))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Offboard: disable the login and end its sessions; schema and data stay."""
+        with db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+            db_bootstrap.offboard_tenant(conn, props["tenant_id"], drop_data=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantDatabaseBootstrapArgs:
+    """Inputs of :class:`TenantDatabaseBootstrap`.
+
+    ``host``/``port``/``dbname``: the RDS *instance* endpoint (the proxy requires IAM auth,
+    which the admin does not use). ``admin_password`` and ``login_password`` are secrets.
+    ``sslrootcert``: path of the RDS CA bundle on the deploy runner (``verify-full``).
+    """
+
+    tenant_id: str
+    host: pulumi.Input[str]
+    port: pulumi.Input[int]
+    dbname: pulumi.Input[str]
+    admin_user: pulumi.Input[str]
+    admin_password: pulumi.Input[str]
+    login_password: pulumi.Input[str]
+    sslmode: str = "verify-full"
+    sslrootcert: str | None = None
+    grant_rds_iam: bool = False
+    connection_limit: int = db_bootstrap.DEFAULT_CONNECTION_LIMIT
+
+
+class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="TenantDatabaseBootstrap"):
+    """One tenant's in-database setup, applied by ``pulumi up`` (see the module docstring)."""
+
+    tenant_id: pulumi.Output[str]
+    role: pulumi.Output[str]
+    schema: pulumi.Output[str]
+    owner_role: pulumi.Output[str]
+    database: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TenantDatabaseBootstrapArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        names = db_bootstrap.TenantDbNames.of(args.tenant_id)
+        props: dict[str, Any] = {
+            "tenant_id": args.tenant_id, "host": args.host, "port": args.port, "dbname": args.dbname,
+            "admin_user": args.admin_user, "admin_password": pulumi.Output.secret(args.admin_password),
+            "login_password": pulumi.Output.secret(args.login_password),
+            "sslmode": args.sslmode, "sslrootcert": args.sslrootcert,
+            "grant_rds_iam": args.grant_rds_iam, "connection_limit": args.connection_limit,
+            # Known up front (derived from the id); the provider returns what the database has.
+            "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role,
+            "database": args.dbname,
+        }
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
+        super().__init__(TenantDatabaseBootstrapProvider(), name, props,
+                         pulumi.ResourceOptions.merge(opts, secret_opts))

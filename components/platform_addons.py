@@ -1,0 +1,391 @@
+"""PlatformAddons: what every cluster runs before any tenant arrives, the same in every cluster.
+
+Installed through the cluster's Kubernetes provider, charts as ``helm.v4.Chart`` (their
+manifests reach the policy pack) at the versions pinned in :mod:`components.versions`:
+
+- Istio in sidecar mode with the Istio CNI plugin: without the CNI plugin every injected
+  pod needs an init container with NET_ADMIN/NET_RAW, which the tenants' Pod Security
+  ``restricted`` namespaces refuse. istiod, the CNI node agent (in ``kube-system``, which
+  runs privileged node agents anyway), the shared ingress gateway in ``istio-ingress``
+  (an internet-facing NLB; its pods carry :data:`tenants.naming.INGRESS_GATEWAY_LABELS`),
+  and a mesh-wide ``PeerAuthentication`` STRICT in ``istio-system`` (ISO-MESH-01).
+- cert-manager with the ``letsencrypt-dns01`` ClusterIssuer (Route 53 DNS-01) that signs
+  tenants' certificates; external-dns publishing the tenants' gateway hosts.
+  Both reach Route 53 through IRSA roles that may only write the record names of this
+  cluster's tenants (``route53:ChangeResourceRecordSetsNormalizedRecordNames``): one
+  cluster's add-ons cannot touch another tenant's DNS, even in the same hosted zone.
+- metrics-server (HPA) and kube-prometheus-stack in ``monitoring``, configured to pick
+  up the tenants' PodMonitors, PrometheusRules and dashboards in every namespace
+  (:mod:`components.monitoring`); node-exporter is off, because it needs host access
+  that the platform namespaces' Pod Security level does not allow.
+- The ``gp3-encrypted`` default StorageClass: EBS CSI, encrypted with the cluster's
+  volumes key, ``reclaimPolicy: Delete`` (ISO-DATA-08).
+
+Platform namespaces enforce Pod Security ``baseline`` and audit/warn ``restricted``,
+pinned to the platform's Kubernetes version. Pods of the add-ons tolerate the system
+pool's ``CriticalAddonsOnly`` taint.
+
+``tenant_provider`` is the provider tenant components should use: the same cluster and
+credentials, but it is configured only after every add-on here exists, so a tenant's
+Certificate, PodMonitor or injected pod is never sent before its CRD or webhook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.cluster import SYSTEM_TAINT
+from components.context import ClusterRef
+from components.identity import REGIONAL_STS_ANNOTATION, ROLE_ARN_ANNOTATION, irsa_trust_policy
+from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL
+from components.versions import chart, chart_name
+from tenants import naming
+from tenants.naming import ClusterNames
+
+Manifest = dict[str, Any]
+VERSION = "2012-10-17"
+
+PSA_ENFORCE, PSA_AUDIT = "baseline", "restricted"
+#: Namespaces the add-ons create (kube-system exists in every cluster).
+PLATFORM_NAMESPACES = (naming.ISTIO_NAMESPACE, naming.INGRESS_NAMESPACE, naming.MONITORING_NAMESPACE,
+                       naming.CERT_MANAGER_NAMESPACE, naming.EXTERNAL_DNS_NAMESPACE)
+SYSTEM_NAMESPACE = "kube-system"
+CRITICAL_ADDONS_TOLERATION = {"key": SYSTEM_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}
+LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+ACME_CHALLENGE_PREFIX = "_acme-challenge."
+#: external-dns ownership records: ``_extdns-a.<host>``, ``_extdns-cname.<host>``...
+EXTERNAL_DNS_TXT_PREFIX = "_extdns-%{record_type}."
+EXTERNAL_DNS_RECORD_TYPES = ("A", "AAAA", "CNAME", "TXT")
+CERT_MANAGER_SERVICE_ACCOUNT = "cert-manager"
+EXTERNAL_DNS_SERVICE_ACCOUNT = "external-dns"
+INGRESS_GATEWAY_RELEASE = "istio-ingressgateway"
+PROMETHEUS_RETENTION, PROMETHEUS_VOLUME = "15d", "50Gi"
+PRIVATE_KEY_SECRET = f"{naming.TLS_CLUSTER_ISSUER}-account"
+GRAFANA_ADMIN_SECRET = "grafana-admin"  # noqa: S105 - the Secret's name, not a password
+
+
+# --- manifests ----------------------------------------------------------------------------
+def _labels() -> dict[str, str]:
+    return {naming.LABEL_MANAGED_BY: naming.MANAGED_BY}
+
+
+def platform_namespace(name: str, kubernetes_version: str) -> Manifest:
+    """A platform namespace: PSA baseline enforced, restricted audited and warned, pinned."""
+    version = kubernetes_version if kubernetes_version.startswith("v") else f"v{kubernetes_version}"
+    psa = {}
+    for mode, level in (("enforce", PSA_ENFORCE), ("audit", PSA_AUDIT), ("warn", PSA_AUDIT)):
+        psa[f"pod-security.kubernetes.io/{mode}"] = level
+        psa[f"pod-security.kubernetes.io/{mode}-version"] = version
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": {**_labels(), **psa}}}
+
+
+def mesh_peer_authentication() -> Manifest:
+    """Mesh-wide mTLS STRICT: the ``default`` PeerAuthentication in the root namespace."""
+    return {"apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": "default", "namespace": naming.ISTIO_NAMESPACE, "labels": _labels()},
+            "spec": {"mtls": {"mode": "STRICT"}}}
+
+
+def encrypted_storage_class(volume_key_arn: Any) -> Manifest:
+    """The default StorageClass: gp3 on the EBS CSI driver, encrypted with the volumes key."""
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": naming.ENCRYPTED_STORAGE_CLASS, "labels": _labels(),
+                         "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "ebs.csi.aws.com",
+            "parameters": {"type": "gp3", "encrypted": "true", "kmsKeyId": volume_key_arn},
+            "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer",
+            "allowVolumeExpansion": True}
+
+
+def cluster_issuer(region: str, *, server: str = LETSENCRYPT_PRODUCTION,
+                   email: str | None = None) -> Manifest:
+    """The ClusterIssuer tenants' certificates name: ACME with Route 53 DNS-01 (IRSA creds)."""
+    acme: dict[str, Any] = {"server": server, "privateKeySecretRef": {"name": PRIVATE_KEY_SECRET},
+                            "solvers": [{"dns01": {"route53": {"region": region}}}]}
+    if email:
+        acme["email"] = email
+    return {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": naming.TLS_CLUSTER_ISSUER, "labels": _labels()},
+            "spec": {"acme": acme}}
+
+
+# --- chart values -------------------------------------------------------------------------
+def _service_account(name: str, role_arn: Any) -> dict[str, Any]:
+    return {"create": True, "name": name,
+            "annotations": {ROLE_ARN_ANNOTATION: role_arn, REGIONAL_STS_ANNOTATION: "true"}}
+
+
+def istiod_values() -> dict[str, Any]:
+    """istiod: CNI plugin instead of privileged init containers; proxies start first."""
+    return {"pilot": {"cni": {"enabled": True}, "autoscaleMin": 2,
+                      "tolerations": [CRITICAL_ADDONS_TOLERATION]},
+            "meshConfig": {"accessLogFile": "/dev/stdout", "enablePrometheusMerge": True,
+                           "defaultConfig": {"holdApplicationUntilProxyStarts": True}}}
+
+
+def istio_cni_values() -> dict[str, Any]:
+    """The Istio CNI node agent, chained after the VPC CNI."""
+    return {"cni": {"chained": True, "excludeNamespaces": [SYSTEM_NAMESPACE]}}
+
+
+def ingress_gateway_values() -> dict[str, Any]:
+    """The shared ingress gateway: internet-facing NLB, client addresses preserved."""
+    return {"labels": dict(naming.INGRESS_GATEWAY_LABELS),
+            "autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 6},
+            "service": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+                        "annotations": {
+                            "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                            "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled":
+                                "true"}}}
+
+
+def cert_manager_values(role_arn: Any) -> dict[str, Any]:
+    """cert-manager with its CRDs (kept on uninstall) and its IRSA ServiceAccount."""
+    tolerations = [CRITICAL_ADDONS_TOLERATION]
+    return {"crds": {"enabled": True, "keep": True},
+            "serviceAccount": _service_account(CERT_MANAGER_SERVICE_ACCOUNT, role_arn),
+            # The projected web-identity token must be readable by the non-root process.
+            "securityContext": {"fsGroup": 1001},
+            "tolerations": tolerations, "webhook": {"tolerations": tolerations},
+            "cainjector": {"tolerations": tolerations}, "startupapicheck": {"tolerations": tolerations}}
+
+
+def external_dns_values(role_arn: Any, *, owner_id: Any, hostnames: Sequence[str],
+                        region: str) -> dict[str, Any]:
+    """external-dns: publishes the tenants' gateway hosts, never deletes what it did not create."""
+    return {"provider": {"name": "aws"}, "sources": ["istio-gateway"],
+            "domainFilters": sorted(hostnames), "policy": "upsert-only", "registry": "txt",
+            "txtOwnerId": owner_id, "txtPrefix": EXTERNAL_DNS_TXT_PREFIX,
+            "serviceAccount": _service_account(EXTERNAL_DNS_SERVICE_ACCOUNT, role_arn),
+            "env": [{"name": "AWS_DEFAULT_REGION", "value": region}],
+            "extraArgs": ["--aws-zone-type=public"],
+            "tolerations": [CRITICAL_ADDONS_TOLERATION]}
+
+
+def metrics_server_values() -> dict[str, Any]:
+    """metrics-server for the tenants' HorizontalPodAutoscalers."""
+    return {"replicas": 2, "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+            "tolerations": [CRITICAL_ADDONS_TOLERATION]}
+
+
+def monitoring_values() -> dict[str, Any]:
+    """kube-prometheus-stack selecting tenants' monitors, rules and dashboards everywhere.
+
+    Grafana's admin credentials come from :data:`GRAFANA_ADMIN_SECRET` (a generated
+    password), never from the chart's well-known default, and stay out of the values.
+    """
+    tolerations = [CRITICAL_ADDONS_TOLERATION]
+    kinds = ("podMonitor", "serviceMonitor", "rule")
+    selectors = {f"{kind}SelectorNilUsesHelmValues": False for kind in kinds}
+    namespaces: dict[str, Any] = {f"{kind}NamespaceSelector": {} for kind in kinds}
+    [(label, value)] = DASHBOARD_LABEL.items()
+    return {
+        "nodeExporter": {"enabled": False},
+        "prometheus": {"prometheusSpec": {
+            **selectors, **namespaces, "retention": PROMETHEUS_RETENTION, "tolerations": tolerations,
+            "storageSpec": {"volumeClaimTemplate": {"spec": {
+                "storageClassName": naming.ENCRYPTED_STORAGE_CLASS, "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": PROMETHEUS_VOLUME}}}}}}},
+        "alertmanager": {"alertmanagerSpec": {"tolerations": tolerations}},
+        "prometheusOperator": {"tolerations": tolerations},
+        "grafana": {"admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
+                              "passwordKey": "admin-password"},
+                    "tolerations": tolerations,
+                    "sidecar": {"dashboards": {
+                        "enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL",
+                        "folderAnnotation": DASHBOARD_FOLDER_ANNOTATION,
+                        "provider": {"foldersFromFilesStructure": True}}}},
+    }
+
+
+# --- IAM documents --------------------------------------------------------------------------
+def _zones(partition: str) -> str:
+    # Route 53 record-level scoping is by record name (condition below), not by zone: a
+    # zone ARN would only narrow it to "any record of that zone".
+    return f"arn:{partition}:route53:::hostedzone/*"
+
+
+def _lower(hostnames: Sequence[str]) -> list[str]:
+    return sorted({h.lower().rstrip(".") for h in hostnames})
+
+
+def cert_manager_dns_policy(hostnames: Sequence[str], partition: str = "aws") -> dict[str, Any]:
+    """DNS-01 for exactly ``_acme-challenge.<host>`` TXT records of this cluster's hosts."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "FindZones", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"},
+        {"Sid": "ReadChanges", "Effect": "Allow", "Action": "route53:GetChange",
+         "Resource": f"arn:{partition}:route53:::change/*"},
+        {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
+         "Resource": _zones(partition)},
+    ]
+    if hostnames:
+        statements.append({
+            "Sid": "WriteChallengeRecords", "Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
+            "Resource": _zones(partition),
+            "Condition": {"ForAllValues:StringEquals": {
+                "route53:ChangeResourceRecordSetsNormalizedRecordNames":
+                    [f"{ACME_CHALLENGE_PREFIX}{h}" for h in _lower(hostnames)],
+                "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}})
+    return {"Version": VERSION, "Statement": statements}
+
+
+def external_dns_policy(hostnames: Sequence[str], partition: str = "aws") -> dict[str, Any]:
+    """Publish exactly this cluster's hosts (and their ownership TXT records)."""
+    statements: list[dict[str, Any]] = [
+        {"Sid": "ListZones", "Effect": "Allow", "Action": "route53:ListHostedZones", "Resource": "*"},
+        {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
+         "Resource": _zones(partition)},
+    ]
+    if hostnames:
+        prefix = EXTERNAL_DNS_TXT_PREFIX.split("%", 1)[0]
+        names = [n for h in _lower(hostnames) for n in (h, f"{prefix}*.{h}")]
+        statements.append({
+            "Sid": "WriteTenantRecords", "Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
+            "Resource": _zones(partition),
+            "Condition": {
+                "ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": names},
+                "ForAllValues:StringEquals": {
+                    "route53:ChangeResourceRecordSetsRecordTypes": list(EXTERNAL_DNS_RECORD_TYPES)}}})
+    return {"Version": VERSION, "Statement": statements}
+
+
+# --- the component --------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class PlatformAddonsArgs:
+    """Inputs of :class:`PlatformAddons`.
+
+    ``hostnames`` are the DNS names of the tenants this cluster serves: external-dns and
+    cert-manager may write records for these names only. ``kubeconfig`` is the cluster's
+    (``TenantCluster.kubeconfig``), from which ``tenant_provider`` is built. Defaults:
+    Let's Encrypt production, no ACME contact e-mail.
+    """
+
+    cluster: ClusterRef
+    names: ClusterNames
+    kubeconfig: pulumi.Input[str]
+    volume_key_arn: pulumi.Input[str]
+    hostnames: Sequence[str] = ()
+    acme_server: str = LETSENCRYPT_PRODUCTION
+    acme_email: str | None = None
+
+
+class PlatformAddons(pulumi.ComponentResource):
+    """The cluster-level platform pieces (see module doc). Outputs: the two IRSA role ARNs."""
+
+    cert_manager_role_arn: pulumi.Output[str]
+    external_dns_role_arn: pulumi.Output[str]
+    tenant_provider: k8s.Provider
+
+    def __init__(self, name: str, args: PlatformAddonsArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("tenant-platform:index:PlatformAddons", name, None, opts)
+        self._name, self._cluster, self._names = name, args.cluster, args.names
+        cluster = args.cluster
+        hostnames = _lower(args.hostnames)
+        namespaces = {
+            ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata=platform_namespace(
+                ns, cluster.kubernetes_version)["metadata"], opts=self._k8s())
+            for ns in PLATFORM_NAMESPACES}
+
+        cert_manager_role = self._irsa_role("cert-manager", naming.CERT_MANAGER_NAMESPACE,
+                                            CERT_MANAGER_SERVICE_ACCOUNT,
+                                            cert_manager_dns_policy(hostnames, cluster.partition))
+        external_dns_role = self._irsa_role("external-dns", naming.EXTERNAL_DNS_NAMESPACE,
+                                            EXTERNAL_DNS_SERVICE_ACCOUNT,
+                                            external_dns_policy(hostnames, cluster.partition))
+        self.cert_manager_role_arn = cert_manager_role.arn
+        self.external_dns_role_arn = external_dns_role.arn
+
+        storage_class = self._object("storage-class", encrypted_storage_class(args.volume_key_arn))
+        istio_base = self._chart("istio-base", naming.ISTIO_NAMESPACE, {},
+                                 [namespaces[naming.ISTIO_NAMESPACE]])
+        istio_cni = self._chart("istio-cni", SYSTEM_NAMESPACE, istio_cni_values(), [istio_base])
+        istiod = self._chart("istiod", naming.ISTIO_NAMESPACE, istiod_values(), [istio_base, istio_cni])
+        gateway = self._chart("istio-gateway", naming.INGRESS_NAMESPACE, ingress_gateway_values(),
+                              [namespaces[naming.INGRESS_NAMESPACE], istiod], release=INGRESS_GATEWAY_RELEASE)
+        peer_authentication = self._object("mesh-mtls-strict", mesh_peer_authentication(), [istio_base])
+        cert_manager = self._chart("cert-manager", naming.CERT_MANAGER_NAMESPACE,
+                                   cert_manager_values(cert_manager_role.arn),
+                                   [namespaces[naming.CERT_MANAGER_NAMESPACE]])
+        issuer = self._object("cluster-issuer", cluster_issuer(cluster.region, server=args.acme_server,
+                                                               email=args.acme_email), [cert_manager])
+        external_dns = self._chart(
+            "external-dns", naming.EXTERNAL_DNS_NAMESPACE,
+            external_dns_values(external_dns_role.arn, owner_id=cluster.name, hostnames=hostnames,
+                                region=cluster.region),
+            [namespaces[naming.EXTERNAL_DNS_NAMESPACE], istio_base])
+        metrics_server = self._chart("metrics-server", SYSTEM_NAMESPACE, metrics_server_values(), [])
+        grafana_password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,
+                                                 opts=pulumi.ResourceOptions(parent=self))
+        grafana_admin = k8s.core.v1.Secret(
+            f"{name}-grafana-admin-secret",
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": naming.MONITORING_NAMESPACE,
+                      "labels": _labels()},
+            type="Opaque",
+            string_data={"admin-user": "admin",
+                         "admin-password": grafana_password.result.apply(pulumi.Output.secret)},
+            opts=self._k8s([namespaces[naming.MONITORING_NAMESPACE]]))
+        monitoring = self._chart("kube-prometheus-stack", naming.MONITORING_NAMESPACE, monitoring_values(),
+                                 [namespaces[naming.MONITORING_NAMESPACE], storage_class, grafana_admin])
+
+        ready: list[pulumi.Resource] = [*namespaces.values(), storage_class, grafana_admin, istio_base,
+                                        istio_cni, istiod,
+                                        gateway, peer_authentication, cert_manager, issuer, external_dns,
+                                        metrics_server, monitoring]
+        # A resource's URN resolves once the engine has created it (for a chart: once all its
+        # objects exist), and is known in previews, so this gates without unknowns.
+        gated = pulumi.Output.all(args.kubeconfig, *[r.urn for r in ready]).apply(lambda v: v[0])
+        self.tenant_provider = k8s.Provider(
+            f"{name}-tenants-k8s", kubeconfig=pulumi.Output.secret(gated), enable_server_side_apply=True,
+            cluster_identifier=args.names.cluster, opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({"cert_manager_role_arn": self.cert_manager_role_arn,
+                               "external_dns_role_arn": self.external_dns_role_arn})
+
+    def _k8s(self, depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self._cluster.provider,
+                                      depends_on=list(depends_on))
+
+    def _object(self, role: str, manifest: Manifest,
+                depends_on: Sequence[pulumi.Resource] = ()) -> pulumi.CustomResource:
+        body = dict(manifest)
+        api_version, kind, metadata = body.pop("apiVersion"), body.pop("kind"), body.pop("metadata")
+        opts = self._k8s(depends_on)
+        if kind == "StorageClass":
+            return k8s.storage.v1.StorageClass(
+                f"{self._name}-{role}", metadata=metadata, provisioner=body["provisioner"],
+                parameters=body["parameters"], reclaim_policy=body["reclaimPolicy"],
+                volume_binding_mode=body["volumeBindingMode"],
+                allow_volume_expansion=body["allowVolumeExpansion"], opts=opts)
+        return k8s.apiextensions.CustomResource(f"{self._name}-{role}", api_version=api_version, kind=kind,
+                                                metadata=metadata, spec=body["spec"], opts=opts)
+
+    def _chart(self, key: str, namespace: str, values: Mapping[str, Any],
+               depends_on: Sequence[pulumi.Resource], *, release: str | None = None) -> k8s.helm.v4.Chart:
+        repository, version = chart(key)
+        return k8s.helm.v4.Chart(
+            f"{self._name}-{key}", chart=chart_name(key), version=version,
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=repository),
+            name=release or key, namespace=namespace, values=dict(values), opts=self._k8s(depends_on))
+
+    def _irsa_role(self, addon: str, namespace: str, service_account: str,
+                   policy: Mapping[str, Any]) -> aws.iam.Role:
+        cluster = self._cluster
+        trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(
+            lambda v: json.dumps(irsa_trust_policy(v[0], v[1], namespace, service_account)))
+        role = aws.iam.Role(
+            f"{self._name}-{addon}-role",
+            name=self._names.role(addon),
+            description=f"IRSA role of {addon} in {namespace}",
+            assume_role_policy=trust, tags=dict(cluster.tags), opts=pulumi.ResourceOptions(parent=self))
+        aws.iam.RolePolicy(f"{self._name}-{addon}-role-policy", role=role.name, policy=json.dumps(policy),
+                           opts=pulumi.ResourceOptions(parent=self))
+        return role

@@ -1,0 +1,112 @@
+"""A real PostgreSQL 16 (pgserver, with pgvector) for the database tests, set up like RDS.
+
+One server per test session (about a second to start), one fresh database per test
+module. The server is configured the way an RDS instance behaves for our code:
+
+- password (SCRAM) authentication for every role but the bootstrap superuser, so a
+  tenant really cannot sign in as another without its password;
+- an admin that is *not* a superuser (``platform_admin``: CREATEROLE, owner of the
+  database, member of ``pg_signal_backend``), like RDS's master user in
+  ``rds_superuser``; bootstraps in the tests run as this admin;
+- pgvector pre-installed in ``extensions`` by the superuser, as RDS lets its master user
+  create allow-listed extensions (pgvector is not a trusted extension on plain
+  PostgreSQL). One test bootstraps as the superuser to cover ``CREATE EXTENSION``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import itertools
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR in containers
+    warnings.simplefilter("ignore")
+    import pgserver
+
+ADMIN = "platform_admin"
+ADMIN_PASSWORD = "admin-Passw0rd-for-tests-only"
+PASSWORDS = {"alpha": "alpha-Passw0rd-0123456789", "beta": "beta-Passw0rd-9876543210"}
+_DATABASES = itertools.count()
+
+
+def password_for(tenant: str) -> str:
+    """The test password of a tenant's login role (roles are server-wide: one per tenant id)."""
+    return PASSWORDS.get(tenant) or f"{tenant}-Passw0rd-0123456789"
+
+
+@dataclass(frozen=True)
+class PgServer:
+    """A running server reached over its Unix socket."""
+
+    socket_dir: str
+
+    def dsn(self, dbname: str = "postgres", user: str = "postgres", password: str | None = None) -> str:
+        params: dict[str, Any] = {"host": self.socket_dir, "dbname": dbname, "user": user,
+                                  "connect_timeout": 5}
+        if password is not None:
+            params["password"] = password
+        return make_conninfo(**params)
+
+    def superuser(self, dbname: str = "postgres") -> psycopg.Connection[Any]:
+        return psycopg.connect(self.dsn(dbname), autocommit=True)
+
+    def admin_dsn(self, dbname: str) -> str:
+        return self.dsn(dbname, ADMIN, ADMIN_PASSWORD)
+
+    def new_database(self, *, preinstall_vector: bool = True) -> str:
+        """A fresh database owned by the non-superuser admin, like an RDS ``db_name``."""
+        name = f"app_{next(_DATABASES)}"
+        with self.superuser() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(ADMIN)))
+        if preinstall_vector:
+            with self.superuser(name) as conn:
+                conn.execute(sql.SQL("CREATE SCHEMA extensions AUTHORIZATION {}").format(
+                    sql.Identifier(ADMIN)))
+                conn.execute("CREATE EXTENSION vector WITH SCHEMA extensions")
+        return name
+
+
+@functools.cache
+def pg_server() -> PgServer:
+    """Start (once per session) the test server."""
+    root = Path(tempfile.mkdtemp(prefix="tp-pg-"))
+    # Registered first, so it runs last at exit: after pgserver has stopped the server.
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # cleanup_mode="delete": stopped and removed when the test process exits.
+        server = pgserver.get_server(root / "data", cleanup_mode="delete")
+    socket_dir = server.get_postmaster_info().socket_dir
+    pg = PgServer(str(socket_dir) if socket_dir else str(root / "data"))
+    hba = root / "data" / "pg_hba.conf"
+    hba.write_text("local all postgres trust\nlocal all all scram-sha-256\n")
+    with pg.superuser() as conn:
+        conn.execute("SET password_encryption = 'scram-sha-256'")
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+            sql.Identifier(ADMIN), sql.Literal(ADMIN_PASSWORD)))
+        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(ADMIN)))
+        conn.execute("SELECT pg_reload_conf()")
+    return pg
+
+
+@contextmanager
+def connected(dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection that is closed afterwards."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()

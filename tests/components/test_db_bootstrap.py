@@ -1,0 +1,371 @@
+"""The in-database bootstrap on a real PostgreSQL 16: what it sets up, that it is
+idempotent and convergent, offboarding, and the gate in front of every SQL statement."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from components import db_bootstrap
+from components.db_bootstrap import BootstrapError, TenantDbNames
+from tenants.naming import NameError_
+from tests.components.pg_support import ADMIN, PASSWORDS, PgServer, connected, password_for, pg_server
+
+
+@pytest.fixture(scope="module")
+def pg() -> PgServer:
+    return pg_server()
+
+
+def catalog_snapshot(pg: PgServer, db: str) -> dict[str, list[Any]]:
+    """Everything the bootstrap can change, read as the superuser (password hashes included)."""
+    # Roles, memberships and role settings are cluster-wide: keep those of this database's
+    # tenants (the test server holds many databases).
+    mine = """SELECT login_role FROM platform.tenants UNION SELECT owner_role FROM platform.tenants"""
+    queries = {
+        "roles": f"""SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
+                            rolreplication, rolbypassrls, rolconnlimit, rolpassword
+                     FROM pg_authid WHERE rolname IN ({mine}) ORDER BY 1""",
+        "members": f"""SELECT roleid::regrole::text, member::regrole::text, admin_option, inherit_option,
+                              set_option FROM pg_auth_members
+                       WHERE roleid::regrole::text IN ({mine}) OR member::regrole::text IN ({mine})
+                          OR roleid::regrole::text = 'rds_iam' ORDER BY 1, 2""",
+        "settings": f"""SELECT setrole::regrole::text, setconfig FROM pg_db_role_setting
+                        WHERE setrole::regrole::text IN ({mine}) ORDER BY 1""",
+        "schemas": "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace ORDER BY 1",
+        "database": "SELECT datname, datacl::text FROM pg_database ORDER BY 1",
+        "tables": """SELECT oid::regclass::text, relacl::text, relrowsecurity, relforcerowsecurity
+                     FROM pg_class WHERE relnamespace::regnamespace::text = 'platform' ORDER BY 1""",
+        "columns": """SELECT attrelid::regclass::text, attname, attacl::text FROM pg_attribute
+                      WHERE attacl IS NOT NULL ORDER BY 1, 2""",
+        "policies": "SELECT polname, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) "
+                    "FROM pg_policy ORDER BY 1",
+        "default_acl": "SELECT defaclrole::regrole::text, defaclobjtype, defaclacl::text FROM pg_default_acl "
+                       "ORDER BY 1, 2",
+        "extensions": "SELECT extname, extnamespace::regnamespace::text FROM pg_extension ORDER BY 1",
+        "registry": "SELECT tenant_id, login_role, owner_role, schema_name, onboarded_at, offboarded_at "
+                    "FROM platform.tenants ORDER BY 1",
+    }
+    with pg.superuser(db) as conn:
+        return {name: conn.execute(q).fetchall() for name, q in queries.items()}
+
+
+def tenant_dsn(pg: PgServer, db: str, tenant: str) -> str:
+    return pg.dsn(db, f"t_{tenant.replace('-', '_')}_app", password_for(tenant))
+
+
+def setup(pg: PgServer, db: str, tenant: str, **kwargs: Any) -> db_bootstrap.BootstrapResult:
+    """Bootstrap a tenant as the (non-superuser) admin, with its test password."""
+    return db_bootstrap.bootstrap(pg.admin_dsn(db), tenant, password=password_for(tenant), **kwargs)
+
+
+# --- what it sets up -------------------------------------------------------------------------
+def test_bootstrap_sets_up_roles_schema_and_grants_exactly(pg: PgServer) -> None:
+    db = pg.new_database()
+    result = db_bootstrap.bootstrap(pg.admin_dsn(db), "alpha", password=PASSWORDS["alpha"])
+    assert result.summary() == {"role": "t_alpha_app", "schema": "t_alpha"}
+    assert (result.database, result.owner_role) == (db, "t_alpha_owner")
+    snap = catalog_snapshot(pg, db)
+    roles = {r[0]: r[1:9] for r in snap["roles"]}
+    # rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, limit
+    assert roles == {"t_alpha_app": (False, False, False, False, True, False, False, 50),
+                     "t_alpha_owner": (False, False, False, False, False, False, False, -1)}
+    # The tenant's roles are members of nothing; only the admin is a member of them.
+    assert [m for m in snap["members"] if m[1].startswith("t_")] == []
+    # (role, member, admin, inherit, set): PostgreSQL 16 records the creator's ADMIN option
+    # (no inherit, no set); the bootstrap adds SET on the login role (to set its default
+    # privileges) and INHERIT+SET on the owner role (to manage the schema it owns).
+    assert {m[:5] for m in snap["members"] if m[0].startswith("t_")} == {
+        ("t_alpha_app", ADMIN, True, False, False), ("t_alpha_app", ADMIN, False, False, True),
+        ("t_alpha_owner", ADMIN, True, False, False), ("t_alpha_owner", ADMIN, False, True, True)}
+    schemas = {s[0]: s[1:] for s in snap["schemas"]}
+    assert schemas["t_alpha"] == ("t_alpha_owner",
+                                  "{t_alpha_owner=UC/t_alpha_owner,t_alpha_app=UC/t_alpha_owner}")
+    assert schemas["public"][1] == "{pg_database_owner=UC/pg_database_owner}"
+    assert schemas["extensions"] == (ADMIN, f"{{{ADMIN}=UC/{ADMIN},t_alpha_app=U/{ADMIN}}}")
+    assert schemas["platform"][1] == f"{{{ADMIN}=UC/{ADMIN},t_alpha_app=U/{ADMIN}}}"
+    datacl = dict(snap["database"])[db]
+    assert datacl == f"{{{ADMIN}=CTc/{ADMIN},t_alpha_app=c/{ADMIN}}}"  # no PUBLIC entry at all
+    assert snap["settings"] == [("t_alpha_app", ["search_path=t_alpha, extensions"])]
+    assert snap["extensions"] == [("plpgsql", "pg_catalog"), ("vector", "extensions")]
+    tables = {t[0]: t[1:] for t in snap["tables"]}
+    assert tables["platform.usage_events"] == (
+        f"{{{ADMIN}=arwdDxt/{ADMIN},t_alpha_app=r/{ADMIN}}}", True, True)
+    assert tables["platform.tenants"] == (f"{{{ADMIN}=arwdDxt/{ADMIN}}}", False, False)
+    assert {(c[1], c[2]) for c in snap["columns"] if c[0] == "platform.usage_events"} == {
+        ("metric", f"{{t_alpha_app=a/{ADMIN}}}"), ("quantity", f"{{t_alpha_app=a/{ADMIN}}}")}
+    assert snap["policies"] == [("usage_events_own_rows_v1", "(tenant_role = CURRENT_USER)",
+                                 "(tenant_role = CURRENT_USER)")]
+    assert {(d[0], d[1], d[2]) for d in snap["default_acl"]} == {
+        ("t_alpha_app", "f", "{t_alpha_app=X/t_alpha_app}"),
+        ("t_alpha_app", "T", "{t_alpha_app=U/t_alpha_app}")}
+    assert [r[:4] for r in snap["registry"]] == [("alpha", "t_alpha_app", "t_alpha_owner", "t_alpha")]
+
+
+def test_login_role_password_is_stored_as_scram_verifier_computed_client_side(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "alpha", password=PASSWORDS["alpha"])
+    stored = dict((r[0], r[9]) for r in catalog_snapshot(pg, db)["roles"])["t_alpha_app"]
+    assert stored == db_bootstrap.scram_sha256_verifier(PASSWORDS["alpha"], "t_alpha_app")
+    with connected(tenant_dsn(pg, db, "alpha")) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("t_alpha_app",)
+
+
+def test_scram_verifier_is_stable_per_role_and_differs_between_roles() -> None:
+    a1 = db_bootstrap.scram_sha256_verifier("same-Password-123456", "t_a_app")
+    assert a1 == db_bootstrap.scram_sha256_verifier("same-Password-123456", "t_a_app")
+    assert a1 != db_bootstrap.scram_sha256_verifier("same-Password-123456", "t_b_app")
+    assert a1.startswith("SCRAM-SHA-256$4096:")
+
+
+@pytest.mark.parametrize("password", ["short", "has space in it 12345", "tab\there-0123456789",
+                                      "ünïcode-password-123", "x" * 129],
+                         ids=["short", "space", "tab", "non-ascii", "too-long"])
+def test_unusable_passwords_are_rejected(password: str) -> None:
+    with pytest.raises(ValueError, match="16-128 printable ASCII"):
+        db_bootstrap.validate_password(password)
+
+
+# --- idempotence and convergence ---------------------------------------------------------------
+def test_bootstrap_twice_is_a_no_op(pg: PgServer) -> None:
+    db = pg.new_database()
+    for tenant in ("alpha", "beta"):
+        db_bootstrap.bootstrap(pg.admin_dsn(db), tenant, password=PASSWORDS[tenant])
+    first = catalog_snapshot(pg, db)
+    for tenant in ("alpha", "beta"):
+        db_bootstrap.bootstrap(pg.admin_dsn(db), tenant, password=PASSWORDS[tenant])
+    assert catalog_snapshot(pg, db) == first
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "alpha")  # no password: the current one stays
+    assert catalog_snapshot(pg, db) == first
+
+
+@pytest.mark.parametrize("drift", [
+    "GRANT ALL ON DATABASE {db} TO PUBLIC",
+    "GRANT CREATE ON SCHEMA public TO PUBLIC",
+    "GRANT USAGE ON SCHEMA t_drifter TO PUBLIC",
+    "ALTER ROLE t_drifter_app SET search_path = public",
+    "ALTER ROLE t_drifter_app NOLOGIN CONNECTION LIMIT 500",
+    "ALTER ROLE t_drifter_app INHERIT",
+    "ALTER SCHEMA t_drifter OWNER TO platform_admin",
+    "ALTER TABLE platform.usage_events NO FORCE ROW LEVEL SECURITY",
+    "DROP POLICY usage_events_own_rows_v1 ON platform.usage_events",
+    "CREATE POLICY open_all ON platform.usage_events USING (true)",
+], ids=["database-to-public", "public-schema-create", "tenant-schema-to-public", "search-path",
+        "login-and-limit", "inherit", "schema-owner", "rls-force", "policy-dropped", "extra-policy"])
+def test_rerun_converges_drift(pg: PgServer, drift: str) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "drifter", password=password_for("drifter"))
+    expected = catalog_snapshot(pg, db)
+    with pg.superuser(db) as conn:
+        conn.execute(drift.format(db=db))
+    assert catalog_snapshot(pg, db) != expected
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "drifter", password=password_for("drifter"))
+    assert catalog_snapshot(pg, db) == expected
+
+
+def test_schema_taken_over_by_the_tenant_stops_the_bootstrap(pg: PgServer) -> None:
+    """Only a superuser can hand a tenant its schema; the bootstrap refuses to paper over it."""
+    db = pg.new_database()
+    setup(pg, db, "usurper")
+    with pg.superuser(db) as conn:
+        conn.execute("ALTER SCHEMA t_usurper OWNER TO t_usurper_app")
+    with pytest.raises(BootstrapError, match="must be owner of schema t_usurper"):
+        setup(pg, db, "usurper")
+
+
+@pytest.mark.parametrize("attribute", ["BYPASSRLS", "SUPERUSER", "REPLICATION", "CREATEDB"])
+def test_bootstrap_refuses_a_tenant_role_with_a_dangerous_attribute(pg: PgServer, attribute: str) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "tainted", password=password_for("tainted"))
+    with pg.superuser(db) as conn:
+        conn.execute(sql.SQL("ALTER ROLE t_tainted_app {}").format(sql.SQL(attribute)))
+    try:
+        with pytest.raises(BootstrapError, match=f"t_tainted_app has {attribute}"):
+            db_bootstrap.bootstrap(pg.admin_dsn(db), "tainted")
+    finally:
+        with pg.superuser(db) as conn:
+            conn.execute(sql.SQL("ALTER ROLE t_tainted_app NO{}").format(sql.SQL(attribute)))
+
+
+def test_concurrent_bootstraps_of_a_cell_serialise(pg: PgServer) -> None:
+    db = pg.new_database()
+    tenants = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    errors: list[BaseException] = []
+
+    def run(tenant: str) -> None:
+        try:
+            db_bootstrap.bootstrap(pg.admin_dsn(db), tenant, password=f"{tenant}-Passw0rd-0123456789")
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in tenants]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(catalog_snapshot(pg, db)["registry"]) == len(tenants)
+
+
+def test_connection_limit_is_enforced(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "limited", password=password_for("limited"), connection_limit=2)
+    with connected(tenant_dsn(pg, db, "limited")), connected(tenant_dsn(pg, db, "limited")):
+        with pytest.raises(psycopg.OperationalError, match="too many connections"):
+            psycopg.connect(tenant_dsn(pg, db, "limited")).close()
+
+
+# --- the extension path as a superuser (on RDS: the rds_superuser admin) -----------------------
+def test_bootstrap_creates_pgvector_in_extensions_schema(pg: PgServer) -> None:
+    db = pg.new_database(preinstall_vector=False)
+    db_bootstrap.bootstrap(pg.dsn(db), "vecmaker", password=password_for("vecmaker"))
+    assert ("vector", "extensions") in catalog_snapshot(pg, db)["extensions"]
+
+
+def test_bootstrap_moves_pgvector_out_of_public(pg: PgServer) -> None:
+    db = pg.new_database(preinstall_vector=False)
+    with pg.superuser(db) as conn:
+        conn.execute("CREATE EXTENSION vector WITH SCHEMA public")
+    db_bootstrap.bootstrap(pg.dsn(db), "vecmover", password=password_for("vecmover"))
+    assert ("vector", "extensions") in catalog_snapshot(pg, db)["extensions"]
+
+
+# --- rds_iam: conditional, and off by default -------------------------------------------------
+def test_rds_iam_membership_only_when_asked_and_the_role_exists(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser", grant_rds_iam=True)  # no rds_iam here: skipped
+    with pg.superuser() as conn:
+        conn.execute("CREATE ROLE rds_iam NOLOGIN")
+        conn.execute(sql.SQL("GRANT rds_iam TO {} WITH ADMIN OPTION").format(sql.Identifier(ADMIN)))
+    try:
+        def members() -> set[str]:
+            return {m[1] for m in catalog_snapshot(pg, db)["members"] if m[0] == "rds_iam"}
+
+        db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser")
+        assert "t_iamuser_app" not in members()
+        db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser", grant_rds_iam=True)
+        assert "t_iamuser_app" in members()
+        db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser")  # the proxy path: membership revoked
+        assert "t_iamuser_app" not in members()
+    finally:
+        with pg.superuser() as conn:
+            conn.execute("DROP ROLE rds_iam")
+
+
+# --- offboarding -------------------------------------------------------------------------------
+def test_offboard_disables_login_ends_sessions_and_keeps_data(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "leaver", password=password_for("leaver"))
+    live = psycopg.connect(tenant_dsn(pg, db, "leaver"), autocommit=True)
+    live.execute("CREATE TABLE t_leaver.docs AS SELECT 1 AS id")
+    result = db_bootstrap.offboard(pg.admin_dsn(db), "leaver")
+    assert result.summary() == {"role": "t_leaver_app", "schema": "t_leaver", "login": "disabled",
+                                "sessions_terminated": 1, "data": "kept"}
+    with pytest.raises(psycopg.OperationalError):
+        live.execute("SELECT 1")
+    live.close()
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        psycopg.connect(tenant_dsn(pg, db, "leaver")).close()
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT count(*) FROM t_leaver.docs").fetchone() == (1,)
+        assert conn.execute("SELECT offboarded_at IS NOT NULL FROM platform.tenants").fetchone() == (True,)
+    # Onboarding again brings the same data back.
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "leaver")
+    with connected(tenant_dsn(pg, db, "leaver")) as conn:
+        assert conn.execute("SELECT count(*) FROM t_leaver.docs").fetchone() == (1,)
+
+
+def test_offboard_of_unknown_tenant_changes_nothing(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "quiet")
+    before = catalog_snapshot(pg, db)
+    result = db_bootstrap.offboard(pg.admin_dsn(db), "nobody")
+    assert (result.existed, result.data_dropped) == (False, False)
+    assert catalog_snapshot(pg, db) == before
+
+
+def test_offboard_with_drop_data_removes_schema_and_roles_but_keeps_billing(pg: PgServer) -> None:
+    db = pg.new_database()
+    for tenant in ("dropper", "stayer"):
+        setup(pg, db, tenant)
+    with connected(tenant_dsn(pg, db, "dropper")) as conn:
+        conn.execute("CREATE TABLE t_dropper.docs AS SELECT 1 AS id")
+        conn.execute("SELECT lo_from_bytea(0, 'x')")
+        conn.execute("INSERT INTO platform.usage_events (metric, quantity) VALUES ('tokens', 3)")
+    result = db_bootstrap.offboard(pg.admin_dsn(db), "dropper", drop_data=True)
+    assert result.summary()["data"] == "dropped"
+    snap = catalog_snapshot(pg, db)
+    assert [r[0] for r in snap["roles"]] == ["t_stayer_app", "t_stayer_owner"]
+    assert "t_dropper" not in {s[0] for s in snap["schemas"]}
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT tenant_role, quantity FROM platform.usage_events").fetchall() == [
+            ("t_dropper_app", 3)]
+        assert conn.execute("SELECT data_dropped_at IS NOT NULL FROM platform.tenants "
+                            "WHERE tenant_id = 'dropper'").fetchone() == (True,)
+    with connected(tenant_dsn(pg, db, "stayer")) as conn:  # the neighbour is untouched
+        assert conn.execute("SELECT current_user").fetchone() == ("t_stayer_app",)
+
+
+# --- the gate: no SQL for a bad tenant id -----------------------------------------------------
+INJECTIONS = [
+    "dropper'; DROP SCHEMA t_stayer CASCADE; --",
+    'dropper"; DROP ROLE postgres; --',
+    "dropper$$; SELECT pg_sleep(10); $$",
+    "Alpha",
+    "al",
+    "dropper\x00",
+    "dropper_stayer",
+    "dropper--stayer",
+    "public",
+    "postgres",
+    "t_stayer; GRANT t_stayer_app TO t_dropper_app",
+    "a" * 31,
+    "",
+]
+
+
+class NoSqlConnection:
+    """A connection that fails the test if anything is done with it."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"connection used ({name}) before the tenant id was validated")
+
+
+@pytest.mark.parametrize("tenant_id", INJECTIONS, ids=[f"case{i}" for i in range(len(INJECTIONS))])
+def test_bad_tenant_ids_are_rejected_before_any_sql(tenant_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_connect(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("connected before the tenant id was validated")
+
+    monkeypatch.setattr(psycopg, "connect", no_connect)
+    conn: Any = NoSqlConnection()
+    with pytest.raises(NameError_):
+        db_bootstrap.bootstrap("host=/nonexistent", tenant_id)
+    with pytest.raises(NameError_):
+        db_bootstrap.offboard("host=/nonexistent", tenant_id, drop_data=True)
+    with pytest.raises(NameError_):
+        db_bootstrap.bootstrap_tenant(conn, tenant_id)
+    with pytest.raises(NameError_):
+        db_bootstrap.offboard_tenant(conn, tenant_id)
+
+
+def test_bad_tenant_id_leaves_a_real_database_untouched(pg: PgServer) -> None:
+    db = pg.new_database()
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "beta")
+    before = catalog_snapshot(pg, db)
+    with psycopg.connect(pg.admin_dsn(db), autocommit=True) as conn:
+        for tenant_id in INJECTIONS:
+            with pytest.raises(NameError_):
+                db_bootstrap.bootstrap_tenant(conn, tenant_id)
+    assert catalog_snapshot(pg, db) == before
+
+
+@pytest.mark.parametrize(("tenant_id", "schema", "login", "owner"), [
+    ("acme", "t_acme", "t_acme_app", "t_acme_owner"),
+    ("kobe-design", "t_kobe_design", "t_kobe_design_app", "t_kobe_design_owner"),
+], ids=["plain", "hyphen"])
+def test_names_derive_from_the_id(tenant_id: str, schema: str, login: str, owner: str) -> None:
+    assert TenantDbNames.of(tenant_id) == TenantDbNames(tenant_id, schema, login, owner)

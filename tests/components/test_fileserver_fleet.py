@@ -1,0 +1,43 @@
+"""The file server, chatbot and monitoring of every tenant of the sample fleet, as the real
+program declares them: every manifest validates strictly, every pod runs restricted."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.components import crd_shapes
+from tests.components.stack_checks import STACKS, descendants, fleet_run, obj
+
+WORKLOAD_COMPONENTS = ("FileServerStack", "ChatbotStack", "TenantMonitoring")
+
+
+def workload_objects(stack: str) -> list[dict]:
+    run = fleet_run(stack)
+    roots = [r.name for kind in WORKLOAD_COMPONENTS for r in run.of_type(f"tenant-platform:index:{kind}")]
+    return [obj(r) for root in roots for r in descendants(run, root)
+            if r.type.startswith("kubernetes:") and not r.type.startswith("kubernetes:helm")]
+
+
+@pytest.mark.parametrize("stack", [s.name for s in STACKS])
+def test_every_manifest_of_the_fleets_workloads_validates_strictly(stack):
+    objects = workload_objects(stack)
+    spec = next(s for s in STACKS if s.name == stack)
+    assert (len(objects) > 0) == any(t.record.features.fileserver for t in spec.tenants)
+    for manifest in objects:
+        crd_shapes.validate(manifest)
+
+
+@pytest.mark.parametrize("stack", [s.name for s in STACKS])
+def test_every_workload_pod_of_the_fleet_runs_restricted_as_its_own_account(stack):
+    for deployment in (o for o in workload_objects(stack) if o["kind"] == "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == deployment["metadata"]["name"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert (context["allowPrivilegeEscalation"], context["readOnlyRootFilesystem"]) == (False, True)
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert set(container["resources"]) == {"requests", "limits"}
+            assert "@sha256:" in container["image"]

@@ -1,0 +1,179 @@
+"""Seeded violations of the service-mesh (MESH) and vCluster (VC) rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policy.rules import (
+    iso_mesh_01,
+    iso_mesh_02,
+    iso_mesh_03,
+    iso_mesh_04,
+    iso_mesh_05,
+    iso_mesh_06,
+    iso_vc_01,
+    iso_vc_02,
+)
+from tests.policy import fixtures as f
+from tests.policy.cases import Case, alone, changing, check, evaluate, one, params, stack_edit, without
+
+AUTHZ = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+RULE0 = ("spec", "rules", 0)
+SOURCE0 = RULE0 + ("from", 0, "source")
+TM = ("spec", "template", "metadata")
+VALUES = ("values",)
+
+
+def peer_authentication(namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return f.resource("kubernetes:security.istio.io/v1:PeerAuthentication", f"pa-{namespace}", {
+        "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": namespace}, "spec": spec})
+
+
+def istio_gateway(tenant: str | None, hosts: list[str]) -> dict[str, Any]:
+    meta = f.meta("gw", tenant) if tenant else {"name": "public", "namespace": "istio-ingress"}
+    return f.resource("kubernetes:networking.istio.io/v1:Gateway", "gw", {
+        "apiVersion": "networking.istio.io/v1", "kind": "Gateway", "metadata": meta,
+        "spec": {"selector": {"istio": "ingressgateway"},
+                 "servers": [{"port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                              "hosts": hosts}]}})
+
+
+def envoy_filter() -> dict[str, Any]:
+    return f.resource("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", "ef", {
+        "apiVersion": "networking.istio.io/v1alpha3", "kind": "EnvoyFilter",
+        "metadata": f.meta("lua", "acme"), "spec": {"configPatches": []}})
+
+
+CASES: list[Case] = [
+    # ISO-MESH-01
+    one("mesh01-mesh-permissive", "ISO-MESH-01", f.mesh_peer_authentication, ("spec", "mtls", "mode"),
+        "PERMISSIVE", iso_mesh_01.MSG_MESH_STRICT),
+    one("mesh01-mesh-unset", "ISO-MESH-01", f.mesh_peer_authentication, ("spec",), f.DELETE,
+        iso_mesh_01.MSG_MESH_STRICT),
+    alone("mesh01-namespace-disable", "ISO-MESH-01",
+          lambda: peer_authentication("tenant-acme", {"mtls": {"mode": "DISABLE"}}),
+          iso_mesh_01.MSG_WEAK_MODE),
+    alone("mesh01-port-permissive", "ISO-MESH-01", lambda: peer_authentication("tenant-acme", {
+        "selector": {"matchLabels": {"app": "fileserver"}}, "mtls": {"mode": "STRICT"},
+        "portLevelMtls": {"8080": {"mode": "PERMISSIVE"}}}), iso_mesh_01.MSG_WEAK_PORT),
+    # ISO-MESH-02 (stack)
+    stack_edit("mesh02-no-allow-nothing", "ISO-MESH-02", without(AUTHZ, "acme-allow-nothing"),
+               iso_mesh_02.MSG_ALLOW_NOTHING, about="acme-namespace"),
+    stack_edit("mesh02-allow-nothing-selects", "ISO-MESH-02",
+               changing(AUTHZ, "bolt-allow-nothing", ("spec", "selector"), {"matchLabels": {"app": "x"}}),
+               iso_mesh_02.MSG_ALLOW_NOTHING, about="bolt-namespace"),
+    stack_edit("mesh02-other-tenant-principal", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", SOURCE0 + ("principals", 1),
+                        "cluster.local/ns/tenant-bolt/sa/chatbot"),
+               iso_mesh_02.MSG_FOREIGN_SOURCE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-wildcard-principal", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", SOURCE0 + ("principals",), ["*"]),
+               iso_mesh_02.MSG_FOREIGN_SOURCE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-wildcard-namespace", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", SOURCE0 + ("namespaces",), ["tenant-*"]),
+               iso_mesh_02.MSG_FOREIGN_SOURCE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-any-source", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", RULE0 + ("from",), f.DELETE),
+               iso_mesh_02.MSG_ANY_SOURCE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-negative-source", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", SOURCE0 + ("notNamespaces",), ["tenant-bolt"]),
+               iso_mesh_02.MSG_NEGATIVE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-negative-operation", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", RULE0 + ("to", 0, "operation", "notPaths"),
+                        ["/admin"]),
+               iso_mesh_02.MSG_NEGATIVE, about="acme-allow-fileserver"),
+    stack_edit("mesh02-only-negative-source", "ISO-MESH-02",
+               changing(AUTHZ, "acme-allow-fileserver", SOURCE0, {"notPrincipals": ["x"]}),
+               iso_mesh_02.MSG_NEGATIVE, iso_mesh_02.MSG_ANY_SOURCE, about="acme-allow-fileserver"),
+    # ISO-MESH-03
+    one("mesh03-any-host", "ISO-MESH-03", f.sidecar, ("spec", "egress", 0, "hosts"), ["*/*"],
+        iso_mesh_03.MSG_EGRESS_HOSTS),
+    one("mesh03-no-egress", "ISO-MESH-03", f.sidecar, ("spec", "egress"), f.DELETE,
+        iso_mesh_03.MSG_EGRESS_HOSTS),
+    one("mesh03-allow-any", "ISO-MESH-03", f.sidecar, ("spec", "outboundTrafficPolicy", "mode"),
+        "ALLOW_ANY", iso_mesh_03.MSG_REGISTRY_ONLY),
+    # ISO-MESH-04
+    alone("mesh04-tenant-gateway", "ISO-MESH-04", lambda: istio_gateway("acme", ["acme.files.example.com"]),
+          iso_mesh_04.MSG_TENANT_GATEWAY),
+    alone("mesh04-tenant-envoy-filter", "ISO-MESH-04", envoy_filter, iso_mesh_04.MSG_TENANT_GATEWAY),
+    alone("mesh04-platform-gateway-any-host", "ISO-MESH-04", lambda: istio_gateway(None, ["*"]),
+          iso_mesh_04.MSG_WILDCARD_HOST),
+    one("mesh04-virtual-service-any-host", "ISO-MESH-04", f.virtual_service, ("spec", "hosts"), ["*"],
+        iso_mesh_04.MSG_WILDCARD_HOST),
+    one("mesh04-role-creates-gateways", "ISO-MESH-04", f.role, ("rules", 0),
+        {"apiGroups": ["networking.istio.io"], "resources": ["gateways"], "verbs": ["create"]},
+        iso_mesh_04.MSG_ROLE),
+    one("mesh04-role-edits-envoy-filters", "ISO-MESH-04", f.role, ("rules", 1),
+        {"apiGroups": ["networking.istio.io"], "resources": ["envoyfilters"], "verbs": ["patch"]},
+        iso_mesh_04.MSG_ROLE),
+    # ISO-MESH-05
+    one("mesh05-inject-annotation", "ISO-MESH-05", f.deployment,
+        TM + ("annotations",), {"sidecar.istio.io/inject": "false"}, iso_mesh_05.MSG_INJECTION_OFF),
+    one("mesh05-inject-label", "ISO-MESH-05", f.deployment,
+        TM + ("labels", "sidecar.istio.io/inject"), "false", iso_mesh_05.MSG_INJECTION_OFF),
+    one("mesh05-exclude-ports", "ISO-MESH-05", f.deployment, TM + ("annotations",),
+        {"traffic.sidecar.istio.io/excludeOutboundIPRanges": "0.0.0.0/0"},
+        iso_mesh_05.MSG_TRAFFIC_EXCLUDED),
+    # ISO-MESH-06
+    alone("mesh06-ambient-port-limit", "ISO-MESH-06", f.allow_gateway, iso_mesh_06.MSG_HBONE,
+          iso_mesh_06.MSG_PROBES, config={"ISO-MESH-06": {"ambient": True}}),
+    one("mesh06-ambient-no-probe-source", "ISO-MESH-06", f.allow_gateway, ("spec", "ingress", 0, "ports", 1),
+        {"port": 15008, "protocol": "TCP"}, iso_mesh_06.MSG_PROBES,
+        config={"ISO-MESH-06": {"ambient": True}}),
+    # ISO-VC-01
+    one("vc01-network-policy-off", "ISO-VC-01", f.vcluster_chart,
+        VALUES + ("policies", "networkPolicy", "enabled"), False, iso_vc_01.MSG_NETWORK_POLICY),
+    one("vc01-default-values", "ISO-VC-01", f.vcluster_chart, VALUES, f.DELETE,
+        iso_vc_01.MSG_NETWORK_POLICY),
+    one("vc01-outside-tenant-namespace", "ISO-VC-01", f.vcluster_chart, ("namespace",), "vcluster",
+        iso_vc_01.MSG_HOST_NAMESPACE),
+    # ISO-VC-02
+    one("vc02-sync-back", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "fromHost", "nodes", "syncBackChanges"), True, iso_vc_02.MSG_SYNC_BACK),
+    one("vc02-other-tenant-secret", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "fromHost", "secrets"),
+        {"enabled": True, "mappings": {"byName": {"tenant-acme/db": "default/db"}}},
+        iso_vc_02.MSG_HOST_SECRETS_MAPPING),
+    one("vc02-system-config-maps", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "fromHost", "configMaps"),
+        {"enabled": True, "mappings": {"byName": {"kube-system/*": "imported/*"}}},
+        iso_vc_02.MSG_HOST_SECRETS_MAPPING),
+    one("vc02-other-pool-toleration", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "toHost", "pods", "enforceTolerations"), ["tenant=bolt:NoSchedule"],
+        iso_vc_02.MSG_FOREIGN_POOL),
+    one("vc02-keyless-toleration", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "toHost", "pods", "enforceTolerations"), [{"operator": "Exists"}],
+        iso_vc_02.MSG_FOREIGN_POOL),
+    one("vc02-other-pool-selector", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("sync", "fromHost", "nodes", "selector"), {"labels": {"tenant": "bolt"}},
+        iso_vc_02.MSG_FOREIGN_POOL),
+    one("vc02-target-namespace", "ISO-VC-02", f.vcluster_chart,
+        VALUES + ("experimental",), {"syncSettings": {"targetNamespace": "tenant-acme"}},
+        iso_vc_02.MSG_TARGET_NAMESPACE),
+]
+
+
+@params(CASES)
+def test_rule_reports_seeded_violation(case: Case) -> None:
+    check(case)
+
+
+def test_ambient_checks_are_off_for_a_sidecar_mesh() -> None:
+    assert [v for v in evaluate([f.allow_gateway()]) if v["policy"] == "ISO-MESH-06"] == []
+
+
+def test_own_pool_toleration_and_host_namespace_mappings_are_allowed() -> None:
+    chart = f.changed(f.vcluster_chart(), VALUES + ("sync", "toHost", "pods", "enforceTolerations"),
+                      ["tenant=cirrus:NoSchedule"])
+    chart = f.changed(chart, VALUES + ("sync", "fromHost", "secrets"),
+                      {"enabled": True, "mappings": {"byName": {"tenant-cirrus/tls": "default/tls",
+                                                                "/ca": "default/ca"}}})
+    assert [v for v in evaluate([chart]) if v["policy"].startswith("ISO-VC")] == []
+
+
+def test_vcluster_rules_do_not_judge_other_charts() -> None:
+    chart = f.changed(f.vcluster_chart(), ("chart",), "redis")
+    chart = f.changed(chart, ("repositoryOpts", "repo"), "https://charts.bitnami.com/bitnami")
+    chart = f.changed(chart, VALUES, {"policies": {"networkPolicy": {"enabled": False}}})
+    assert [v for v in evaluate([chart]) if v["policy"].startswith(("ISO-VC", "ISO-NET-04"))] == []
