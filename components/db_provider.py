@@ -43,7 +43,7 @@ CONNECT_TIMEOUT_SECONDS = 15
 
 
 def _is_known(value: Any) -> bool:
-    return isinstance(value, str | int | bool) and value != pulumi.UNKNOWN
+    return isinstance(value, str | int | float | bool) and value != pulumi.UNKNOWN
 
 
 def check_inputs(news: dict[str, Any]) -> list[dynamic.CheckFailure]:
@@ -61,8 +61,9 @@ def check_inputs(news: dict[str, Any]) -> list[dynamic.CheckFailure]:
     sslmode = news.get("sslmode")
     if _is_known(sslmode) and sslmode not in SSL_MODES:
         failures.append(dynamic.CheckFailure("sslmode", f"must be one of {', '.join(SSL_MODES)}"))
-    limit = news.get("connection_limit")
-    if _is_known(limit) and not (isinstance(limit, int) and 1 <= limit <= 10_000):
+    limit = news.get("connection_limit")  # numbers reach providers as floats
+    if _is_known(limit) and not (isinstance(limit, int | float) and not isinstance(limit, bool)
+                                 and float(limit).is_integer() and 1 <= limit <= 10_000):
         failures.append(dynamic.CheckFailure("connection_limit", "must be an integer in 1..10000"))
     password = news.get("login_password")
     if _is_known(password):

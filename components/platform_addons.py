@@ -40,7 +40,6 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.cluster import SYSTEM_TAINT
 from components.context import ClusterRef
@@ -69,7 +68,6 @@ EXTERNAL_DNS_SERVICE_ACCOUNT = "external-dns"
 INGRESS_GATEWAY_RELEASE = "istio-ingressgateway"
 PROMETHEUS_RETENTION, PROMETHEUS_VOLUME = "15d", "50Gi"
 PRIVATE_KEY_SECRET = f"{naming.TLS_CLUSTER_ISSUER}-account"
-GRAFANA_ADMIN_SECRET = "grafana-admin"  # noqa: S105 - the Secret's name, not a password
 
 
 # --- manifests ----------------------------------------------------------------------------
@@ -180,8 +178,9 @@ def metrics_server_values() -> dict[str, Any]:
 def monitoring_values() -> dict[str, Any]:
     """kube-prometheus-stack selecting tenants' monitors, rules and dashboards everywhere.
 
-    Grafana's admin credentials come from :data:`GRAFANA_ADMIN_SECRET` (a generated
-    password), never from the chart's well-known default, and stay out of the values.
+    Grafana creates no admin user and offers no password login: the chart's default admin
+    password is well known, and a generated one would sit in a Secret of the plan. Access
+    is through single sign-on, configured per environment under ``grafana.ini``.
     """
     tolerations = [CRITICAL_ADDONS_TOLERATION]
     kinds = ("podMonitor", "serviceMonitor", "rule")
@@ -197,8 +196,9 @@ def monitoring_values() -> dict[str, Any]:
                 "resources": {"requests": {"storage": PROMETHEUS_VOLUME}}}}}}},
         "alertmanager": {"alertmanagerSpec": {"tolerations": tolerations}},
         "prometheusOperator": {"tolerations": tolerations},
-        "grafana": {"admin": {"existingSecret": GRAFANA_ADMIN_SECRET, "userKey": "admin-user",
-                              "passwordKey": "admin-password"},
+        "grafana": {"grafana.ini": {"security": {"disable_initial_admin_creation": True},
+                                    "auth": {"disable_login_form": True},
+                                    "auth.basic": {"enabled": False}},
                     "tolerations": tolerations,
                     "sidecar": {"dashboards": {
                         "enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL",
@@ -324,21 +324,10 @@ class PlatformAddons(pulumi.ComponentResource):
                                 region=cluster.region),
             [namespaces[naming.EXTERNAL_DNS_NAMESPACE], istio_base])
         metrics_server = self._chart("metrics-server", SYSTEM_NAMESPACE, metrics_server_values(), [])
-        grafana_password = random.RandomPassword(f"{name}-grafana-admin", length=32, special=False,
-                                                 opts=pulumi.ResourceOptions(parent=self))
-        grafana_admin = k8s.core.v1.Secret(
-            f"{name}-grafana-admin-secret",
-            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": naming.MONITORING_NAMESPACE,
-                      "labels": _labels()},
-            type="Opaque",
-            string_data={"admin-user": "admin",
-                         "admin-password": grafana_password.result.apply(pulumi.Output.secret)},
-            opts=self._k8s([namespaces[naming.MONITORING_NAMESPACE]]))
         monitoring = self._chart("kube-prometheus-stack", naming.MONITORING_NAMESPACE, monitoring_values(),
-                                 [namespaces[naming.MONITORING_NAMESPACE], storage_class, grafana_admin])
+                                 [namespaces[naming.MONITORING_NAMESPACE], storage_class])
 
-        ready: list[pulumi.Resource] = [*namespaces.values(), storage_class, grafana_admin, istio_base,
-                                        istio_cni, istiod,
+        ready: list[pulumi.Resource] = [*namespaces.values(), storage_class, istio_base, istio_cni, istiod,
                                         gateway, peer_authentication, cert_manager, issuer, external_dns,
                                         metrics_server, monitoring]
         # A resource's URN resolves once the engine has created it (for a chart: once all its

@@ -14,6 +14,15 @@ import pulumi_aws as aws
 from components.chatbot import chatbot_url
 from components.cluster import CELL_WORKLOAD_POOL, TenantCluster, TenantClusterArgs
 from components.context import ClusterRef, TenantContext
+from components.database import (
+    EMPTY_CELL_DATABASE_SIZE,
+    CellDatabase,
+    CellDatabaseArgs,
+    CellDatabaseRef,
+    TenantDatabase,
+    TenantDatabaseArgs,
+)
+from components.db_documents import cell_database_size
 from components.fileserver import FileServerStack, FileServerStackArgs
 from components.monitoring import TenantMonitoring, TenantMonitoringArgs
 from components.node_pool import TenantNodePool, TenantNodePoolArgs
@@ -50,8 +59,12 @@ def build_cell(spec: StackSpec) -> None:
         names=CellNames(cell.name, spec.environment).cluster_names, vpc_cidr=cell.vpc_cidr,
         region=spec.region, workload_pool=CELL_WORKLOAD_POOL, public_access_cidrs=cell.public_access_cidrs,
         tags=tags, dedicated_pools=cell.dedicated_pools))
+    names = CellNames(cell.name, spec.environment)
+    database = CellDatabase(names.db_identifier, CellDatabaseArgs(
+        names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants], tags=tags,
+        size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)))
     for tenant in spec.tenants:
-        build_tenant(_context(spec, tenant), cluster)
+        build_tenant(_context(spec, tenant), cluster, database.ref)
 
 
 # --- dedicated (tenant-<id>) ----------------------------------------------------------
@@ -68,14 +81,18 @@ def build_dedicated(spec: StackSpec) -> None:
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------
-def build_tenant(ctx: TenantContext, cluster: ClusterRef) -> None:
+def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDatabaseRef | None = None) -> None:
     """The components every tenant gets, in whichever cluster it runs.
 
     Every tier gets the fenced namespace (for ``vcluster`` it is the host namespace);
     ``node`` adds its dedicated node pool, ``vcluster`` its virtual cluster in that
-    namespace.
+    namespace. Every tenant gets its database: its schema in the cell's PostgreSQL
+    (``cell_database`` given) or, in its own stack, its own instance and proxy.
     """
     namespace = TenantNamespace(ctx.id, TenantNamespaceArgs(ctx=ctx, cluster=cluster))
+    TenantDatabase(f"{ctx.id}-db", TenantDatabaseArgs(
+        ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
+        cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]))
     if has_dedicated_pool(ctx.tier):
         TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster))
     if ctx.tier is Tier.VCLUSTER:

@@ -13,6 +13,7 @@ rewrites a workspace's current-stack file), plugins installed once before fannin
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -104,12 +105,30 @@ class FleetRunner:
         stack.set_all_config({k: auto.ConfigValue(v) for k, v in spec.pulumi_config().items()})
         return stack
 
-    def _act(self, stack: auto.Stack, action: Action) -> dict[str, int]:
+    def _policy_config(self, spec: StackSpec) -> list[str] | None:
+        """Write the stack kind's policy config (tiers, levels) beside the stack; return it.
+
+        Without it the real engine would apply the catalogue's tiers and levels unchanged,
+        which differs from what ``tenantctl plan`` evaluated for this kind of stack.
+        """
+        if not self.policy_pack:
+            return None
+        from policy.config import stack_config  # the pack is heavy: load it only when used
+
+        path = work_dir_for(self.work_root, spec) / "policy-config.json"
+        path.write_text(json.dumps(stack_config(spec.kind), indent=1, sort_keys=True),
+                        encoding="utf-8")
+        return [str(path)]
+
+    def _act(self, stack: auto.Stack, spec: StackSpec, action: Action) -> dict[str, int]:
         packs = [str(self.policy_pack)] if self.policy_pack else None
+        configs = self._policy_config(spec)
         if action == "preview":
-            changes: Mapping[Any, int] = stack.preview(policy_packs=packs).change_summary
+            changes: Mapping[Any, int] = stack.preview(
+                policy_packs=packs, policy_pack_configs=configs).change_summary
         elif action == "up":
-            changes = stack.up(policy_packs=packs).summary.resource_changes or {}
+            changes = stack.up(policy_packs=packs,
+                               policy_pack_configs=configs).summary.resource_changes or {}
         elif action == "refresh":
             changes = stack.refresh().summary.resource_changes or {}
         else:
@@ -123,7 +142,7 @@ class FleetRunner:
         while True:
             attempt += 1
             try:
-                changes = self._act(self.stack(spec), action)
+                changes = self._act(self.stack(spec), spec, action)
                 return StackResult(spec.name, action, True, changes, attempts=attempt)
             except auto.ConcurrentUpdateError as exc:
                 if attempt > self.retries:

@@ -128,6 +128,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             "retainOnDelete": bool(request.retainOnDelete),
             "deleteBeforeReplace": bool(request.deleteBeforeReplace),
             "dependsOn": sorted(set(request.dependencies)),
+            # Which input came from which resources: stack policies link resources by it.
+            "propertyDependencies": {k: sorted(v.urns) for k, v in
+                                     sorted(request.propertyDependencies.items()) if v.urns},
             # A provider reference is "<urn>::<id>"; the URN is what identifies it.
             "provider": provider.rsplit("::", 1)[0] if provider else None,
             "providers": dict(request.providers),

@@ -92,6 +92,7 @@ def _register() -> None:
         "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{i.get('name') or name}",
         "registryId": ACCOUNT_ID}
     _register_cluster()
+    _register_database()
     _ = json  # json is used by registrations added in other modules
 
 
@@ -121,8 +122,41 @@ def _register_cluster() -> None:
         "accessEntryArn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{i.get('clusterName')}/{name}"}
     RESOURCE_OUTPUTS["aws:eks/addon:Addon"] = lambda name, i: {
         "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:addon/{i.get('clusterName')}/{i.get('addonName')}/0"}
-    RESOURCE_OUTPUTS["random:index/randomPassword:RandomPassword"] = lambda name, i: {
-        "result": "x" * int(i.get("length") or 32)}
+
+
+def _register_database() -> None:
+    """RDS instance and proxy outputs as AWS returns them (ARN formats, ids, endpoints)."""
+    import hashlib
+
+    def digest(name: str, n: int) -> str:
+        return hashlib.sha256(name.encode()).hexdigest()[:n]
+
+    def instance(name: str, i: Outputs) -> Outputs:
+        ident = i.get("identifier") or name
+        address = f"{ident}.c{digest(ident, 11)}.{REGION}.rds.amazonaws.com"
+        return {"arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db:{ident}", "identifier": ident,
+                "address": address, "endpoint": f"{address}:5432", "port": i.get("port") or 5432,
+                "resourceId": f"db-{digest(ident, 26).upper()}",
+                "masterUserSecrets": [{
+                    "secretArn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT_ID}:secret:"
+                                 f"rds!db-{digest(ident, 8)}-0000-0000-0000-{digest(ident, 12)}-AbCdEf",
+                    "kmsKeyId": i.get("masterUserSecretKmsKeyId"), "secretStatus": "active"}]}
+
+    def proxy(name: str, i: Outputs) -> Outputs:
+        proxy_name = i.get("name") or name
+        return {"arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:db-proxy:prx-{digest(proxy_name, 17)}",
+                "endpoint": f"{proxy_name}.proxy-c{digest(proxy_name, 11)}.{REGION}.rds.amazonaws.com"}
+
+    RESOURCE_OUTPUTS["aws:rds/instance:Instance"] = instance
+    RESOURCE_OUTPUTS["aws:rds/proxy:Proxy"] = proxy
+    RESOURCE_OUTPUTS["aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"] = lambda name, i: {
+        "name": "default", "arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:target-group:prx-tg-{digest(name, 17)}"}
+    RESOURCE_OUTPUTS["aws:ec2/securityGroup:SecurityGroup"] = lambda name, i: {
+        "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/sg-{digest(name, 17)}"}
+    CALLS["aws:secretsmanager/getSecretVersion:getSecretVersion"] = lambda a: {
+        "arn": a.get("secretId"), "id": f"{a.get('secretId')}|AWSCURRENT", "versionId": "v-mock",
+        "versionStage": "AWSCURRENT", "versionStages": ["AWSCURRENT"],
+        "secretString": json.dumps({"username": "tpadmin", "password": "mock-admin-password"})}
 
 
 _register()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components import cluster as c
+from tenants.naming import CellNames, NameError_, TenantNames
 from tests.components import policy_lint
 
 ACCOUNT = "123456789012"
@@ -154,3 +155,22 @@ def test_kubeconfig_authenticates_through_aws_eks_get_token(role):
     assert exec_["args"] == expected + (["--role-arn", role] if role else [])
     assert config["current-context"] == "aws"
     json.dumps(config)  # serialisable as the provider's kubeconfig
+
+
+@pytest.mark.parametrize("owner", [TenantNames("minato-bank", "prod"), CellNames("apne1-01", "prod")],
+                         ids=["dedicated", "cell"])
+def test_cluster_names_hang_under_their_owners_names(owner):
+    names = owner.cluster_names
+    assert names.cluster == owner.cluster
+    assert names.kms_alias("eks") == owner.kms_alias("eks")
+    assert names.role("external-dns") == f"{owner.prefix}-external-dns"
+    assert names.launch_template("system") == f"{owner.prefix}-system"
+    assert names.control_plane_log_group == f"/aws/eks/{owner.cluster}/cluster"
+
+
+def test_the_longest_owner_names_fit_aws_limits():
+    names = TenantNames("a" * 29 + "z", "abcdefgh").cluster_names
+    for purpose in ("cluster", "nodes", "vpc-cni", "ebs-csi", "flow-logs", "cert-manager", "external-dns"):
+        assert len(names.role(purpose)) <= 64
+    with pytest.raises(NameError_, match="the limit is 64"):
+        names.role("a-purpose-far-too-long-for-iam")

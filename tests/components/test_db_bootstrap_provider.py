@@ -41,7 +41,9 @@ def login(pg: PgServer, db: str, tenant: str, password: str | None = None) -> st
 
 # --- check ----------------------------------------------------------------------------------
 def test_check_accepts_valid_and_unknown_inputs(pg: PgServer) -> None:
-    news = props(pg, "app", "checker", admin_password=pulumi.UNKNOWN, host=pulumi.UNKNOWN)
+    # Numbers reach a dynamic provider as floats.
+    news = props(pg, "app", "checker", admin_password=pulumi.UNKNOWN, host=pulumi.UNKNOWN,
+                 port=5432.0, connection_limit=50.0)
     result = TenantDatabaseBootstrapProvider().check({}, news)
     assert result.failures == [] and result.inputs is news
 
@@ -53,8 +55,9 @@ def test_check_accepts_valid_and_unknown_inputs(pg: PgServer) -> None:
     ({"schema": "public"}, "schema"),
     ({"sslmode": "prefer"}, "sslmode"),
     ({"connection_limit": 0}, "connection_limit"),
+    ({"connection_limit": 2.5}, "connection_limit"),
     ({"login_password": "short"}, "login_password"),
-], ids=["injection", "reserved", "role-mismatch", "schema-mismatch", "weak-tls", "limit", "password"])
+], ids=["injection", "reserved", "role-mismatch", "schema-mismatch", "weak-tls", "limit", "fraction", "password"])
 def test_check_rejects_bad_inputs(pg: PgServer, overrides: dict[str, Any], prop: str) -> None:
     failures = TenantDatabaseBootstrapProvider().check({}, props(pg, "app", "checker", **overrides)).failures
     assert [f.property for f in failures] == [prop]

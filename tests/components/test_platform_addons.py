@@ -56,8 +56,6 @@ def test_declares_exactly_the_platform_pieces(run):
         ("aws:iam/rolePolicy:RolePolicy", "cert-manager-role-policy"),
         ("aws:iam/role:Role", "external-dns-role"),
         ("aws:iam/rolePolicy:RolePolicy", "external-dns-role-policy"),
-        ("random:index/randomPassword:RandomPassword", "grafana-admin"),
-        ("kubernetes:core/v1:Secret", "grafana-admin-secret"),
         ("pulumi:providers:kubernetes", "tenants-k8s"),
     ])
 
@@ -65,7 +63,7 @@ def test_declares_exactly_the_platform_pieces(run):
 def test_every_kubernetes_object_and_chart_uses_the_clusters_provider(run):
     provider = run.named(f"{CLUSTER}-k8s").urn
     kube = [r for r in run.resources if r.type.startswith("kubernetes:")]
-    assert len(kube) == 5 + 8 + 4
+    assert len(kube) == 5 + 8 + 3
     assert all(r.options["provider"] == provider for r in kube)
 
 
@@ -127,10 +125,8 @@ def test_platform_namespaces_enforce_baseline_and_warn_restricted(run):
 
 def test_built_in_manifests_validate_strictly(run):
     objects = [o for o in manifest_checks.recorded_manifests(run) if o["kind"] != "ClusterIssuer"]
-    assert sorted(o["kind"] for o in objects) == sorted(
-        ["Namespace"] * 5 + ["PeerAuthentication", "StorageClass", "Secret"])
-    # The secret's data is masked in the plan; validate its shape with a stand-in value.
-    objects = [{**o, "stringData": {"admin-password": "x"}} if o["kind"] == "Secret" else o for o in objects]
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == sorted(["Namespace"] * 5 + ["PeerAuthentication", "StorageClass"])
     manifest_checks.validate_all(objects)
 
 
@@ -246,13 +242,11 @@ def test_monitoring_picks_up_every_tenants_monitors_rules_and_dashboards(run):
     assert dashboards["searchNamespace"] == "ALL"
     assert dashboards["folderAnnotation"] == monitoring.DASHBOARD_FOLDER_ANNOTATION
     assert values["nodeExporter"] == {"enabled": False}
-    # Grafana's admin password is generated, never the chart's well-known default.
+    # No admin user with the chart's well-known password, no password login at all: SSO only.
     assert "adminPassword" not in values["grafana"]
-    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
-    secret = run.named(f"{NAME}-grafana-admin-secret")
-    assert secret.inputs["metadata"]["name"] == "grafana-admin"
-    assert secret.inputs["stringData"] == "[secret]"
-    assert secret.urn in charts(run)["kube-prometheus-stack"].options["dependsOn"]
+    assert values["grafana"]["grafana.ini"] == {"security": {"disable_initial_admin_creation": True},
+                                                "auth": {"disable_login_form": True},
+                                                "auth.basic": {"enabled": False}}
 
 
 def test_tenant_provider_is_configured_only_after_every_addon(run):

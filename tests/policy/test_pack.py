@@ -110,9 +110,11 @@ def test_main_builds_the_pack_from_every_rule(monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="module")
 def served_pack() -> Any:
-    """The pack as the Pulumi CLI runs it: ``python __main__.py`` in policy/, a gRPC server."""
-    process = subprocess.Popen([sys.executable, "__main__.py"], cwd=POLICY_DIR,  # noqa: S603
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    """The pack as the Pulumi CLI's analyzer shim runs it: ``python -u -m pulumi.policy <engine> .``
+    in policy/; it prints the port of its gRPC server."""
+    command = [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."]
+    process = subprocess.Popen(command, cwd=POLICY_DIR, stdout=subprocess.PIPE,  # noqa: S603
+                               stderr=subprocess.PIPE)
     try:
         assert process.stdout is not None
         port = int(process.stdout.readline().decode().strip())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tenantctl import cli
@@ -42,6 +44,11 @@ def test_preview_selects_stack_sets_config_and_runs_policy_pack(tmp_path, fleet)
     assert "aws:region=ap-northeast-1" in config
     preview = fake.ran("preview")[0]
     assert preview[preview.index("--policy-pack") + 1].endswith("/policy")
+    config_file = preview[preview.index("--policy-pack-config") + 1]
+    assert config_file == str(tmp_path / "tenant-minato-bank" / "policy-config.json")
+    levels = json.loads(open(config_file).read())
+    assert levels["ISO-EKS-01"]["enforcementLevel"] == "mandatory"
+    assert levels["ISO-NS-03"]["enforcementLevel"] == "disabled"  # N/P/V only: not in a dedicated stack
     assert preview[preview.index("--stack") + 1] == "tenant-minato-bank"
     assert (tmp_path / "tenant-minato-bank" / "Pulumi.yaml").exists()
 

@@ -35,6 +35,7 @@ def test_records_inputs_options_and_parents():
     assert secret.options["ignoreChanges"] == ["secretString"]
     assert secret.inputs["secretString"] == "[secret]"
     assert secret.inputs["secretId"].startswith("arn:aws:kms:")
+    assert secret.options["propertyDependencies"] == {"secretId": [key.urn]}
 
 
 def test_runs_are_isolated_from_each_other():
