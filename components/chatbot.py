@@ -45,7 +45,7 @@ DATABASE_PORT = 5432
 
 
 def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, port: int,
-                   db_host: Any, db_port: int, db_name: Any, db_user: Any,
+                   db_host: Any, db_port: pulumi.Input[int], db_name: Any, db_user: Any,
                    db_schema: Any) -> dict[str, Any]:
     """The chatbot's environment: where the files, vector store and models are; no secret."""
     return {
@@ -59,7 +59,7 @@ def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, po
         "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
         "VECTOR_STORE": "pgvector",
         "PGHOST": db_host,
-        "PGPORT": str(db_port),
+        "PGPORT": pulumi.Output.from_input(db_port).apply(str),
         "PGDATABASE": db_name,
         "PGUSER": db_user,
         "VECTOR_STORE_SCHEMA": db_schema,
@@ -97,7 +97,7 @@ class ChatbotStackArgs:
     database_name: pulumi.Input[str]
     database_user: pulumi.Input[str]
     database_schema: pulumi.Input[str]
-    database_port: int = DATABASE_PORT
+    database_port: pulumi.Input[int] = DATABASE_PORT
     image: str | None = None
     port: int = DEFAULT_PORT
 

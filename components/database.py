@@ -27,7 +27,7 @@ disables the login. Dropping data is ``tenantctl db offboard --drop-data``, by a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -120,8 +120,8 @@ class DatabaseServer(pulumi.ComponentResource):
     instance_arn: pulumi.Output[str]
     admin_secret_arn: pulumi.Output[str]
     admin_password: pulumi.Output[str]
-    proxy_arn: pulumi.Output[str | None]
-    proxy_endpoint: pulumi.Output[str | None]
+    proxy_arn: pulumi.Output[str]
+    proxy_endpoint: pulumi.Output[str]
     proxy_role_arn: pulumi.Output[str]
     proxy_role_name: pulumi.Output[str]
     instance_security_group_id: pulumi.Output[str]
@@ -188,11 +188,11 @@ class DatabaseServer(pulumi.ComponentResource):
             ca_cert_identifier=versions.RDS_CA_CERT_IDENTIFIER, apply_immediately=False, tags=tags,
             # Storage autoscaling grows allocated storage; never try to shrink it back.
             opts=_data_opts(self, ignore_changes=["allocatedStorage"]))
-        admin_secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        admin_secret_arn = instance.master_user_secrets.apply(lambda s: str(s[0].secret_arn))
         admin_secret = aws.secretsmanager.get_secret_version_output(
             secret_id=admin_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self))
-        admin_password = pulumi.Output.secret(
-            admin_secret.secret_string.apply(lambda s: str(json.loads(s)["password"])))
+        admin_password: pulumi.Output[str] = admin_secret.secret_string.apply(
+            lambda s: pulumi.Output.secret(str(json.loads(s)["password"])))
 
         role = aws.iam.Role(
             f"{name}-proxy-role", name=names.proxy_role,
@@ -200,8 +200,9 @@ class DatabaseServer(pulumi.ComponentResource):
                 lambda account: json.dumps(docs.proxy_assume_role_policy(account_id=account))),
             description=f"RDS Proxy {names.proxy}: reads its tenants' database secrets", tags=tags,
             opts=child)
-        proxy_arn: pulumi.Output[str | None] = pulumi.Output.from_input(None)
-        proxy_endpoint: pulumi.Output[str | None] = pulumi.Output.from_input(None)
+        # A cell without tenants has no proxy: its proxy outputs are empty strings.
+        proxy_arn: pulumi.Output[str] = pulumi.Output.from_input("")
+        proxy_endpoint: pulumi.Output[str] = pulumi.Output.from_input("")
         if args.with_proxy:
             proxy = aws.rds.Proxy(
                 f"{name}-proxy", name=names.proxy, engine_family="POSTGRESQL", require_tls=True,
@@ -260,6 +261,8 @@ class ProxyAuthCollector:
             raise ValueError(f"duplicate tenant ids in {list(expected)}")
         self.expected = tuple(expected)
         self._entries: dict[str, pulumi.Output[dict[str, str]]] = {}
+        self.output: pulumi.Output[list[dict[str, str]]]
+        self._resolve: Callable[[pulumi.Output[list[dict[str, str]]]], None]
         self.output, self._resolve = pulumi.deferred_output()
         if not self.expected:
             self._resolve(pulumi.Output.from_input([]))
@@ -318,8 +321,8 @@ class CellDatabase(pulumi.ComponentResource):
 
     key_arn: pulumi.Output[str]
     instance_address: pulumi.Output[str]
-    proxy_arn: pulumi.Output[str | None]
-    proxy_endpoint: pulumi.Output[str | None]
+    proxy_arn: pulumi.Output[str]
+    proxy_endpoint: pulumi.Output[str]
     admin_secret_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: CellDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -351,8 +354,7 @@ class CellDatabase(pulumi.ComponentResource):
         return CellDatabaseRef(
             instance_address=server.instance_address, instance_port=server.instance_port,
             admin_password=server.admin_password,
-            proxy_arn=server.proxy_arn.apply(lambda a: a or ""),
-            proxy_endpoint=server.proxy_endpoint.apply(lambda e: e or ""),
+            proxy_arn=server.proxy_arn, proxy_endpoint=server.proxy_endpoint,
             proxy_role_arn=server.proxy_role_arn, proxy_role_name=server.proxy_role_name,
             auths=self._auths, admin_path=tuple(server.admin_path))
 
@@ -395,7 +397,8 @@ class TenantDatabase(pulumi.ComponentResource):
     connect_policy: pulumi.Output[str]
     connect_policy_arn: pulumi.Output[str]
 
-    def __init__(self, name: str, args: TenantDatabaseArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: TenantDatabaseArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenant-platform:index:TenantDatabase", name, None, opts)
         ctx, cluster, names = args.ctx, args.cluster, args.ctx.names
         child = pulumi.ResourceOptions(parent=self)
@@ -454,8 +457,9 @@ class TenantDatabase(pulumi.ComponentResource):
         # Written once the role has that password: the proxy never holds one the database lacks.
         aws.secretsmanager.SecretVersion(
             f"{name}-secret-value", secret_id=secret.id,
-            secret_string=pulumi.Output.secret(pulumi.Output.json_dumps(
-                {"username": names.db_role, "password": password.result})),
+            # The password output is secret, and so is everything computed from it.
+            secret_string=password.result.apply(
+                lambda pw: json.dumps({"username": names.db_role, "password": pw})),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bootstrap]))
 
         connect_document = proxy_arn.apply(

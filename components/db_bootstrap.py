@@ -162,7 +162,7 @@ def scram_sha256_verifier(password: str, role: str, iterations: int = SCRAM_ITER
 
 # --- connections --------------------------------------------------------------------------
 def connect(dsn: str, *, connect_timeout: int = 10) -> psycopg.Connection[Any]:
-    """Open an admin connection (transactions explicit, no autocommit)."""
+    """Open an admin connection; every change below runs in an explicit transaction block."""
     return psycopg.connect(dsn, connect_timeout=connect_timeout, autocommit=True)
 
 
@@ -413,6 +413,7 @@ def offboard_tenant(conn: psycopg.Connection[Any], tenant_id: str, *,
                             (names.tenant_id,))
         # After the commit: a session ended earlier could sign in again before NOLOGIN lands.
         with conn.transaction(), conn.cursor() as cur:
+            cur.execute("SET LOCAL search_path = pg_catalog, pg_temp")
             terminated = int(_one(cur, """
                 SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                 WHERE usename = %s AND pid <> pg_backend_pid()) t""", (names.login_role,)))

@@ -11,7 +11,7 @@ import dataclasses
 
 import pulumi_aws as aws
 
-from components.chatbot import chatbot_url
+from components.chatbot import ChatbotStack, ChatbotStackArgs, chatbot_url
 from components.cluster import CELL_WORKLOAD_POOL, TenantCluster, TenantClusterArgs
 from components.context import ClusterRef, TenantContext
 from components.database import (
@@ -81,7 +81,8 @@ def build_dedicated(spec: StackSpec) -> None:
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------
-def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDatabaseRef | None = None) -> None:
+def build_tenant(ctx: TenantContext, cluster: ClusterRef,
+                 cell_database: CellDatabaseRef | None = None) -> None:
     """The components every tenant gets, in whichever cluster it runs.
 
     Every tier gets the fenced namespace (for ``vcluster`` it is the host namespace);
@@ -90,7 +91,7 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
     (``cell_database`` given) or, in its own stack, its own instance and proxy.
     """
     namespace = TenantNamespace(ctx.id, TenantNamespaceArgs(ctx=ctx, cluster=cluster))
-    TenantDatabase(f"{ctx.id}-db", TenantDatabaseArgs(
+    database = TenantDatabase(f"{ctx.id}-db", TenantDatabaseArgs(
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
         cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]))
     if has_dedicated_pool(ctx.tier):
@@ -98,29 +99,35 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
     if ctx.tier is Tier.VCLUSTER:
         TenantVCluster(f"{ctx.id}-vcluster",
                        TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace))
-    build_workloads(ctx, cluster, namespace)
+    build_workloads(ctx, cluster, namespace, database)
 
 
-def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNamespace) -> list[str]:
-    """The tenant's file server (and, with its database, chatbot) and their monitoring.
+def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNamespace,
+                    database: TenantDatabase) -> list[str]:
+    """The tenant's file server and chatbot, as its registry features say, and their monitoring.
 
-    The registry's feature flags decide what exists; the same components run in a cell
-    and in a dedicated cluster. Returns the workloads declared.
+    The same components run in a cell and in a dedicated cluster. The chatbot reads the
+    file server's bucket and key and keeps its vectors in the tenant's database (through
+    the proxy, IAM auth). Returns the workloads declared.
     """
     features = ctx.tenant.record.features
     if not features.fileserver:
         return []
     identities = namespace.identities
     chatbot_role = [identities["chatbot"].role.arn] if features.chatbot else []
-    FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
+    files = FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
         ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["fileserver"],
         peer_role_arns=chatbot_role,
         chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None))
-    # ChatbotStack (components/chatbot.py) takes the tenant's database endpoint, name, user
-    # and schema from TenantDatabase (issue 5); it is declared here with it, as
-    # ChatbotStack(f"{ctx.id}-chat", ChatbotStackArgs(..., bucket_*/key_arn from the
-    # FileServerStack above)), and "chatbot" is then added to the monitored workloads.
     workloads = ["fileserver"]
+    if features.chatbot:
+        ChatbotStack(f"{ctx.id}-chat", ChatbotStackArgs(
+            ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["chatbot"],
+            bucket_name=files.bucket_name, bucket_arn=files.bucket_arn, key_arn=files.key_arn,
+            database_endpoint=database.proxy_endpoint, database_port=database.port,
+            database_name=database.database_name, database_user=database.user,
+            database_schema=database.schema))
+        workloads.append("chatbot")
     TenantMonitoring(f"{ctx.id}-monitoring", TenantMonitoringArgs(
         ctx=ctx, cluster=cluster, workloads=workloads, depends_on=[namespace]))
     return workloads

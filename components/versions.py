@@ -66,6 +66,8 @@ def eks_addon(name: str) -> str:
 #: immutable tags), and pods pull ``<tenant repository>@<digest>`` from there. A digest
 #: names content, so every tenant runs byte-identical images and nothing can be swapped
 #: under a tag. Bump a digest here (a reviewed one-line change) to roll out a release.
+#: NOTE: the two digests below are placeholders (no image has been published from this
+#: repository yet); the first release replaces them with the published digests.
 IMAGES: dict[str, tuple[str, str]] = {
     "fileserver": ("public.ecr.aws/tenant-platform/fileserver",
                    "sha256:4f2c1b5e9a7d3c8e6b0a1f9d2e4c7b8a5d3f1e0c9b7a6d5e4f3c2b1a0e9d8c7b"),

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tenantctl import planner
+from tenantctl.db import add_db_parser
 from tenants.loader import DEFAULT_REGISTRY, LEDGER_FILE, Registry, load_registry
 from tenants.problems import RegistryInvalid
 from tenants.stacks import StackSpec, fleet_stacks
@@ -254,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-policy", action="store_true", help="do not run the policy pack")
         p.add_argument("--yes", action="store_true", help="confirm a change (up, destroy)")
         p.set_defaults(func=cmd_operate, pulumi_command=None)
+
+    add_db_parser(sub)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--plan", required=True, help="path to plan.json")

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hypothesis.internal.observability  # noqa: F401 - see below
 import pytest
 
 from tenantctl.cli import main
+
+# Hypothesis' pytest plugin imports hypothesis lazily, at the end of the session, through
+# pytest's assertion rewriter (ast.parse). On CPython 3.11 that late parse has failed
+# intermittently with "AST constructor recursion depth mismatch" after the Pulumi runtime
+# had run in the process; importing it here, during collection, sidesteps the late parse.
 
 
 @dataclass

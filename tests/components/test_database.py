@@ -4,6 +4,7 @@ KMS and IAM input in both modes, including the exact ``rds-db:connect`` resource
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,9 +18,12 @@ from components.database import (
     TenantDatabaseArgs,
 )
 from components.db_documents import database_key_policy, max_allocated_storage, proxy_resource_id
+from components.program import build_stack
 from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
+from tenants.loader import load_registry
 from tenants.naming import WORKLOADS, CellNames
 from tenants.plans import load_plans
+from tenants.stacks import fleet_stacks
 from tests.factories import ACCOUNT_ID, make_cluster_ref, make_context
 
 REGION = "ap-northeast-1"
@@ -115,12 +119,14 @@ def test_cell_instance_is_hardened(cell_run: ProgramRun) -> None:
     assert "password" not in instance.inputs  # RDS manages the master password
     assert instance.options["protect"] and instance.options["retainOnDelete"]
     assert instance.options["ignoreChanges"] == ["allocatedStorage"]
-    assert instance.inputs["tags"] == {"cell": "apne1-01", "environment": "prod", "managed-by": "tenant-platform"}
+    assert instance.inputs["tags"] == {"cell": "apne1-01", "environment": "prod",
+                                       "managed-by": "tenant-platform"}
     assert versions.POSTGRES_ENGINE_VERSION.startswith("16.")
 
 
 def test_cell_subnets_and_parameters(cell_run: ProgramRun) -> None:
-    assert cell_run.named("cell-db-server-subnets").inputs["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+    subnets = cell_run.named("cell-db-server-subnets").inputs["subnetIds"]
+    assert subnets == ["subnet-a", "subnet-b", "subnet-c"]
     params = cell_run.named("cell-db-server-params").inputs
     assert params["family"] == "postgres16"
     assert {p["name"]: p["value"] for p in params["parameters"]} == {
@@ -128,7 +134,8 @@ def test_cell_subnets_and_parameters(cell_run: ProgramRun) -> None:
         "log_connections": "1", "log_disconnections": "1"}
 
 
-def test_security_groups_admit_only_nodes_to_proxy_and_proxy_and_runner_to_instance(cell_run: ProgramRun) -> None:
+def test_security_groups_admit_only_nodes_to_proxy_and_proxy_and_runner_to_instance(
+        cell_run: ProgramRun) -> None:
     rules = {r.name.removeprefix("cell-db-server-"): r.inputs for r in cell_run.resources
              if r.type.startswith("aws:vpc/securityGroup")}
     instance_sg, proxy_sg = "tp-prod-cell-apne1-01-db-instance-id", "tp-prod-cell-apne1-01-db-proxy-id"
@@ -192,6 +199,8 @@ def test_connect_policy_is_exactly_the_tenant_user_through_the_cell_proxy(cell_r
     prx = proxy_resource_id(proxy_arn)
     assert prx.startswith("prx-") and prx != "prx-"
     doc = policy(cell_run.named(f"{tenant}-db-connect"))
+    assert re.fullmatch(rf"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:prx-[0-9a-f]{{17}}/t_{tenant}_app",
+                        doc["Statement"][0]["Resource"])
     assert doc["Statement"] == [{
         "Sid": "ConnectAsTenantUserThroughProxy", "Effect": "Allow", "Action": "rds-db:connect",
         "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:{prx}/t_{tenant}_app"}]
@@ -209,7 +218,8 @@ def test_tenant_secret_uses_the_tenant_key_and_is_retained(cell_run: ProgramRun)
     assert secret.inputs["tags"]["tenant"] == "acme"
     assert (secret.options["protect"], secret.options["retainOnDelete"]) == (True, True)
     key = cell_run.named("acme-db-key")
-    assert key.inputs["enableKeyRotation"] is True and key.options["protect"] and key.options["retainOnDelete"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert key.options["protect"] and key.options["retainOnDelete"]
     assert cell_run.named("acme-db-key-alias").inputs["name"] == "alias/tp/prod/acme/db"
     assert "*" not in json.dumps([s.get("Principal") for s in policy(key)["Statement"]])
 
@@ -260,7 +270,7 @@ def test_password_is_long_and_plain_ascii(cell_run: ProgramRun) -> None:
 
 def test_no_resource_names_another_tenant(cell_run: ProgramRun) -> None:
     for r in cell_run.resources:
-        if r.name.startswith("acme-db") and r.type != "pulumi-python:dynamic/tenant-platform:TenantDatabaseBootstrap":
+        if r.name.startswith("acme-db") and "dynamic" not in r.type:
             assert "globex" not in json.dumps(r.inputs), r.name
 
 
@@ -285,7 +295,8 @@ def test_dedicated_mode_has_its_own_server_sized_by_plan_and_encrypted_with_tena
     assert instance.options["protect"] and instance.options["retainOnDelete"]
 
 
-def test_dedicated_proxy_has_only_the_tenant_secret_and_the_policy_uses_its_id(dedicated_run: ProgramRun) -> None:
+def test_dedicated_proxy_has_only_the_tenant_secret_and_the_policy_uses_its_id(
+        dedicated_run: ProgramRun) -> None:
     proxy = dedicated_run.named("initech-db-server-proxy")
     assert proxy.inputs["requireTls"] is True and proxy.inputs["debugLogging"] is False
     assert proxy.inputs["auths"] == [{
@@ -328,7 +339,8 @@ def test_key_passed_in_is_used_and_none_is_created() -> None:
 
     run = run_program(program)
     assert [k.name for k in run.of_type("aws:kms/key:Key")] == ["cell-db-key"]
-    assert run.named("acme-db-secret").inputs["kmsKeyId"] == "arn:aws:kms:ap-northeast-1:123456789012:key/given"
+    given = "arn:aws:kms:ap-northeast-1:123456789012:key/given"
+    assert run.named("acme-db-secret").inputs["kmsKeyId"] == given
     assert run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []  # no workload roles given
 
 
@@ -375,3 +387,29 @@ def test_proxy_auth_collector_rejects_strangers_and_duplicates() -> None:
             ProxyAuthCollector(["acme", "acme"])
 
     run_program(program)
+
+
+# --- wired into the program ------------------------------------------------------------
+def test_program_gives_each_cell_tenant_a_schema_and_each_dedicated_tenant_a_server() -> None:
+    stacks = {s.name: s for s in fleet_stacks(load_registry(), environment="prod")}
+    cell, dedicated = stacks["shared-apne1-01"], stacks["tenant-minato-bank"]
+    run = run_program(lambda: build_stack(cell), stack=cell.name)
+    ids = [t.id for t in cell.tenants]
+    assert sorted(r.name for r in run.of_type("tenant-platform:index:TenantDatabase")) == sorted(
+        f"{t}-db" for t in ids)
+    (proxy,) = run.of_type("aws:rds/proxy:Proxy")
+    assert [a["description"] for a in proxy.inputs["auths"]] == [f"tenant {t}" for t in ids]
+    (instance,) = run.of_type("aws:rds/instance:Instance")
+    assert instance.inputs["backupRetentionPeriod"] == max(t.plan.database.backup_retention_days
+                                                           for t in cell.tenants)
+    for t in cell.tenants:  # every enabled workload role may connect, as its tenant's user
+        attached = {r.inputs["role"] for r in run.resources
+                    if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+                    and r.name.startswith(f"{t.id}-db-connect-")}
+        assert attached and attached == {r.inputs["name"] for r in run.of_type("aws:iam/role:Role")
+                            if r.inputs.get("tags", {}).get("tenant") == t.id
+                            and r.inputs["name"] in {f"tp-prod-{t.id}-{w}" for w in WORKLOADS}}
+    run = run_program(lambda: build_stack(dedicated), stack=dedicated.name)
+    instances = [r.inputs["identifier"] for r in run.of_type("aws:rds/instance:Instance")]
+    assert instances == ["tp-prod-minato-bank-db"]
+    assert len(run.of_type("aws:rds/proxy:Proxy")) == 1

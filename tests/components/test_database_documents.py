@@ -24,7 +24,8 @@ def test_connect_arn_names_the_proxy_resource_id_and_the_tenant_user() -> None:
 
 def test_connect_arn_keeps_the_partition_and_region_of_the_proxy() -> None:
     proxy = "arn:aws-cn:rds:cn-north-1:123456789012:db-proxy:prx-0abc"
-    assert d.rds_db_connect_arn(proxy, "t_x_app") == "arn:aws-cn:rds-db:cn-north-1:123456789012:dbuser:prx-0abc/t_x_app"
+    assert d.rds_db_connect_arn(proxy, "t_x_app") == (
+        "arn:aws-cn:rds-db:cn-north-1:123456789012:dbuser:prx-0abc/t_x_app")
 
 
 @pytest.mark.parametrize("arn", [
@@ -86,7 +87,8 @@ def test_connect_policy_is_one_action_on_one_arn() -> None:
 def test_proxy_reads_one_secret_and_decrypts_only_through_secrets_manager() -> None:
     read, decrypt = DOCS["proxy-access"]["Statement"]
     assert (read["Resource"], decrypt["Resource"]) == (SECRET, KEY)
-    assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
 
 
 def test_key_policy_has_no_wildcard_principal_and_uses_only_through_database_services() -> None:
@@ -101,7 +103,8 @@ def test_key_policy_has_no_wildcard_principal_and_uses_only_through_database_ser
 
 
 def test_key_policy_for_secrets_only() -> None:
-    doc = d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION, services=["secretsmanager"])
+    doc = d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION,
+                                services=["secretsmanager"])
     assert doc["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"secretsmanager.{REGION}.amazonaws.com"]
     with pytest.raises(ValueError):
@@ -151,8 +154,10 @@ def test_cell_size_covers_every_tenant_plan(plans: list[str], expected: Database
 
 
 def test_cell_retention_is_the_longest_even_if_from_a_smaller_plan() -> None:
-    small_long = DatabaseSize(instance_class="db.t4g.medium", allocated_storage_gib=20, backup_retention_days=30)
-    big_short = DatabaseSize(instance_class="db.r6g.large", allocated_storage_gib=200, backup_retention_days=7)
+    small_long = DatabaseSize(instance_class="db.t4g.medium", allocated_storage_gib=20,
+                              backup_retention_days=30)
+    big_short = DatabaseSize(instance_class="db.r6g.large", allocated_storage_gib=200,
+                             backup_retention_days=7)
     assert d.cell_database_size([small_long, big_short], DEFAULT) == DatabaseSize(
         instance_class="db.r6g.large", allocated_storage_gib=200, backup_retention_days=30)
 

@@ -13,45 +13,20 @@ from psycopg import sql
 from components import db_bootstrap
 from components.db_bootstrap import BootstrapError, TenantDbNames
 from tenants.naming import NameError_
-from tests.components.pg_support import ADMIN, PASSWORDS, PgServer, connected, password_for, pg_server
+from tests.components.pg_support import (
+    ADMIN,
+    PASSWORDS,
+    PgServer,
+    catalog_snapshot,
+    connected,
+    password_for,
+    pg_server,
+)
 
 
 @pytest.fixture(scope="module")
 def pg() -> PgServer:
     return pg_server()
-
-
-def catalog_snapshot(pg: PgServer, db: str) -> dict[str, list[Any]]:
-    """Everything the bootstrap can change, read as the superuser (password hashes included)."""
-    # Roles, memberships and role settings are cluster-wide: keep those of this database's
-    # tenants (the test server holds many databases).
-    mine = """SELECT login_role FROM platform.tenants UNION SELECT owner_role FROM platform.tenants"""
-    queries = {
-        "roles": f"""SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin,
-                            rolreplication, rolbypassrls, rolconnlimit, rolpassword
-                     FROM pg_authid WHERE rolname IN ({mine}) ORDER BY 1""",
-        "members": f"""SELECT roleid::regrole::text, member::regrole::text, admin_option, inherit_option,
-                              set_option FROM pg_auth_members
-                       WHERE roleid::regrole::text IN ({mine}) OR member::regrole::text IN ({mine})
-                          OR roleid::regrole::text = 'rds_iam' ORDER BY 1, 2""",
-        "settings": f"""SELECT setrole::regrole::text, setconfig FROM pg_db_role_setting
-                        WHERE setrole::regrole::text IN ({mine}) ORDER BY 1""",
-        "schemas": "SELECT nspname, nspowner::regrole::text, nspacl::text FROM pg_namespace ORDER BY 1",
-        "database": "SELECT datname, datacl::text FROM pg_database ORDER BY 1",
-        "tables": """SELECT oid::regclass::text, relacl::text, relrowsecurity, relforcerowsecurity
-                     FROM pg_class WHERE relnamespace::regnamespace::text = 'platform' ORDER BY 1""",
-        "columns": """SELECT attrelid::regclass::text, attname, attacl::text FROM pg_attribute
-                      WHERE attacl IS NOT NULL ORDER BY 1, 2""",
-        "policies": "SELECT polname, pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid) "
-                    "FROM pg_policy ORDER BY 1",
-        "default_acl": "SELECT defaclrole::regrole::text, defaclobjtype, defaclacl::text FROM pg_default_acl "
-                       "ORDER BY 1, 2",
-        "extensions": "SELECT extname, extnamespace::regnamespace::text FROM pg_extension ORDER BY 1",
-        "registry": "SELECT tenant_id, login_role, owner_role, schema_name, onboarded_at, offboarded_at "
-                    "FROM platform.tenants ORDER BY 1",
-    }
-    with pg.superuser(db) as conn:
-        return {name: conn.execute(q).fetchall() for name, q in queries.items()}
 
 
 def tenant_dsn(pg: PgServer, db: str, tenant: str) -> str:

@@ -13,8 +13,14 @@ from pulumi.dynamic.dynamic import serialize_provider
 
 from components import db_provider
 from components.db_provider import TenantDatabaseBootstrapProvider
-from tests.components.pg_support import ADMIN, ADMIN_PASSWORD, PgServer, password_for, pg_server
-from tests.components.test_db_bootstrap import catalog_snapshot
+from tests.components.pg_support import (
+    ADMIN,
+    ADMIN_PASSWORD,
+    PgServer,
+    catalog_snapshot,
+    password_for,
+    pg_server,
+)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +63,8 @@ def test_check_accepts_valid_and_unknown_inputs(pg: PgServer) -> None:
     ({"connection_limit": 0}, "connection_limit"),
     ({"connection_limit": 2.5}, "connection_limit"),
     ({"login_password": "short"}, "login_password"),
-], ids=["injection", "reserved", "role-mismatch", "schema-mismatch", "weak-tls", "limit", "fraction", "password"])
+], ids=["injection", "reserved", "role-mismatch", "schema-mismatch", "weak-tls", "limit", "fraction",
+        "password"])
 def test_check_rejects_bad_inputs(pg: PgServer, overrides: dict[str, Any], prop: str) -> None:
     failures = TenantDatabaseBootstrapProvider().check({}, props(pg, "app", "checker", **overrides)).failures
     assert [f.property for f in failures] == [prop]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from tenants.loader import load_registry
@@ -46,7 +48,9 @@ def test_urns_are_unique_and_parents_exist(sample_plan):
 
 def test_no_secret_value_reaches_the_plan(sample_plan):
     text = (sample_plan.out / "plan.json").read_text()
-    assert "BEGIN RSA" not in text and "password\": \"" not in text.lower()
+    assert "BEGIN RSA" not in text
+    assert not re.search(r'(password|kubeconfig|token)": "(?!\[secret\])', text, re.IGNORECASE)
+    assert '"[secret]"' in text  # the masked values are there, as masks
 
 
 def test_manifests_are_written_per_stack(sample_plan):
