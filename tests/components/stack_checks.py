@@ -14,7 +14,7 @@ from tenantctl.manifests import is_manifest, manifest
 from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
 from tenants.loader import load_registry
 from tenants.stacks import fleet_stacks
-from tests.components.crd_shapes import as_integers
+from tests.components.manifest_checks import as_integers
 from tests.factories import make_cluster_ref, make_context
 
 REGISTRY = load_registry()

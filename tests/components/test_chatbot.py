@@ -9,7 +9,7 @@ import pytest
 
 from components import iam_documents as docs
 from tenants.plans import load_plans
-from tests.components import crd_shapes, policy_lint
+from tests.components import manifest_checks, policy_lint
 from tests.components.stack_checks import DB, descendants, manifests, obj, pod, run_tenant, trust
 from tests.factories import ACCOUNT_ID, OIDC_ISSUER
 
@@ -42,7 +42,7 @@ def test_every_manifest_validates_strictly(tier):
     objects = [obj(r) for r in descendants(run, "acme-chat") if r.type.startswith("kubernetes:")]
     assert len(objects) == 5
     for manifest in objects:
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
 
 
 def test_workload_shares_the_file_servers_baseline(run):

@@ -8,7 +8,7 @@ import pytest
 
 from components import iam_documents as docs
 from components import versions
-from tests.components import crd_shapes, policy_lint
+from tests.components import manifest_checks, policy_lint
 from tests.components.stack_checks import descendants, manifests, obj, pod, run_tenant, trust
 from tests.factories import ACCOUNT_ID, OIDC_ISSUER
 
@@ -61,18 +61,18 @@ def test_every_manifest_validates_strictly(tier):
                                             "PodDisruptionBudget", "ConfigMap", "ServiceAccount",
                                             "Certificate", "Gateway", "VirtualService"}
     for manifest in objects:
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
 
 
 def test_crd_shape_check_catches_mistakes(run):
     gateway = obj(run.named("acme-files-gateway"))
     gateway["spec"]["servers"][0]["tls"]["mode"] = "STRICT"
     with pytest.raises(Exception, match="STRICT"):
-        crd_shapes.validate(gateway)
+        manifest_checks.validate(gateway)
     route = obj(run.named("acme-files-route"))
     route["spec"]["http"][0]["rout"] = route["spec"]["http"][0].pop("route")
     with pytest.raises(Exception, match="rout"):
-        crd_shapes.validate(route)
+        manifest_checks.validate(route)
 
 
 def test_workload_runs_restricted_with_plan_resources_and_its_own_account(run):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.components import crd_shapes
+from tests.components import manifest_checks
 from tests.components.stack_checks import STACKS, descendants, fleet_run, obj
 
 WORKLOAD_COMPONENTS = ("FileServerStack", "ChatbotStack", "TenantMonitoring")
@@ -24,7 +24,7 @@ def test_every_manifest_of_the_fleets_workloads_validates_strictly(stack):
     spec = next(s for s in STACKS if s.name == stack)
     assert (len(objects) > 0) == any(t.record.features.fileserver for t in spec.tenants)
     for manifest in objects:
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
 
 
 @pytest.mark.parametrize("stack", [s.name for s in STACKS])

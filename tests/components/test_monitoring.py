@@ -11,7 +11,7 @@ from components import monitoring as mon
 from components.monitoring import TenantMonitoring, TenantMonitoringArgs
 from tenantctl.mock_engine import run_program
 from tenants.plans import load_plans
-from tests.components import crd_shapes
+from tests.components import manifest_checks
 from tests.components.stack_checks import obj
 from tests.factories import make_cluster_ref, make_context
 
@@ -60,7 +60,7 @@ def all_exprs(manifests) -> list[str]:
 @pytest.mark.parametrize("workloads", [BOTH, ["fileserver"]], ids=["both", "fileserver-only"])
 def test_template_validates(workloads):
     for manifest in template(workloads):
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
 
 
 def test_pod_monitor_scrapes_only_the_tenants_pods_through_the_mesh_agent():
@@ -178,6 +178,6 @@ def test_component_declares_the_template_in_the_tenant_namespace():
     for child in children:
         assert child.options["provider"] == provider
         manifest = obj(child)
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
         assert manifest["metadata"]["namespace"] == NS
         assert manifest["metadata"]["labels"]["tier"] == "node"

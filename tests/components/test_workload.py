@@ -7,7 +7,7 @@ import pytest
 from components import scheduling
 from components import workload as wl
 from tenants.plans import WorkloadSize, load_plans
-from tests.components import crd_shapes
+from tests.components import manifest_checks
 from tests.factories import make_context
 
 PLANS = load_plans()
@@ -39,7 +39,7 @@ def manifests(s, tier="namespace"):
 @pytest.mark.parametrize("cache", [None, "2Gi"], ids=["no-cache", "cache"])
 def test_every_manifest_validates_strictly(tier, cache):
     for manifest in manifests(spec(cache_size=cache), tier):
-        crd_shapes.validate(manifest)
+        manifest_checks.validate(manifest)
 
 
 def test_pod_runs_with_the_restricted_baseline_and_its_own_account():
