@@ -39,8 +39,9 @@ What the cluster gets, and why:
   so exactly these exist.
 
 The Kubernetes provider's kubeconfig resolves only after the admin access entry, the
-node groups and the add-ons exist, so no Kubernetes object is sent to a cluster that
-cannot yet authenticate the provider or run a pod.
+node groups, the add-ons and the deploy runner's route into the VPC exist, so no
+Kubernetes object is sent to a cluster that cannot yet authenticate the provider, run a
+pod, or be reached from the runner (:mod:`components.deploy_runner`).
 """
 
 from __future__ import annotations
@@ -56,11 +57,13 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components import deploy_runner
 from components import iam_documents as docs
 from components.context import ClusterRef
 from components.identity import irsa_trust_policy
 from components.network import subnet_layout, subnet_tags
 from components.versions import KUBERNETES_VERSION, eks_addon
+from tenants.models import DeployRunner
 from tenants.naming import ClusterNames
 from tenants.plans import NodePoolSize
 
@@ -395,6 +398,9 @@ class TenantClusterArgs:
     availability_zones: Sequence[str] | None = None
     single_nat_gateway: bool = False
     partition: str = "aws"
+    #: The region's deploy runner: its private path to the API and databases
+    #: (:mod:`components.deploy_runner`); None: ``pulumi up`` runs inside the VPC.
+    deploy_runner: DeployRunner | None = None
 
 
 class TenantCluster(pulumi.ComponentResource):
@@ -437,6 +443,9 @@ class TenantCluster(pulumi.ComponentResource):
         self.secrets_key_arn = keys["eks"].arn
         self.volume_key_arn = keys["volumes"].arn
         self._network(layout, keys["logs"])
+        api_group = deploy_runner.api_security_group(
+            name, self, group_name=names.api_security_group, cluster=names.cluster, vpc_id=self.vpc_id,
+            runner=args.deploy_runner, tags=self._tags)
 
         control_plane_logs = self._log_group("control-plane-logs", names.control_plane_log_group,
                                              keys["logs"])
@@ -452,7 +461,8 @@ class TenantCluster(pulumi.ComponentResource):
             name=names.cluster,
             role_arn=cluster_role.role.arn,
             version=args.kubernetes_version,
-            vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=self.private_subnet_ids, **access),
+            vpc_config=aws.eks.ClusterVpcConfigArgs(subnet_ids=self.private_subnet_ids,
+                                                    security_group_ids=[api_group.id], **access),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode=AUTHENTICATION_MODE,
                 bootstrap_cluster_creator_admin_permissions=False),
@@ -499,7 +509,8 @@ class TenantCluster(pulumi.ComponentResource):
         ]
 
         # Resolves only once the provider can authenticate and pods can run (module doc).
-        gate = [r.urn for r in [*admin_grants, *before_nodes, *after_nodes, *(p.node_group for p in pools)]]
+        gate = [r.urn for r in [*admin_grants, *before_nodes, *after_nodes, *(p.node_group for p in pools),
+                                *self._runner_path]]
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda ca: ca.data or ""),
             args.kubeconfig_role_arn, *gate,
@@ -529,7 +540,9 @@ class TenantCluster(pulumi.ComponentResource):
             node_security_group_id=self.node_security_group_id, region=args.region,
             account_id=self._account_id, partition=args.partition,
             kubernetes_version=args.kubernetes_version, dedicated_pools=args.dedicated_pools,
-            tags=dict(args.tags))
+            tags=dict(args.tags),
+            runner_security_group_ids=args.deploy_runner.security_group_ids if args.deploy_runner else (),
+            runner_path=tuple(self._runner_path))
 
     def node_pool(self, group: str, size: NodePoolSize, *, labels: Mapping[str, str],
                   taints: Sequence[Mapping[str, str]] = (),
@@ -599,6 +612,7 @@ class TenantCluster(pulumi.ComponentResource):
         private: list[aws.ec2.Subnet] = []
         public: list[aws.ec2.Subnet] = []
         nats: list[aws.ec2.NatGateway] = []
+        private_tables: dict[str, pulumi.Output[str]] = {}
         for zone in layout:
             for kind, cidr, subnets in (("public", zone.public, public), ("private", zone.private, private)):
                 subnets.append(aws.ec2.Subnet(
@@ -625,7 +639,13 @@ class TenantCluster(pulumi.ComponentResource):
                           opts=self._child())
             aws.ec2.RouteTableAssociation(f"{name}-private-{zone.zone}-rta", subnet_id=private[-1].id,
                                           route_table_id=rt.id, opts=self._child())
+            private_tables[zone.zone] = rt.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
+        self._runner_path: list[pulumi.Resource] = []
+        if args.deploy_runner is not None:
+            self._runner_path = deploy_runner.connect_runner(
+                name, self, runner=args.deploy_runner, cluster=cluster, vpc_id=vpc.id,
+                subnet_ids=[s.id for s in private], route_tables=private_tables, tags=self._tags)
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])
 
         flow_logs = self._log_group("flow-logs", args.names.flow_log_group, logs_key)

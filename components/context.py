@@ -85,3 +85,9 @@ class ClusterRef:
     #: Whether tenants in this cluster may get dedicated node pools (``node`` tier).
     dedicated_pools: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: Security groups of the region's deploy runner (``pulumi up``), which the cluster's
+    #: private endpoints admit; empty when the runner works inside the VPC.
+    runner_security_group_ids: Sequence[str] = ()
+    #: The runner's network path into the VPC (transit gateway attachment and routes):
+    #: what connects from the runner during ``pulumi up`` (the database bootstrap) waits for it.
+    runner_path: Sequence[pulumi.Resource] = ()

@@ -96,10 +96,10 @@ class DatabaseServerArgs:
     """Inputs of :class:`DatabaseServer`.
 
     ``auths``: the proxy's auth entries (:func:`db_documents.proxy_auth`), possibly a
-    deferred output. ``admin_security_group_ids``: security groups of the deploy runner
-    that runs the in-database bootstrap (they reach the instance on 5432; nothing else
-    does except the proxy). ``with_proxy``: False only for a cell without tenants (a
-    proxy needs at least one auth).
+    deferred output. ``with_proxy``: False only for a cell without tenants (a proxy needs
+    at least one auth). The deploy runner that runs the in-database bootstrap is the
+    cluster's (``cluster.runner_security_group_ids``): its groups reach the instance on
+    5432; nothing else does except the proxy.
     """
 
     names: DbServerNames
@@ -108,7 +108,6 @@ class DatabaseServerArgs:
     size: DatabaseSize
     tags: Mapping[str, str]
     auths: pulumi.Input[Sequence[Any]]
-    admin_security_group_ids: Sequence[pulumi.Input[str]] = ()
     with_proxy: bool = True
 
 
@@ -158,7 +157,7 @@ class DatabaseServer(pulumi.ComponentResource):
         admin_path = [ingress("instance-from-proxy", instance_sg, proxy_sg.id, "PostgreSQL from the proxy")]
         admin_path += [ingress(f"instance-from-admin-{i}", instance_sg, sg,
                                "PostgreSQL from the deploy runner (in-database bootstrap)")
-                       for i, sg in enumerate(args.admin_security_group_ids)]
+                       for i, sg in enumerate(cluster.runner_security_group_ids)]
         ingress("proxy-from-nodes", proxy_sg, cluster.node_security_group_id,
                 "PostgreSQL from the cluster's nodes and pods")
         aws.vpc.SecurityGroupEgressRule(
@@ -219,7 +218,7 @@ class DatabaseServer(pulumi.ComponentResource):
                                 opts=child)
             proxy_arn, proxy_endpoint = proxy.arn, proxy.endpoint
 
-        self._admin_path: list[pulumi.Resource] = [instance, *admin_path]
+        self._admin_path: list[pulumi.Resource] = [instance, *admin_path, *cluster.runner_path]
         self.instance_address = instance.address
         self.instance_port = instance.port
         self.instance_arn = instance.arn
@@ -243,7 +242,7 @@ class DatabaseServer(pulumi.ComponentResource):
 
     @property
     def admin_path(self) -> list[pulumi.Resource]:
-        """What the bootstrap needs before it can connect: the instance and its ingress rules."""
+        """What the bootstrap waits for: the instance, its ingress rules, the runner's routes."""
         return list(self._admin_path)
 
 
@@ -312,7 +311,6 @@ class CellDatabaseArgs:
     cluster: ClusterRef
     size: DatabaseSize
     tenant_ids: Sequence[str]
-    admin_security_group_ids: Sequence[pulumi.Input[str]] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -336,7 +334,6 @@ class CellDatabase(pulumi.ComponentResource):
         self.server = DatabaseServer(f"{name}-server", DatabaseServerArgs(
             names=DbServerNames(args.names.db_identifier), cluster=args.cluster, key_arn=key.arn,
             size=args.size, tags=tags, auths=self._auths.output,
-            admin_security_group_ids=args.admin_security_group_ids,
             with_proxy=bool(args.tenant_ids)), opts=pulumi.ResourceOptions(parent=self))
         self.key_arn = key.arn
         self.instance_address = self.server.instance_address
@@ -369,9 +366,8 @@ class TenantDatabaseArgs:
     roles of the tenant's workloads, each given the ``rds-db:connect`` policy (attachments
     are named by position: keep the order stable, e.g. ``naming.WORKLOADS``).
     ``kms_key_arn``: the tenant's key for its secret (and dedicated storage); by default
-    the component creates one (``alias/tp/<env>/<tenant>/db``). ``admin_security_group_ids``
-    (dedicated): security groups of the deploy runner. ``bootstrap_sslrootcert``: path of
-    the RDS CA bundle where ``pulumi up`` runs.
+    the component creates one (``alias/tp/<env>/<tenant>/db``). ``bootstrap_sslrootcert``:
+    path of the RDS CA bundle where ``pulumi up`` runs.
     """
 
     ctx: TenantContext
@@ -380,7 +376,6 @@ class TenantDatabaseArgs:
     workload_role_names: Sequence[pulumi.Input[str]] = ()
     cell: CellDatabaseRef | None = None
     kms_key_arn: pulumi.Input[str] | None = None
-    admin_security_group_ids: Sequence[pulumi.Input[str]] = ()
     bootstrap_sslrootcert: str = RDS_CA_BUNDLE_PATH
 
 
@@ -430,8 +425,7 @@ class TenantDatabase(pulumi.ComponentResource):
                                                                  description=f"tenant {ctx.id}")])
             dedicated = DatabaseServer(f"{name}-server", DatabaseServerArgs(
                 names=DbServerNames(names.db_identifier), cluster=cluster, key_arn=key_arn,
-                size=ctx.tenant.plan.database, tags=ctx.tags, auths=auth,
-                admin_security_group_ids=args.admin_security_group_ids), opts=child)
+                size=ctx.tenant.plan.database, tags=ctx.tags, auths=auth), opts=child)
             server = dedicated
             admin_path = dedicated.admin_path
         proxy_arn = pulumi.Output.from_input(server.proxy_arn).apply(str)

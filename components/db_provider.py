@@ -23,9 +23,12 @@ rotates: the update stores the fresh one, so a later delete can still sign in.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pulumi
 import pulumi.dynamic as dynamic
 from psycopg.conninfo import make_conninfo
@@ -88,8 +91,32 @@ def admin_dsn(props: dict[str, Any]) -> str:
     return make_conninfo(**params)
 
 
+class DatabaseUnreachable(ConnectionError):
+    """The bootstrap could not open its admin connection (network path, TLS or credentials)."""
+
+
+@contextmanager
+def _admin_connection(props: dict[str, Any]) -> Iterator[psycopg.Connection[Any]]:
+    """The admin connection, or :class:`DatabaseUnreachable` saying where it must run from.
+
+    The instance is private: the usual cause is ``pulumi up`` running on a machine
+    without the deploy runner's path into the VPC.
+    """
+    try:
+        conn = db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnreachable(
+            f"cannot connect to {props['host']}:{int(props['port'])} as {props['admin_user']} "
+            f"for tenant {props['tenant_id']!r}: {str(exc).strip()}. The instance is private: run "
+            "pulumi up on the region's deploy runner (deploy_runners in _platform.yaml; "
+            "docs/database.md, 'Network paths'), with the RDS CA bundle at "
+            f"{props.get('sslrootcert') or '(sslrootcert)'}") from exc
+    with conn:
+        yield conn
+
+
 def _apply(props: dict[str, Any]) -> dict[str, Any]:
-    with db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+    with _admin_connection(props) as conn:
         result = db_bootstrap.bootstrap_tenant(
             conn, props["tenant_id"], password=props.get("login_password") or None,
             grant_rds_iam=bool(props.get("grant_rds_iam", False)),
@@ -127,7 +154,7 @@ class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Offboard: disable the login and end its sessions; schema and data stay."""
-        with db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
+        with _admin_connection(props) as conn:
             db_bootstrap.offboard_tenant(conn, props["tenant_id"], drop_data=False)
 
 

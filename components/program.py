@@ -58,7 +58,7 @@ def build_cell(spec: StackSpec) -> None:
     cluster = _host_cluster(spec, TenantClusterArgs(
         names=CellNames(cell.name, spec.environment).cluster_names, vpc_cidr=cell.vpc_cidr,
         region=spec.region, workload_pool=CELL_WORKLOAD_POOL, public_access_cidrs=cell.public_access_cidrs,
-        tags=tags, dedicated_pools=cell.dedicated_pools))
+        tags=tags, dedicated_pools=cell.dedicated_pools, deploy_runner=spec.deploy_runner))
     names = CellNames(cell.name, spec.environment)
     database = CellDatabase(names.db_identifier, CellDatabaseArgs(
         names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants], tags=tags,
@@ -76,7 +76,7 @@ def build_dedicated(spec: StackSpec) -> None:
     # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource.
     cluster = _host_cluster(spec, TenantClusterArgs(
         names=ctx.names.cluster_names, vpc_cidr=ctx.tenant.network_cidr, region=spec.region,
-        workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags))
+        workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags, deploy_runner=spec.deploy_runner))
     build_tenant(ctx, cluster)
 
 

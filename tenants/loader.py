@@ -179,17 +179,24 @@ def _load_records(directory: Path, plans: Mapping[str, PlanSpec], problems: list
     return records
 
 
+def _runner_blocks(settings: PlatformSettings) -> dict[str, str]:
+    """The deploy runners' subnets: routed into every VPC of their region, so never reused."""
+    return {f"deploy runner of {region}": cidr
+            for region, runner in sorted(settings.deploy_runners.items()) for cidr in runner.cidrs}
+
+
 def _check_cells(settings: PlatformSettings, problems: list[Problem]) -> None:
     names = [c.name for c in settings.cells]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         problems.append(Problem(PLATFORM_FILE, "cells.name", show_value(dup), "duplicate cell name"))
-    blocks = [(f"cell {c.name}", c.vpc_cidr) for c in settings.cells]
-    blocks.append(("dedicated_cidr_pool", settings.dedicated_cidr_pool))
-    for i, (what_a, a) in enumerate(blocks):
-        for what_b, b in blocks[i + 1:]:
+    # (field, what, cidr) of every block that must not overlap another.
+    blocks = [("cells.vpc_cidr", f"cell {c.name}", c.vpc_cidr) for c in settings.cells]
+    blocks.append(("dedicated_cidr_pool", "dedicated_cidr_pool", settings.dedicated_cidr_pool))
+    blocks += [("deploy_runners.cidrs", what, cidr) for what, cidr in _runner_blocks(settings).items()]
+    for i, (where, what_a, a) in enumerate(blocks):
+        for _, what_b, b in blocks[i + 1:]:
             if ipaddress.IPv4Network(a).overlaps(ipaddress.IPv4Network(b)):
-                problems.append(Problem(PLATFORM_FILE, "cells.vpc_cidr", a,
-                                        f"{what_a} overlaps {what_b} ({b})"))
+                problems.append(Problem(PLATFORM_FILE, where, a, f"{what_a} overlaps {what_b} ({b})"))
 
 
 def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, ledger: Ledger,
@@ -232,7 +239,7 @@ def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, 
                                             "a VPC's CIDR cannot change in place"))
                 held_cidr[rec.id] = rec.network_cidr
     # Overlaps between CIDRs that are held, and with the cells' VPCs.
-    cell_blocks = {f"cell {c.name}": c.vpc_cidr for c in settings.cells}
+    cell_blocks = {f"cell {c.name}": c.vpc_cidr for c in settings.cells} | _runner_blocks(settings)
     source_of = {r.id: rel for rel, r in records}
     holders = sorted(held_cidr.items())
     for i, (a_id, a) in enumerate(holders):

@@ -164,6 +164,35 @@ class CellSpec(_Strict):
     public_access_cidrs: tuple[Cidr, ...] = ()
 
 
+SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")]
+TransitGatewayId = Annotated[str, Field(pattern=r"^tgw-[0-9a-f]{8}([0-9a-f]{9})?$")]
+
+
+class DeployRunner(_Strict):
+    """The private network path of the machine that runs ``pulumi up`` in one region.
+
+    Clusters' API endpoints and databases are private, and ``pulumi up`` reaches both
+    (Kubernetes objects through the EKS API; the in-database bootstrap straight to the
+    RDS instance). The runner sits in a platform tooling VPC joined to every cell and
+    dedicated VPC of the region by ``transit_gateway_id``: each VPC attaches to it and
+    routes ``cidrs`` (the runner's subnets) there, and the EKS API and the database
+    instances admit the runner's ``security_group_ids`` (referenced across the transit
+    gateway, never as CIDRs: ISO-DATA-03). See docs/database.md.
+    """
+
+    transit_gateway_id: TransitGatewayId
+    security_group_ids: tuple[SecurityGroupId, ...] = Field(max_length=5)
+    cidrs: tuple[Cidr, ...] = Field(max_length=10)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> DeployRunner:
+        # Here rather than min_length: pydantic would also call a list with one bad item empty.
+        for field in ("security_group_ids", "cidrs"):
+            if not getattr(self, field):
+                raise ValueError(f"{field}: give at least one (the runner's path needs it)")
+        return self
+
+
 class PlatformSettings(_Strict):
     """Registry-wide settings (``_platform.yaml``). Every field has a safe default."""
 
@@ -174,6 +203,9 @@ class PlatformSettings(_Strict):
     dedicated_cidr_pool: Cidr = "10.128.0.0/9"
     dedicated_prefix: int = Field(default=18, ge=16, le=20)
     cells: tuple[CellSpec, ...] = ()
+    #: Per region: where the deploy runner is (see :class:`DeployRunner`). A region
+    #: without one gets no path in: ``pulumi up`` must then run inside each VPC.
+    deploy_runners: dict[Region, DeployRunner] = Field(default_factory=dict)
 
     def capacity_of(self, cell: CellSpec) -> int:
         """Tenants a cell may hold: its own capacity, else the platform default."""

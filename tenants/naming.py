@@ -406,6 +406,11 @@ class ClusterNames:
         return _check(f"{self.alias_root}/{purpose}", 256, "KMS alias")
 
     @property
+    def api_security_group(self) -> str:
+        """Extra security group of the control plane's network interfaces (API access)."""
+        return _check(f"{self.cluster}-api", 255, "security group name")
+
+    @property
     def control_plane_log_group(self) -> str:
         """CloudWatch log group of the control-plane logs (the name EKS writes to)."""
         return f"/aws/eks/{self.cluster}/cluster"

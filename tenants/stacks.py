@@ -15,7 +15,7 @@ from typing import Literal
 
 from tenants import naming
 from tenants.loader import Registry, ResolvedTenant
-from tenants.models import CellSpec, Tier
+from tenants.models import CellSpec, DeployRunner, Tier
 
 StackKind = Literal["shared", "dedicated"]
 
@@ -61,6 +61,8 @@ class StackSpec:
     region: str
     tenants: tuple[ResolvedTenant, ...]
     cell: CellSpec | None = None
+    #: The region's deploy runner (``_platform.yaml`` ``deploy_runners``), if any.
+    deploy_runner: DeployRunner | None = None
 
     @property
     def config(self) -> StackConfig:
@@ -90,7 +92,7 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
         cell = cells[config.cell]
         members = tuple(t for t in registry.tenants if t.tier.shared and t.cell == cell.name)
         return StackSpec(naming.shared_stack_name(cell.name), "shared", config.environment,
-                         cell.region, members, cell)
+                         cell.region, members, cell, registry.settings.deploy_runners.get(cell.region))
     try:
         tenant = registry.tenant(config.tenant or "")
     except KeyError:
@@ -100,7 +102,8 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
             f"tenant {tenant.id!r} is {tenant.tier}-tier; it is built by stack "
             f"{naming.shared_stack_name(tenant.cell or '?')}, not a dedicated stack")
     return StackSpec(naming.dedicated_stack_name(tenant.id), "dedicated", config.environment,
-                     tenant.region, (tenant,))
+                     tenant.region, (tenant,),
+                     deploy_runner=registry.settings.deploy_runners.get(tenant.region))
 
 
 def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpec]:

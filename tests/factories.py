@@ -33,7 +33,8 @@ def make_context(tenant_id: str = "acme", tier: str = "namespace", plan: str = "
     return TenantContext(tenant=make_tenant(tenant_id, tier, plan, **fields), environment=environment)
 
 
-def make_cluster_ref(name: str = "tp-prod-cell-apne1-01", *, dedicated_pools: bool = True) -> ClusterRef:
+def make_cluster_ref(name: str = "tp-prod-cell-apne1-01", *, dedicated_pools: bool = True,
+                     runner_security_group_ids: tuple[str, ...] = ()) -> ClusterRef:
     """A ClusterRef with literal outputs. Call it inside a program run (it declares a provider)."""
     provider = k8s.Provider(f"{name}-k8s", kubeconfig="{}")
     return ClusterRef(
@@ -42,4 +43,4 @@ def make_cluster_ref(name: str = "tp-prod-cell-apne1-01", *, dedicated_pools: bo
         oidc_issuer=OIDC_ISSUER, vpc_id="vpc-0abc", vpc_cidr="10.0.0.0/16",
         private_subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
         node_security_group_id="sg-nodes", region="ap-northeast-1", account_id=ACCOUNT_ID,
-        dedicated_pools=dedicated_pools)
+        dedicated_pools=dedicated_pools, runner_security_group_ids=runner_security_group_ids)

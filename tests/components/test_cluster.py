@@ -80,6 +80,7 @@ def test_children_are_exactly_the_cluster_parts(case):
     assert counts == Counter({
         "tenant-platform:index:TenantCluster": 1, "aws:ec2/vpc:Vpc": 1,
         "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": 1, "aws:ec2/internetGateway:InternetGateway": 1,
+        "aws:ec2/securityGroup:SecurityGroup": 1,
         "aws:ec2/subnet:Subnet": 6, "aws:ec2/routeTable:RouteTable": 4, "aws:ec2/route:Route": 4,
         "aws:ec2/routeTableAssociation:RouteTableAssociation": 6, "aws:ec2/eip:Eip": 3,
         "aws:ec2/natGateway:NatGateway": 3, "aws:ec2/flowLog:FlowLog": 1,
@@ -104,6 +105,11 @@ def test_eks_cluster_is_private_encrypted_logged_and_api_authenticated(case):
     assert eks["name"] == spec["names"].cluster and eks["version"] == "1.33"
     assert eks["vpcConfig"]["subnetIds"] == [s.id for s in sorted(private, key=lambda s: s.name)]
     assert eks["vpcConfig"]["endpointPrivateAccess"] is True
+    # The control plane's extra group: no runner configured, so it admits nothing.
+    api = one(run, "aws:ec2/securityGroup:SecurityGroup")
+    assert eks["vpcConfig"]["securityGroupIds"] == [api.id]
+    assert api.inputs["name"] == spec["names"].api_security_group and "ingress" not in api.inputs
+    assert not run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert eks["vpcConfig"]["endpointPublicAccess"] is bool(spec["public"])          # ISO-EKS-01
     assert eks["vpcConfig"].get("publicAccessCidrs") == (list(spec["public"]) or None)
     assert eks["accessConfig"] == {"authenticationMode": "API",                    # ISO-EKS-04

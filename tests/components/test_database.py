@@ -37,10 +37,9 @@ def workload_roles(tenant: str) -> list[str]:
 
 
 def cell_program() -> None:
-    cluster = make_cluster_ref()
+    cluster = make_cluster_ref(runner_security_group_ids=("sg-runner",))
     cell = CellDatabase("cell-db", CellDatabaseArgs(
-        names=CELL, cluster=cluster, size=PLANS["standard"].database, tenant_ids=CELL_TENANTS,
-        admin_security_group_ids=["sg-runner"]))
+        names=CELL, cluster=cluster, size=PLANS["standard"].database, tenant_ids=CELL_TENANTS))
     for tenant in CELL_TENANTS:
         TenantDatabase(f"{tenant}-db", TenantDatabaseArgs(
             ctx=make_context(tenant), cluster=cluster, mode="schema", cell=cell.ref,
@@ -48,10 +47,10 @@ def cell_program() -> None:
 
 
 def dedicated_program() -> None:
-    cluster = make_cluster_ref("tp-prod-initech")
+    cluster = make_cluster_ref("tp-prod-initech", runner_security_group_ids=("sg-runner",))
     TenantDatabase("initech-db", TenantDatabaseArgs(
         ctx=make_context("initech", tier="cluster", plan="enterprise"), cluster=cluster, mode="dedicated",
-        workload_role_names=workload_roles("initech"), admin_security_group_ids=["sg-runner"]))
+        workload_role_names=workload_roles("initech")))
 
 
 @pytest.fixture(scope="module")

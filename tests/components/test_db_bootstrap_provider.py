@@ -12,7 +12,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import db_provider
-from components.db_provider import TenantDatabaseBootstrapProvider
+from components.db_provider import DatabaseUnreachable, TenantDatabaseBootstrapProvider
 from tests.components.pg_support import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -127,9 +127,18 @@ def test_delete_offboards_and_keeps_data(pg: PgServer) -> None:
         assert conn.execute("SELECT body FROM t_deleter.docs").fetchall() == [("kept",)]
 
 
-def test_unreachable_endpoint_fails_clearly(pg: PgServer) -> None:
-    with pytest.raises(psycopg.OperationalError):
-        TenantDatabaseBootstrapProvider().create(props(pg, "app", "nowhere", host="/nonexistent-socket-dir"))
+@pytest.mark.parametrize("operation", ["create", "delete"])
+def test_unreachable_endpoint_fails_clearly(pg: PgServer, operation: str) -> None:
+    provider = TenantDatabaseBootstrapProvider()
+    inputs = props(pg, "app", "nowhere", host="/nonexistent-socket-dir")
+    call = provider.create if operation == "create" else lambda p: provider.delete("app/t_nowhere_app", p)
+    with pytest.raises(DatabaseUnreachable) as caught:
+        call(inputs)
+    message = str(caught.value)
+    assert message.startswith("cannot connect to /nonexistent-socket-dir:")
+    assert "tenant 'nowhere'" in message and "deploy runner" in message and "deploy_runners" in message
+    assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+    assert inputs["admin_password"] not in message
 
 
 # --- what Pulumi stores -----------------------------------------------------------------------

@@ -60,6 +60,11 @@ INVALID = [
     ("chatbot-without-fileserver", "botonly.yaml", "features", "needs fileserver: true"),
     ("yml-extension", "short.yml", "(file)", "tenant files end in .yaml"),
     ("cell-over-capacity", "_platform.yaml", "cells.c1", "over its capacity of 3"),
+    ("runner-overlaps-cell", "_platform.yaml", "cells.vpc_cidr", "overlaps deploy runner of ap-northeast-1"),
+    ("runner-bad-group", "_platform.yaml", "deploy_runners.ap-northeast-1.security_group_ids.0",
+     "should match pattern"),
+    ("runner-public-cidr", "_platform.yaml", "deploy_runners.ap-northeast-1.cidrs.0", "not a private"),
+    ("runner-overlaps-tenant", "toolnet.yaml", "network_cidr", "overlaps deploy runner of ap-northeast-1"),
 ]
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from tenants.loader import load_registry
 from tenants.stacks import StackConfig, StackConfigError, fleet_stacks, stack_for
+from tests.tenants.test_loader import registry_with
 
 
 @pytest.fixture(scope="module")
@@ -55,3 +56,16 @@ def test_rejects_configs_that_name_no_stack(registry, config, message):
 def test_rejects_incomplete_configs(config):
     with pytest.raises(StackConfigError):
         StackConfig(**config)
+
+
+def test_each_stack_carries_its_regions_deploy_runner(registry):
+    runners = registry.settings.deploy_runners
+    assert set(runners) == {"ap-northeast-1", "us-east-1"}
+    for spec in fleet_stacks(registry):
+        assert spec.deploy_runner == runners[spec.region], spec.name
+
+
+def test_a_region_without_a_runner_gives_its_stacks_none(tmp_path):
+    registry = load_registry(registry_with(tmp_path))
+    assert registry.settings.deploy_runners == {}
+    assert all(spec.deploy_runner is None for spec in fleet_stacks(registry))
