@@ -4,8 +4,9 @@
   storage and Performance Insights, private subnets only, IAM database authentication,
   TLS forced, backups, deletion protection, final snapshot, RDS-managed master password)
   and its RDS Proxy (TLS and IAM auth required, debug logging off). Security groups: the
-  proxy admits the cluster's nodes/pods only; the instance admits the proxy and the
-  deploy runner (the in-database bootstrap) only, and sends nothing anywhere.
+  proxy admits the cluster's nodes/pods only; the instance admits the proxy, the secret
+  rotation functions and the deploy runner (the in-database bootstrap) only, and sends
+  nothing anywhere.
 - :class:`CellDatabase`: a cell's server, encrypted with the cell's own key. The proxy
   authenticates with one secret per tenant; those secrets belong to the tenants'
   components, which are declared after the cell's, so the proxy's ``auths`` is a
@@ -14,7 +15,8 @@
 - :class:`TenantDatabase`: a tenant's database in ``schema`` mode (its schema, roles and
   grants in the cell's database) or ``dedicated`` mode (its own ``DatabaseServer``,
   encrypted with its own key). Either way: its own KMS key, a Secrets Manager secret with
-  its login role's password (read only by the proxy), the in-database bootstrap run by
+  its login role's password (read only by the proxy) rotated every 30 days by its own
+  rotation function (:mod:`components.db_rotation`), the in-database bootstrap run by
   ``pulumi up`` (:mod:`components.db_provider`), and the ``rds-db:connect`` policy on its
   workload roles: connect as its own user, through its proxy, nothing else.
 
@@ -39,11 +41,13 @@ from components import db_documents as docs
 from components import versions
 from components.context import ClusterRef, TenantContext
 from components.db_provider import TenantDatabaseBootstrap, TenantDatabaseBootstrapArgs
+from components.db_rotation import rotate_secret
 from tenants import naming
 from tenants.naming import CellNames, DbServerNames
 from tenants.plans import DatabaseSize
 
 PORT = 5432
+HTTPS = 443
 #: Where the deploy runner keeps the RDS CA bundle (``verify-full`` for the bootstrap).
 RDS_CA_BUNDLE_PATH = "/etc/ssl/certs/rds-global-bundle.pem"
 KEY_DELETION_WINDOW_DAYS = 30
@@ -125,6 +129,7 @@ class DatabaseServer(pulumi.ComponentResource):
     proxy_role_name: pulumi.Output[str]
     instance_security_group_id: pulumi.Output[str]
     proxy_security_group_id: pulumi.Output[str]
+    rotation_security_group_id: pulumi.Output[str]
 
     def __init__(self, name: str, args: DatabaseServerArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -147,6 +152,10 @@ class DatabaseServer(pulumi.ComponentResource):
             f"{name}-proxy-sg", name=names.proxy_security_group, vpc_id=cluster.vpc_id,
             description=f"RDS Proxy {names.proxy}: from the cluster's nodes and pods only",
             tags={**tags, "Name": names.proxy_security_group}, opts=child)
+        rotation_sg = aws.ec2.SecurityGroup(
+            f"{name}-rotation-sg", name=names.rotation_security_group, vpc_id=cluster.vpc_id,
+            description=f"secret rotation of {names.identifier}: to the instance and Secrets Manager only",
+            tags={**tags, "Name": names.rotation_security_group}, opts=child)
 
         def ingress(role: str, sg: aws.ec2.SecurityGroup, source: pulumi.Input[str],
                     why: str) -> aws.vpc.SecurityGroupIngressRule:
@@ -160,10 +169,17 @@ class DatabaseServer(pulumi.ComponentResource):
                        for i, sg in enumerate(cluster.runner_security_group_ids)]
         ingress("proxy-from-nodes", proxy_sg, cluster.node_security_group_id,
                 "PostgreSQL from the cluster's nodes and pods")
+        ingress("instance-from-rotation", instance_sg, rotation_sg.id,
+                "PostgreSQL from the secret rotation functions")
+        for sender, sg in (("proxy", proxy_sg), ("rotation", rotation_sg)):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{sender}-to-instance", security_group_id=sg.id,
+                referenced_security_group_id=instance_sg.id, ip_protocol="tcp", from_port=PORT, to_port=PORT,
+                description="PostgreSQL to its instance", tags=tags, opts=child)
         aws.vpc.SecurityGroupEgressRule(
-            f"{name}-proxy-to-instance", security_group_id=proxy_sg.id,
-            referenced_security_group_id=instance_sg.id, ip_protocol="tcp", from_port=PORT, to_port=PORT,
-            description="PostgreSQL to its instance only", tags=tags, opts=child)
+            f"{name}-rotation-to-secrets-manager", security_group_id=rotation_sg.id, cidr_ipv4="0.0.0.0/0",
+            ip_protocol="tcp", from_port=HTTPS, to_port=HTTPS,
+            description="Secrets Manager API (through the NAT gateway)", tags=tags, opts=child)
 
         size = args.size
         instance = aws.rds.Instance(
@@ -230,6 +246,7 @@ class DatabaseServer(pulumi.ComponentResource):
         self.proxy_role_name = role.name
         self.instance_security_group_id = instance_sg.id
         self.proxy_security_group_id = proxy_sg.id
+        self.rotation_security_group_id = rotation_sg.id
         self.register_outputs({
             "instance_address": self.instance_address, "instance_port": self.instance_port,
             "instance_arn": self.instance_arn, "admin_secret_arn": self.admin_secret_arn,
@@ -238,6 +255,7 @@ class DatabaseServer(pulumi.ComponentResource):
             "proxy_role_name": self.proxy_role_name,
             "instance_security_group_id": self.instance_security_group_id,
             "proxy_security_group_id": self.proxy_security_group_id,
+            "rotation_security_group_id": self.rotation_security_group_id,
         })
 
     @property
@@ -294,6 +312,7 @@ class CellDatabaseRef:
     proxy_endpoint: pulumi.Input[str]
     proxy_role_arn: pulumi.Input[str]
     proxy_role_name: pulumi.Input[str]
+    rotation_security_group_id: pulumi.Input[str]
     auths: ProxyAuthCollector
     admin_path: Sequence[pulumi.Resource] = field(default_factory=tuple)
 
@@ -353,7 +372,8 @@ class CellDatabase(pulumi.ComponentResource):
             admin_password=server.admin_password,
             proxy_arn=server.proxy_arn, proxy_endpoint=server.proxy_endpoint,
             proxy_role_arn=server.proxy_role_arn, proxy_role_name=server.proxy_role_name,
-            auths=self._auths, admin_path=tuple(server.admin_path))
+            rotation_security_group_id=server.rotation_security_group_id, auths=self._auths,
+            admin_path=tuple(server.admin_path))
 
 
 # --- one tenant's database -------------------------------------------------------------------
@@ -448,13 +468,22 @@ class TenantDatabase(pulumi.ComponentResource):
             dbname=naming.DB_NAME, admin_user=naming.DB_ADMIN_USER, admin_password=server.admin_password,
             login_password=password.result, sslmode="verify-full", sslrootcert=args.bootstrap_sslrootcert,
         ), opts=pulumi.ResourceOptions(parent=self, depends_on=list(admin_path)))
-        # Written once the role has that password: the proxy never holds one the database lacks.
-        aws.secretsmanager.SecretVersion(
+        # Written once the role has that password: the proxy never holds one the database
+        # lacks. Afterwards rotation owns the value (module docstring of db_rotation).
+        value = aws.secretsmanager.SecretVersion(
             f"{name}-secret-value", secret_id=secret.id,
             # The password output is secret, and so is everything computed from it.
-            secret_string=password.result.apply(
-                lambda pw: json.dumps({"username": names.db_role, "password": pw})),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bootstrap]))
+            secret_string=pulumi.Output.all(
+                password.result, server.instance_address, server.instance_port).apply(
+                lambda v: json.dumps(docs.login_secret(username=names.db_role, password=v[0], host=v[1],
+                                                       port=int(v[2])))),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bootstrap],
+                                        ignore_changes=["secretString"]))
+        rotate_secret(name, self, function_name=names.db_rotation, secret_id=secret.id, key_arn=key_arn,
+                      region=cluster.region, partition=cluster.partition,
+                      subnet_ids=cluster.private_subnet_ids,
+                      security_group_id=server.rotation_security_group_id, tags=ctx.tags,
+                      after=[value, bootstrap])
 
         connect_document = proxy_arn.apply(
             lambda arn: json.dumps(docs.connect_policy(proxy_arn=arn, db_user=names.db_role)))

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from components import iam_documents as iam
+from tenants import naming
 from tenants.plans import DatabaseSize
 
 #: ``arn:<partition>:rds:<region>:<account>:db-proxy:prx-<id>``.
@@ -174,6 +175,16 @@ def tenant_secret_policy(*, tenant_id: str, proxy_role_arn: str) -> dict[str, An
             "Resource": "*",
         },
     )
+
+
+def login_secret(*, username: str, password: str, host: str, port: int) -> dict[str, Any]:
+    """The value of a tenant's database secret.
+
+    RDS Proxy reads ``username`` and ``password``; the rotation function also needs the
+    engine and where to sign in (the *instance*, since the proxy accepts only IAM tokens).
+    """
+    return {"engine": "postgres", "host": host, "port": port, "dbname": naming.DB_NAME,
+            "username": username, "password": password}
 
 
 def proxy_auth(*, secret_arn: str, description: str) -> dict[str, str]:

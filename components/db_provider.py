@@ -19,6 +19,11 @@ as secret inputs and are kept secret in the outputs (``additional_secret_outputs
 Diff: a change of ``tenant_id`` replaces (a different tenant); any other change updates,
 which reruns the idempotent bootstrap. That includes the admin password, which RDS
 rotates: the update stores the fresh one, so a later delete can still sign in.
+
+The login password is an *initial* value: create sets it; updates never do, and a
+change of it alone is no change. After creation Secrets Manager rotates it
+(:mod:`components.db_rotation`), and re-setting the first password on a later update
+would lock the proxy out with a password the secret no longer holds.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ SSL_MODES = ("verify-full", "verify-ca", "require", "disable")
 SECRET_OUTPUTS = ["admin_password", "login_password"]
 #: What the provider returns on top of its inputs (computed by the database).
 RESULT_KEYS = ("role", "schema", "owner_role", "database")
+#: Inputs used on create only (see the module docstring).
+CREATE_ONLY_KEYS = ("login_password",)
 CONNECT_TIMEOUT_SECONDS = 15
 
 
@@ -115,10 +122,11 @@ def _admin_connection(props: dict[str, Any]) -> Iterator[psycopg.Connection[Any]
         yield conn
 
 
-def _apply(props: dict[str, Any]) -> dict[str, Any]:
+def _apply(props: dict[str, Any], *, set_password: bool) -> dict[str, Any]:
+    password = (props.get("login_password") or None) if set_password else None
     with _admin_connection(props) as conn:
         result = db_bootstrap.bootstrap_tenant(
-            conn, props["tenant_id"], password=props.get("login_password") or None,
+            conn, props["tenant_id"], password=password,
             grant_rds_iam=bool(props.get("grant_rds_iam", False)),
             connection_limit=int(props.get("connection_limit") or db_bootstrap.DEFAULT_CONNECTION_LIMIT))
     outs = {k: v for k, v in props.items() if k != "__provider"}
@@ -136,7 +144,7 @@ class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """Replace for another tenant; update (rerun the bootstrap) for anything else."""
-        keys = (set(olds) | set(news)) - {"__provider", *RESULT_KEYS}
+        keys = (set(olds) | set(news)) - {"__provider", *RESULT_KEYS, *CREATE_ONLY_KEYS}
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         replaces = [k for k in changed if k == "tenant_id"]
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces,
@@ -145,12 +153,12 @@ class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         """Bootstrap the tenant; the id names the database and role."""
-        outs = _apply(props)
+        outs = _apply(props, set_password=True)
         return dynamic.CreateResult(f"{outs['database']}/{outs['role']}", outs)
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        """Rerun the bootstrap with the new inputs (it converges)."""
-        return dynamic.UpdateResult(_apply(news))
+        """Rerun the bootstrap with the new inputs (it converges); the password stays as is."""
+        return dynamic.UpdateResult(_apply(news, set_password=False))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Offboard: disable the login and end its sessions; schema and data stay."""

@@ -60,6 +60,19 @@ def eks_addon(name: str) -> str:
     """Pinned version of an EKS add-on; KeyError names the missing entry."""
     return EKS_ADDONS[name]
 
+
+#: AWS's single-user rotation function for RDS PostgreSQL (Serverless Application
+#: Repository), per partition: (application ARN, semantic version). The versions are the
+#: ones aws-cdk-lib pins; check with ``aws serverlessrepo list-application-versions``.
+SECRET_ROTATION_APPLICATION: dict[str, tuple[str, str]] = {
+    "aws": ("arn:aws:serverlessrepo:us-east-1:297356227824:applications/"
+            "SecretsManagerRDSPostgreSQLRotationSingleUser", "1.1.671"),
+    "aws-cn": ("arn:aws-cn:serverlessrepo:cn-north-1:193023089310:applications/"
+               "SecretsManagerRDSPostgreSQLRotationSingleUser", "1.1.440"),
+    "aws-us-gov": ("arn:aws-us-gov:serverlessrepo:us-gov-west-1:023102451235:applications/"
+                   "SecretsManagerRDSPostgreSQLRotationSingleUser", "1.1.383"),
+}
+
 #: Images the platform ships, pinned by digest (ISO-POD-13): name -> (source, digest).
 #: The source is where the platform's release pipeline publishes an image; the pipeline
 #: copies exactly this digest into each tenant's own ECR repository (scan on push,

@@ -151,6 +151,10 @@ def _register_database() -> None:
     RESOURCE_OUTPUTS["aws:rds/proxy:Proxy"] = proxy
     RESOURCE_OUTPUTS["aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup"] = lambda name, i: {
         "name": "default", "arn": f"arn:aws:rds:{REGION}:{ACCOUNT_ID}:target-group:prx-tg-{digest(name, 17)}"}
+    # The rotation application's stack outputs the function it deployed.
+    RESOURCE_OUTPUTS["aws:serverlessrepository/cloudFormationStack:CloudFormationStack"] = lambda name, i: {
+        "outputs": {"RotationLambdaARN": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:"
+                                         f"{(i.get('parameters') or {}).get('functionName', name)}"}}
     RESOURCE_OUTPUTS["aws:ec2/securityGroup:SecurityGroup"] = lambda name, i: {
         "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}:security-group/sg-{digest(name, 17)}"}
     CALLS["aws:secretsmanager/getSecretVersion:getSecretVersion"] = lambda a: {

@@ -178,6 +178,11 @@ class DbServerNames:
         return f"{self.identifier}-proxy"
 
     @property
+    def rotation_security_group(self) -> str:
+        """Security group of the secret rotation functions: to the instance and Secrets Manager."""
+        return f"{self.identifier}-rotation"
+
+    @property
     def proxy_role(self) -> str:
         """IAM role the proxy assumes to read tenants' database secrets."""
         return _check(f"{self.identifier}-proxy", 64, "IAM role name")
@@ -290,6 +295,11 @@ class TenantNames:
     def db_secret(self) -> str:
         """Secrets Manager secret holding the tenant's database credentials."""
         return f"tp/{self.environment}/{self.tenant_id}/db"
+
+    @property
+    def db_rotation(self) -> str:
+        """Lambda function (and its CloudFormation stack) rotating the tenant's database login."""
+        return _check(f"{self.prefix}-db-rotation", 64, "Lambda function name")
 
     @property
     def db_identifier(self) -> str:

@@ -80,9 +80,10 @@ def test_cell_database_children(cell_run: ProgramRun) -> None:
     server = cell_run.named("cell-db-server")
     assert sorted(r.name for r in cell_run.children_of(server.urn)) == sorted(
         f"cell-db-server-{role}" for role in (
-            "subnets", "params", "instance-sg", "proxy-sg", "instance-from-proxy", "instance-from-admin-0",
-            "proxy-from-nodes", "proxy-to-instance", "instance", "proxy-role", "proxy", "proxy-targets",
-            "proxy-target"))
+            "subnets", "params", "instance-sg", "proxy-sg", "rotation-sg", "instance-from-proxy",
+            "instance-from-admin-0", "instance-from-rotation", "proxy-from-nodes", "proxy-to-instance",
+            "rotation-to-instance", "rotation-to-secrets-manager", "instance", "proxy-role", "proxy",
+            "proxy-targets", "proxy-target"))
 
 
 def test_cell_key_is_rotated_retained_and_named_for_the_cell(cell_run: ProgramRun) -> None:
@@ -133,19 +134,26 @@ def test_cell_subnets_and_parameters(cell_run: ProgramRun) -> None:
         "log_connections": "1", "log_disconnections": "1"}
 
 
-def test_security_groups_admit_only_nodes_to_proxy_and_proxy_and_runner_to_instance(
+def test_security_groups_admit_only_nodes_to_proxy_and_proxy_runner_and_rotation_to_instance(
         cell_run: ProgramRun) -> None:
     rules = {r.name.removeprefix("cell-db-server-"): r.inputs for r in cell_run.resources
              if r.type.startswith("aws:vpc/securityGroup")}
     instance_sg, proxy_sg = "tp-prod-cell-apne1-01-db-instance-id", "tp-prod-cell-apne1-01-db-proxy-id"
-    assert {name: (i["securityGroupId"], i["referencedSecurityGroupId"], i["ipProtocol"], i["fromPort"],
-                   i["toPort"]) for name, i in rules.items()} == {
+    rotation_sg = "tp-prod-cell-apne1-01-db-rotation-id"
+    assert {name: (i["securityGroupId"], i.get("referencedSecurityGroupId", i.get("cidrIpv4")),
+                   i["ipProtocol"], i["fromPort"], i["toPort"]) for name, i in rules.items()} == {
         "instance-from-proxy": (instance_sg, proxy_sg, "tcp", 5432, 5432),
         "instance-from-admin-0": (instance_sg, "sg-runner", "tcp", 5432, 5432),
+        "instance-from-rotation": (instance_sg, rotation_sg, "tcp", 5432, 5432),
         "proxy-from-nodes": (proxy_sg, "sg-nodes", "tcp", 5432, 5432),
         "proxy-to-instance": (proxy_sg, instance_sg, "tcp", 5432, 5432),
+        "rotation-to-instance": (rotation_sg, instance_sg, "tcp", 5432, 5432),
+        # The Secrets Manager API has no security group: HTTPS out through the NAT gateway.
+        "rotation-to-secrets-manager": (rotation_sg, "0.0.0.0/0", "tcp", 443, 443),
     }
-    assert all("cidrIpv4" not in i and "cidrIpv6" not in i for i in rules.values())
+    # Only the rotation group's HTTPS egress names a CIDR; every database port names a group.
+    with_cidr = [n for n, i in rules.items() if "cidrIpv4" in i or "cidrIpv6" in i]
+    assert with_cidr == ["rotation-to-secrets-manager"]
     for sg in cell_run.of_type("aws:ec2/securityGroup:SecurityGroup"):
         assert "ingress" not in sg.inputs and "egress" not in sg.inputs  # no inline (default) rules
 
@@ -185,7 +193,9 @@ def test_schema_mode_children(cell_run: ProgramRun) -> None:
         ("aws:kms/key:Key", "acme-db-key"),
         ("aws:secretsmanager/secret:Secret", "acme-db-secret"),
         ("aws:secretsmanager/secretPolicy:SecretPolicy", "acme-db-secret-policy"),
+        ("aws:secretsmanager/secretRotation:SecretRotation", "acme-db-rotation"),
         ("aws:secretsmanager/secretVersion:SecretVersion", "acme-db-secret-value"),
+        ("aws:serverlessrepository/cloudFormationStack:CloudFormationStack", "acme-db-rotation-function"),
         ("pulumi-python:dynamic/tenant-platform:TenantDatabaseBootstrap", "acme-db-bootstrap"),
         ("random:index/randomPassword:RandomPassword", "acme-db-password"),
     ]
@@ -229,6 +239,36 @@ def test_secret_value_is_secret_written_after_bootstrap_and_retained(cell_run: P
     assert value.inputs["secretId"] == cell_run.named("acme-db-secret").id
     assert cell_run.named("acme-db-bootstrap").urn in value.options["dependsOn"]
     assert value.options["retainOnDelete"] is True
+    # Written once: after that, rotation owns the password.
+    assert value.options["ignoreChanges"] == ["secretString"]
+
+
+@pytest.mark.parametrize("tenant", CELL_TENANTS)
+def test_each_tenant_gets_its_own_rotation_function_every_30_days(cell_run: ProgramRun, tenant: str) -> None:
+    function = cell_run.named(f"{tenant}-db-rotation-function")
+    application, version = versions.SECRET_ROTATION_APPLICATION["aws"]
+    assert {k: function.inputs[k] for k in ("name", "applicationId", "semanticVersion", "capabilities")} == {
+        "name": f"tp-prod-{tenant}-db-rotation", "applicationId": application, "semanticVersion": version,
+        "capabilities": ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]}
+    assert application.endswith(":applications/SecretsManagerRDSPostgreSQLRotationSingleUser")
+    assert function.inputs["parameters"] == {
+        "endpoint": "https://secretsmanager.ap-northeast-1.amazonaws.com",
+        "functionName": f"tp-prod-{tenant}-db-rotation",
+        "vpcSubnetIds": "subnet-a,subnet-b,subnet-c",
+        "vpcSecurityGroupIds": "tp-prod-cell-apne1-01-db-rotation-id",
+        "kmsKeyArn": arn_of(cell_run, f"{tenant}-db-key"),  # its own key: it can read no other secret
+        "excludeCharacters": "/@\"'\\:;,%",
+    }
+    assert function.inputs["tags"]["tenant"] == tenant
+    rotation = cell_run.named(f"{tenant}-db-rotation")
+    assert rotation.inputs == {
+        "secretId": cell_run.named(f"{tenant}-db-secret").id,
+        "rotationLambdaArn":
+            f"arn:aws:lambda:ap-northeast-1:{ACCOUNT_ID}:function:tp-prod-{tenant}-db-rotation",
+        "rotationRules": {"automaticallyAfterDays": 30}, "rotateImmediately": True}
+    # The first rotation runs at once: only after the login exists and the secret holds its password.
+    first_value = {cell_run.named(f"{tenant}-db-{part}").urn for part in ("secret-value", "bootstrap")}
+    assert first_value <= set(rotation.options["dependsOn"])
 
 
 def test_secret_policy_and_proxy_access_name_only_this_tenant(cell_run: ProgramRun) -> None:
@@ -314,7 +354,11 @@ def test_dedicated_security_groups(dedicated_run: ProgramRun) -> None:
              if r.type == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"}
     assert rules == {"initech-db-server-instance-from-proxy": "tp-prod-initech-db-proxy-id",
                      "initech-db-server-instance-from-admin-0": "sg-runner",
+                     "initech-db-server-instance-from-rotation": "tp-prod-initech-db-rotation-id",
                      "initech-db-server-proxy-from-nodes": "sg-nodes"}
+    function = dedicated_run.named("initech-db-rotation-function").inputs["parameters"]
+    assert function["vpcSecurityGroupIds"] == "tp-prod-initech-db-rotation-id"
+    assert function["kmsKeyArn"] == arn_of(dedicated_run, "initech-db-key")
 
 
 @pytest.mark.parametrize("run_name", ["cell", "dedicated"])

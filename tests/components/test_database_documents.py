@@ -165,3 +165,12 @@ def test_cell_retention_is_the_longest_even_if_from_a_smaller_plan() -> None:
 @pytest.mark.parametrize(("allocated", "maximum"), [(20, 80), (500, 2000), (20000, 65536)])
 def test_storage_autoscaling_bound(allocated: int, maximum: int) -> None:
     assert d.max_allocated_storage(allocated) == maximum
+
+
+def test_login_secret_has_what_the_proxy_and_the_rotation_function_read() -> None:
+    # RDS Proxy reads username/password; the single-user rotation function also needs the
+    # engine and where to sign in (the instance: the proxy accepts only IAM tokens).
+    assert d.login_secret(username="t_acme_app", password="pw-0123456789abcdef",
+                          host="db.example.internal", port=5432) == {
+        "engine": "postgres", "host": "db.example.internal", "port": 5432, "dbname": "app",
+        "username": "t_acme_app", "password": "pw-0123456789abcdef"}

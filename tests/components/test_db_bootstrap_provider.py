@@ -9,6 +9,7 @@ import dill
 import psycopg
 import pulumi
 import pytest
+from psycopg import sql
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import db_provider
@@ -76,7 +77,7 @@ def test_check_rejects_bad_inputs(pg: PgServer, overrides: dict[str, Any], prop:
     ({"__provider": "[other pickle]"}, False, []),
     ({"admin_password": "rotated-by-rds-0123456789"}, True, []),
     ({"host": "other.cluster.rds.amazonaws.com"}, True, []),
-    ({"login_password": "new-Passw0rd-0123456789"}, True, []),
+    ({"login_password": "new-Passw0rd-0123456789"}, False, []),  # create-only: rotation owns it
     ({"connection_limit": 99}, True, []),
     ({"tenant_id": "someone-else"}, True, ["tenant_id"]),
 ], ids=["same", "provider-pickle-only", "admin-password-rotated", "endpoint-moved", "login-password",
@@ -99,7 +100,7 @@ def test_create_bootstraps_and_returns_secret_free_identity(pg: PgServer) -> Non
     assert login(pg, db, "creator") == "t_creator_app"
 
 
-def test_update_with_same_inputs_is_a_no_op_and_new_password_takes_effect(pg: PgServer) -> None:
+def test_update_with_same_inputs_is_a_no_op_and_never_resets_the_password(pg: PgServer) -> None:
     db = pg.new_database()
     provider = TenantDatabaseBootstrapProvider()
     olds = props(pg, db, "updater")
@@ -107,10 +108,31 @@ def test_update_with_same_inputs_is_a_no_op_and_new_password_takes_effect(pg: Pg
     before = catalog_snapshot(pg, db)
     provider.update(f"{db}/t_updater_app", olds, olds)
     assert catalog_snapshot(pg, db) == before
-    provider.update(f"{db}/t_updater_app", olds, {**olds, "login_password": "rotated-Passw0rd-0123456789"})
-    assert login(pg, db, "updater", "rotated-Passw0rd-0123456789") == "t_updater_app"
+    provider.update(f"{db}/t_updater_app", olds, {**olds, "login_password": "another-Passw0rd-0123456789"})
+    assert login(pg, db, "updater") == "t_updater_app"
     with pytest.raises(psycopg.OperationalError):
-        login(pg, db, "updater")
+        login(pg, db, "updater", "another-Passw0rd-0123456789")
+
+
+def test_single_user_rotation_works_and_survives_the_next_update(pg: PgServer) -> None:
+    """What AWS's single-user rotation function does: sign in as the login, change its own
+    password, check the new one. A later ``pulumi up`` (update) must leave it in place."""
+    db = pg.new_database()
+    provider = TenantDatabaseBootstrapProvider()
+    olds = props(pg, db, "rotator", connection_limit=5)
+    provider.create(olds)
+    rotated = "Rotated-by-secrets-manager-0123456789"
+    with psycopg.connect(pg.dsn(db, "t_rotator_app", password_for("rotator")), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER USER {} WITH PASSWORD {}").format(
+            sql.Identifier("t_rotator_app"), sql.Literal(rotated)))
+    assert login(pg, db, "rotator", rotated) == "t_rotator_app"
+    provider.update(f"{db}/t_rotator_app", olds, {**olds, "connection_limit": 7})
+    assert login(pg, db, "rotator", rotated) == "t_rotator_app"
+    with pytest.raises(psycopg.OperationalError):
+        login(pg, db, "rotator")
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't_rotator_app'"
+                            ).fetchone() == (7,)
 
 
 def test_delete_offboards_and_keeps_data(pg: PgServer) -> None:
