@@ -6,19 +6,22 @@ role gets one inline policy (:func:`components.iam_documents.chatbot_policy`): r
 tenant's ``files/``, keep the tenant's chat history under ``chat-history/`` of the same
 bucket (so it is encrypted with the tenant's key and versioned like the files), use the
 tenant's key through S3, and ``bedrock:InvokeModel`` on exactly the foundation models the
-plan lists, in the cluster's region. Nothing else: no other bucket, no other key, no
-other Bedrock action or model.
+plan lists (its ``llm_models`` and its ``embedding_model``), in the cluster's region.
+Nothing else: no other bucket, no other key, no other Bedrock action or model.
 
-Vector store: pgvector in the tenant's own schema of its database (TenantDatabase),
-reached through RDS Proxy with IAM authentication and TLS (``verify-full`` against the
-system trust store: RDS Proxy serves ACM certificates). The chatbot holds no secret: it
-signs a short-lived IAM auth token with its role (``rds-db:connect``, attached by
-TenantDatabase) for the database user; there is no password anywhere in its
-configuration. The database user's own ``search_path`` (the tenant schema, then the
-shared ``extensions`` schema holding pgvector's type) is set by the database bootstrap,
-so the chatbot sends no ``options`` startup parameter (RDS Proxy does not accept it); the
-schema is in its configuration for its migrations. Grants keep the user in its schema.
-No store is shared across tenants.
+Vector store: pgvector in the tenant's own schema of its database (TenantDatabase). The
+chatbot embeds the tenant's files with the plan's ``embedding_model`` (``EMBEDDING_MODEL``,
+through ``bedrock:InvokeModel``) into a ``vector(EMBEDDING_DIMENSIONS)`` column under an
+HNSW index; the plan keeps the dimensions within the 2000 an HNSW index on ``vector``
+covers. The store is reached through RDS Proxy with IAM authentication and TLS
+(``verify-full`` against the system trust store: RDS Proxy serves ACM certificates). The
+chatbot holds no secret: it signs a short-lived IAM auth token with its role
+(``rds-db:connect``, attached by TenantDatabase) for the database user; there is no
+password anywhere in its configuration. The database user's own ``search_path`` (the
+tenant schema, then the shared ``extensions`` schema holding pgvector's type) is set by
+the database bootstrap, so the chatbot sends no ``options`` startup parameter (RDS Proxy
+does not accept it); the schema is in its configuration for its migrations. Grants keep
+the user in its schema. No store is shared across tenants.
 
 Budget: the plan's per-tenant daily request and token budget is part of the chatbot's
 configuration (it refuses requests beyond it) and of the tenant's alert rules; the
@@ -57,6 +60,8 @@ def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, po
         "BEDROCK_REGION": region,
         "BEDROCK_MODELS": ",".join(plan.llm_models),
         "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
+        "EMBEDDING_MODEL": plan.embedding_model,
+        "EMBEDDING_DIMENSIONS": str(plan.embedding_dimensions),
         "VECTOR_STORE": "pgvector",
         "PGHOST": db_host,
         "PGPORT": pulumi.Output.from_input(db_port).apply(str),
@@ -115,7 +120,8 @@ class ChatbotStack(pulumi.ComponentResource):
         plan = ctx.tenant.plan
         policy = pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
             lambda v: json.dumps(docs.chatbot_policy(bucket=v[0], key_arn=v[1], region=cluster.region,
-                                                     partition=cluster.partition, models=plan.llm_models)))
+                                                     partition=cluster.partition, models=plan.llm_models,
+                                                     embedding_model=plan.embedding_model)))
         aws.iam.RolePolicy(f"{name}-permissions", name="chatbot-files-and-models",
                            role=args.identity.role.name, policy=policy,
                            opts=pulumi.ResourceOptions(parent=self))

@@ -1,9 +1,9 @@
 """Policy documents of a tenant's data and workloads, as pure functions returning dicts.
 
 Every document here names only the resources of one tenant: its bucket, its key, its
-roles, and the foundation models its plan allows. Components ``json.dumps`` the dicts
-into resources; tests lint them with parliament and check them for other tenants' ARNs
-(ISO-IAM-03, ISO-IAM-04).
+roles, and the foundation models its plan allows (its LLMs and its embedding model).
+Components ``json.dumps`` the dicts into resources; tests lint them with parliament and
+check them for other tenants' ARNs (ISO-IAM-03, ISO-IAM-04).
 
 Conventions:
 
@@ -126,14 +126,18 @@ def fileserver_policy(*, bucket: str, key_arn: str, region: str) -> dict[str, An
 
 
 def chatbot_policy(*, bucket: str, key_arn: str, region: str, partition: str,
-                   models: Sequence[str]) -> dict[str, Any]:
+                   models: Sequence[str], embedding_model: str) -> dict[str, Any]:
     """The chatbot: read the tenant's files, keep its chat history, invoke allowed models.
 
-    ``bucket`` is the bucket's ARN; ``models`` are Bedrock model ids from the plan. Only
-    ``bedrock:InvokeModel``, only on those models, in the cluster's region.
+    ``bucket`` is the bucket's ARN; ``models`` are the plan's LLM ids and
+    ``embedding_model`` its embedding model id (embeddings are ``InvokeModel`` calls too).
+    Only ``bedrock:InvokeModel``, only on those foundation models, in the cluster's region,
+    in one statement.
     """
     if not models:
         raise ValueError("the chatbot needs at least one model from the plan")
+    if not embedding_model:
+        raise ValueError("the chatbot needs the plan's embedding model")
     return _document(
         {
             "Sid": "ListFilesAndHistory",
@@ -160,7 +164,8 @@ def chatbot_policy(*, bucket: str, key_arn: str, region: str, partition: str,
             "Sid": "InvokeAllowedModels",
             "Effect": "Allow",
             "Action": "bedrock:InvokeModel",
-            "Resource": [foundation_model_arn(partition, region, m) for m in sorted(set(models))],
+            "Resource": [foundation_model_arn(partition, region, m)
+                         for m in sorted({*models, embedding_model})],
         },
     )
 

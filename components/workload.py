@@ -47,6 +47,7 @@ import pulumi_kubernetes as k8s
 from components import scheduling, versions
 from components.context import ClusterRef, TenantContext
 from tenants import naming
+from tenants.capacity import ROLLOUT_MAX_SURGE
 from tenants.plans import PlanSpec, WorkloadSize
 from tenants.quantity import QUANTITY_RE, parse_quantity
 
@@ -130,10 +131,10 @@ def workload_labels(tenant_labels: Mapping[str, str], workload: str) -> dict[str
 
 
 def check_cache_fits(spec: WorkloadSpec, plan: PlanSpec) -> None:
-    """A per-replica cache volume must fit the quota at maximum scale plus one surge pod."""
+    """A per-replica cache volume must fit the quota at maximum scale plus the rollout surge."""
     if spec.cache_size is None:
         return
-    claims = spec.size.max_replicas + 1
+    claims = spec.size.max_replicas + ROLLOUT_MAX_SURGE
     if claims > plan.quota.pvcs:
         raise ValueError(f"{spec.workload}: a cache volume per replica needs {claims} volume claims at "
                          f"maximum scale plus a rollout surge; plan {plan.name!r} allows {plan.quota.pvcs}")
@@ -244,7 +245,7 @@ def deployment_manifest(spec: WorkloadSpec, *, tenant_id: str, namespace: Any,
             "revisionHistoryLimit": 5,
             "progressDeadlineSeconds": 600,
             "strategy": {"type": "RollingUpdate",
-                         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                         "rollingUpdate": {"maxSurge": ROLLOUT_MAX_SURGE, "maxUnavailable": 0}},
             "template": {
                 "metadata": {"labels": pod_labels, "annotations": pod_annotations},
                 "spec": {**pod_spec(spec, image=image, service_account=service_account,

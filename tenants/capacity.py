@@ -3,6 +3,14 @@
 A plan whose quota is below the requests of the tenant's own workloads would leave pods
 pending forever; that is caught at validation, before anything is provisioned.
 
+Maximum scale includes a rollout: every workload's Deployment rolls with
+``maxSurge: ROLLOUT_MAX_SURGE, maxUnavailable: 0``, so at ``max_replicas`` a rollout
+creates that many extra pods (with their requests and mesh proxies) before it removes an
+old one, and the ResourceQuota counts them. A quota sized exactly at ``max_replicas``
+would stall every rollout at maximum scale; :data:`ROLLOUT_MAX_SURGE` is the one number
+both this check and :mod:`components.workload` use. The workloads are counted as rolling
+together (one platform change can roll both).
+
 Everything the platform itself adds to a tenant namespace counts too: the mesh proxy
 injected into every pod, and for the ``vcluster`` tier the virtual cluster's control plane,
 its CoreDNS and the control plane's volume. The vCluster figures below are the ones
@@ -18,6 +26,10 @@ from decimal import Decimal
 from tenants.models import TenantRecord, Tier
 from tenants.plans import PlanSpec, WorkloadSize
 from tenants.quantity import parse_quantity
+
+#: Extra pods a workload's Deployment may create during a rollout (``maxSurge``; its
+#: ``maxUnavailable`` is 0, so a rollout never dips below the running replicas).
+ROLLOUT_MAX_SURGE = 1
 
 #: Requests of the mesh proxy injected into every pod of a tenant namespace (Istio's
 #: default ``global.proxy.resources.requests``). The quota counts them like any container.
@@ -64,23 +76,23 @@ def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, Work
 
 
 def requirements(record: TenantRecord, plan: PlanSpec) -> dict[str, Decimal]:
-    """What the tenant's namespace requests at maximum scale, per quota resource.
+    """What the tenant's namespace requests at maximum scale during a rollout, per resource.
 
-    Workloads at ``max_replicas``, the vCluster's own pods and volume for the ``vcluster``
-    tier, and one mesh proxy per pod.
+    Workloads at ``max_replicas`` plus :data:`ROLLOUT_MAX_SURGE` surge pods each, the
+    vCluster's own pods and volume for the ``vcluster`` tier, and one mesh proxy per pod.
     """
     need = dict.fromkeys(RESOURCES, Decimal(0))
     for _, size in workload_sizes(record, plan):
-        need["cpu"] += parse_quantity(size.cpu) * size.max_replicas
-        need["memory"] += parse_quantity(size.memory) * size.max_replicas
-        need["pods"] += size.max_replicas
+        pods = size.max_replicas + ROLLOUT_MAX_SURGE
+        need["cpu"] += parse_quantity(size.cpu) * pods
+        need["memory"] += parse_quantity(size.memory) * pods
+        need["pods"] += pods
     if record.tier is Tier.VCLUSTER:
         for key, value in VCLUSTER_OVERHEAD.items():
             need[key] += value
     need["cpu"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["cpu"])
     need["memory"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["memory"])
     return need
-
 
 
 def _show(key: str, value: Decimal | int) -> str:
@@ -91,7 +103,10 @@ def _show(key: str, value: Decimal | int) -> str:
 
 
 def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
-    """Yield (field, value, message) for each quota resource the tenant exceeds at max scale."""
+    """Yield (field, value, message) for each quota resource the tenant exceeds at max scale.
+
+    Maximum scale includes the rollout surge (:func:`requirements`).
+    """
     need = requirements(record, plan)
     quota = plan.quota
     have = {"cpu": parse_quantity(quota.cpu), "memory": parse_quantity(quota.memory),
@@ -102,6 +117,6 @@ def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str,
         if need[key] > have[key]:
             yield ("plan", repr(plan.name),
                    f"quota {key} {_show(key, have[key])} of plan {plan.name!r} is below the "
-                   f"{_show(key, need[key])} the tenant requests at maximum scale (its "
-                   f"workloads, one mesh proxy per pod{extra}): choose a larger plan or turn a "
-                   "feature off")
+                   f"{_show(key, need[key])} the tenant requests at maximum scale, plus rollout "
+                   f"surge (its workloads, one mesh proxy per pod{extra}): choose a larger plan "
+                   "or turn a feature off")

@@ -74,6 +74,16 @@ def test_irsa_trust_names_exactly_the_chatbot_account_in_the_tenant_namespace(ru
     assert statement["Principal"] == {"Federated": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{OIDC_ISSUER}"}
 
 
+#: The models each shipped plan's chatbot may invoke: its LLMs and its embedding model, sorted.
+MODELS_GRANTED = {
+    "starter": ["amazon.titan-embed-text-v2:0", "anthropic.claude-3-haiku-20240307-v1:0"],
+    "standard": ["amazon.titan-embed-text-v2:0", "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                 "anthropic.claude-3-haiku-20240307-v1:0"],
+    "enterprise": ["amazon.titan-embed-text-v2:0", "anthropic.claude-3-5-sonnet-20240620-v1:0",
+                   "anthropic.claude-3-haiku-20240307-v1:0"],
+}
+
+
 @pytest.mark.parametrize("plan", sorted(PLANS))
 def test_role_reads_files_keeps_history_and_invokes_only_the_plans_models(plan):
     run = run_tenant(plan=plan)
@@ -81,11 +91,14 @@ def test_role_reads_files_keeps_history_and_invokes_only_the_plans_models(plan):
     assert permissions["role"] == "tp-prod-acme-chatbot"
     policy = json.loads(permissions["policy"])
     assert policy == docs.chatbot_policy(bucket=BUCKET, key_arn=KEY, region="ap-northeast-1", partition="aws",
-                                         models=PLANS[plan].llm_models)
+                                         models=PLANS[plan].llm_models,
+                                         embedding_model=PLANS[plan].embedding_model)
     assert policy_lint.allow_wildcards(policy) == []
     assert policy_lint.findings(policy) == []
-    models = {f"arn:aws:bedrock:ap-northeast-1::foundation-model/{m}" for m in PLANS[plan].llm_models}
-    expected = {BUCKET, f"{BUCKET}/files/*", f"{BUCKET}/chat-history/*", KEY, *models}
+    (invoke,) = [s for s in policy["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+    assert invoke["Resource"] == [f"arn:aws:bedrock:ap-northeast-1::foundation-model/{m}"
+                                  for m in MODELS_GRANTED[plan]]
+    expected = {BUCKET, f"{BUCKET}/files/*", f"{BUCKET}/chat-history/*", KEY, *invoke["Resource"]}
     assert policy_lint.arns_in(policy) == expected
     actions = {a for s in policy["Statement"] for a in policy_lint._as_list(s["Action"])}
     assert {a for a in actions if a.startswith("bedrock:")} == {"bedrock:InvokeModel"}
@@ -99,6 +112,7 @@ def test_configuration_locates_files_vector_store_and_models_without_secrets(run
         "CHAT_HISTORY_PREFIX": "chat-history/",
         "FILES_KMS_KEY_ARN": KEY, "AWS_REGION": "ap-northeast-1", "BEDROCK_REGION": "ap-northeast-1",
         "BEDROCK_MODELS": ",".join(plan.llm_models), "BEDROCK_DEFAULT_MODEL": plan.llm_models[0],
+        "EMBEDDING_MODEL": "amazon.titan-embed-text-v2:0", "EMBEDDING_DIMENSIONS": "1024",
         "VECTOR_STORE": "pgvector", "PGHOST": DB["database_endpoint"], "PGPORT": "5432",
         "PGDATABASE": "tenants", "PGUSER": "t_acme_app", "VECTOR_STORE_SCHEMA": "t_acme",
         "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system", "DB_AUTH": "iam",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -13,6 +14,7 @@ ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+TITAN = "amazon.titan-embed-text-v2:0"
 
 
 def tenant(tenant_id: str) -> dict[str, str]:
@@ -31,7 +33,7 @@ def documents(tenant_id: str) -> dict[str, dict]:
     return {
         "fileserver": d.fileserver_policy(bucket=t["bucket"], key_arn=t["key"], region=REGION),
         "chatbot": d.chatbot_policy(bucket=t["bucket"], key_arn=t["key"], region=REGION, partition="aws",
-                                    models=[HAIKU, SONNET]),
+                                    models=[HAIKU, SONNET], embedding_model=TITAN),
         "files-bucket": d.files_bucket_policy(bucket=t["bucket"], key_arn=t["key"], tenant_role_arns=roles),
         "log-bucket": d.access_log_bucket_policy(log_bucket=t["logs"], source_bucket=t["bucket"],
                                                  account_id=ACCOUNT),
@@ -67,7 +69,7 @@ def test_parliament_objects_to_bedrock_model_grants_only_because_it_wants_more_r
         return {item["required_format"] for item in found[0][1]}
 
     with_versions = wanted(statement["Resource"])
-    without_colon = wanted([r.replace("-v1:0", "-v1") for r in statement["Resource"]])
+    without_colon = wanted([re.sub(r":\d+$", "", r) for r in statement["Resource"]])
     assert with_versions - without_colon == {foundation}  # the ':' of the model version
     assert "arn:*:bedrock:*:*:inference-profile/*" in without_colon  # other resource types
     assert foundation not in without_colon
@@ -134,15 +136,18 @@ def test_fileserver_cannot_destroy_versions():
     assert "s3:DeleteObjectVersion" not in actions
 
 
-def test_chatbot_reads_files_keeps_history_and_invokes_plan_models_only():
+def test_chatbot_reads_files_keeps_history_and_invokes_plan_and_embedding_models_only():
     statements = by_sid(DOCS["chatbot"])
     assert statements["ReadFiles"] == {"Sid": "ReadFiles", "Effect": "Allow", "Action": "s3:GetObject",
                                        "Resource": f"{T['bucket']}/files/*"}
     assert statements["ReadWriteChatHistory"]["Resource"] == f"{T['bucket']}/chat-history/*"
     assert statements["InvokeAllowedModels"] == {
         "Sid": "InvokeAllowedModels", "Effect": "Allow", "Action": "bedrock:InvokeModel",
-        "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET}",
+        "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{TITAN}",
+                     f"arn:aws:bedrock:{REGION}::foundation-model/{SONNET}",
                      f"arn:aws:bedrock:{REGION}::foundation-model/{HAIKU}"]}
+    bedrock = [s for s in DOCS["chatbot"]["Statement"] if "bedrock" in json.dumps(s)]
+    assert bedrock == [statements["InvokeAllowedModels"]]
     writes = [s for s in DOCS["chatbot"]["Statement"]
               if "s3:PutObject" in policy_lint._as_list(s["Action"])]
     assert [s["Resource"] for s in writes] == [f"{T['bucket']}/chat-history/*"]
@@ -150,9 +155,22 @@ def test_chatbot_reads_files_keeps_history_and_invokes_plan_models_only():
                                "UseFilesKeyThroughS3", "InvokeAllowedModels"}
 
 
-def test_chatbot_needs_a_model():
-    with pytest.raises(ValueError, match="at least one model"):
-        d.chatbot_policy(bucket=T["bucket"], key_arn=T["key"], region=REGION, partition="aws", models=[])
+@pytest.mark.parametrize(("models", "embedding", "message"), [
+    ([], TITAN, "at least one model"), ([HAIKU], "", "embedding model"),
+], ids=["no-llm", "no-embedding-model"])
+def test_chatbot_needs_a_model_and_an_embedding_model(models, embedding, message):
+    with pytest.raises(ValueError, match=message):
+        d.chatbot_policy(bucket=T["bucket"], key_arn=T["key"], region=REGION, partition="aws", models=models,
+                         embedding_model=embedding)
+
+
+def test_chatbot_grants_a_model_listed_twice_once_in_the_partition_and_region_given():
+    policy = d.chatbot_policy(bucket=T["bucket"], key_arn=T["key"], region="us-gov-west-1",
+                              partition="aws-us-gov", models=[TITAN, HAIKU], embedding_model=TITAN)
+    assert by_sid(policy)["InvokeAllowedModels"]["Resource"] == [
+        f"arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/{TITAN}",
+        f"arn:aws-us-gov:bedrock:us-gov-west-1::foundation-model/{HAIKU}"]
+    assert policy_lint.findings(policy) == []
 
 
 def test_files_bucket_denies_plain_http_and_everyone_but_the_tenant_roles():

@@ -75,8 +75,9 @@ def test_namespace_enforces_restricted_pod_security_pinned_to_the_platform_versi
 
 
 @pytest.mark.parametrize(("plan", "expected"), [
-    ("starter", {"requests.cpu": "1", "requests.memory": "2Gi", "requests.storage": "20Gi", "pods": "10",
-                 "persistentvolumeclaims": "2", "services": "5", "secrets": "10", "configmaps": "10"}),
+    ("starter", {"requests.cpu": "1500m", "requests.memory": "2560Mi", "requests.storage": "20Gi",
+                 "pods": "10", "persistentvolumeclaims": "2", "services": "5", "secrets": "10",
+                 "configmaps": "10"}),
     ("standard", {"requests.cpu": "4", "requests.memory": "8Gi", "requests.storage": "100Gi",
                   "pods": "25", "persistentvolumeclaims": "5", "services": "10", "secrets": "20",
                   "configmaps": "20"}),

@@ -6,6 +6,7 @@ import pytest
 
 from components import scheduling
 from components import workload as wl
+from tenants import capacity
 from tenants.plans import WorkloadSize, load_plans
 from tests.components import manifest_checks
 from tests.factories import make_context
@@ -118,6 +119,13 @@ def test_cache_volume_is_an_ephemeral_claim_on_the_encrypted_class():
     claim = cache["ephemeral"]["volumeClaimTemplate"]["spec"]
     assert claim == {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
                      "resources": {"requests": {"storage": "2Gi"}}}
+
+
+def test_rollouts_surge_by_the_pods_the_quota_check_counts():
+    deployment = manifests(spec())[1]["spec"]
+    assert deployment["strategy"] == {"type": "RollingUpdate",
+                                      "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert capacity.ROLLOUT_MAX_SURGE == 1
 
 
 @pytest.mark.parametrize(("plan", "cache", "message"), [

@@ -117,9 +117,9 @@ def test_rejects_plan_whose_quota_is_below_its_workloads(tmp_path):
     with pytest.raises(RegistryInvalid) as caught:
         load_registry(registry_with(tmp_path), plans={**plans, "starter": tight})
     assert [str(p) for p in caught.value.problems] == [
-        "good.yaml: plan: quota cpu 0.1 of plan 'starter' is below the 0.6 the tenant requests at "
-        "maximum scale (its workloads, one mesh proxy per pod): choose a larger plan or turn a "
-        "feature off (got 'starter')"]
+        "good.yaml: plan: quota cpu 0.1 of plan 'starter' is below the 1 the tenant requests at "
+        "maximum scale, plus rollout surge (its workloads, one mesh proxy per pod): choose a larger "
+        "plan or turn a feature off (got 'starter')"]
 
 
 def test_resolves_defaults(tmp_path):
