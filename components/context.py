@@ -26,6 +26,16 @@ class TenantContext:
 
     tenant: ResolvedTenant
     environment: str
+    #: The released image digest of each workload (``_platform.yaml`` ``images``).
+    images: Mapping[str, str] = field(default_factory=dict)
+
+    def image_digest(self, workload: str) -> str:
+        """The released digest of a workload's image, or a ValueError saying where to set it."""
+        try:
+            return self.images[workload]
+        except KeyError:
+            raise ValueError(f"no released digest for the {workload} image of tenant {self.id!r}: "
+                             f"set images.{workload} in _platform.yaml") from None
 
     @property
     def id(self) -> str:

@@ -46,7 +46,7 @@ def build_stack(spec: StackSpec) -> None:
 
 
 def _context(spec: StackSpec, tenant: ResolvedTenant) -> TenantContext:
-    return TenantContext(tenant=tenant, environment=spec.environment)
+    return TenantContext(tenant=tenant, environment=spec.environment, images=spec.images)
 
 
 # --- cell (shared-<cell>) -------------------------------------------------------------

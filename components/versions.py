@@ -72,23 +72,3 @@ SECRET_ROTATION_APPLICATION: dict[str, tuple[str, str]] = {
     "aws-us-gov": ("arn:aws-us-gov:serverlessrepo:us-gov-west-1:023102451235:applications/"
                    "SecretsManagerRDSPostgreSQLRotationSingleUser", "1.1.383"),
 }
-
-#: Images the platform ships, pinned by digest (ISO-POD-13): name -> (source, digest).
-#: The source is where the platform's release pipeline publishes an image; the pipeline
-#: copies exactly this digest into each tenant's own ECR repository (scan on push,
-#: immutable tags), and pods pull ``<tenant repository>@<digest>`` from there. A digest
-#: names content, so every tenant runs byte-identical images and nothing can be swapped
-#: under a tag. Bump a digest here (a reviewed one-line change) to roll out a release.
-#: NOTE: the two digests below are placeholders (no image has been published from this
-#: repository yet); the first release replaces them with the published digests.
-IMAGES: dict[str, tuple[str, str]] = {
-    "fileserver": ("public.ecr.aws/tenant-platform/fileserver",
-                   "sha256:4f2c1b5e9a7d3c8e6b0a1f9d2e4c7b8a5d3f1e0c9b7a6d5e4f3c2b1a0e9d8c7b"),
-    "chatbot": ("public.ecr.aws/tenant-platform/chatbot",
-                "sha256:9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b"),
-}
-
-
-def image(name: str) -> tuple[str, str]:
-    """(source, digest) of a pinned platform image; KeyError names the missing entry."""
-    return IMAGES[name]

@@ -15,8 +15,8 @@ way they run is one definition, here, so the two cannot drift apart:
 - startup, readiness and liveness probes on the application port;
 - the image by digest only (ISO-POD-13), pulled ``Always`` so that a node that already
   holds it still checks the pod's right to pull it; by default from the tenant's own
-  ECR repository (scan on push, immutable tags) at the digest pinned in
-  :data:`components.versions.IMAGES`;
+  ECR repository (scan on push, immutable tags) at the released digest
+  (``_platform.yaml`` ``images``, :attr:`TenantContext.images`);
 - non-secret configuration as a ConfigMap consumed as environment; its hash on the pod
   template rolls the pods when it changes. Secrets never go into it (ISO-POD-14): the
   workloads authenticate to AWS and the database with IAM, so they hold no secret;
@@ -44,7 +44,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components import scheduling, versions
+from components import scheduling
 from components.context import ClusterRef, TenantContext
 from tenants import naming
 from tenants.capacity import ROLLOUT_MAX_SURGE
@@ -316,7 +316,7 @@ class TenantWorkloadArgs:
     """Inputs of :class:`TenantWorkload`.
 
     ``image``: a digest-pinned reference; default ``None`` means the tenant's own ECR
-    repository (created here) at the digest pinned in ``versions.IMAGES``.
+    repository (created here) at the released digest of ``ctx.images``.
     """
 
     ctx: TenantContext
@@ -351,8 +351,7 @@ class TenantWorkload(pulumi.ComponentResource):
                 force_delete=False,
                 tags={**ctx.tags, "workload": spec.workload},
                 opts=pulumi.ResourceOptions(parent=self))
-            _source, digest = versions.image(spec.workload)
-            image = pulumi.Output.concat(repository.repository_url, "@", digest)
+            image = pulumi.Output.concat(repository.repository_url, "@", ctx.image_digest(spec.workload))
 
         labels = workload_labels(ctx.labels, spec.workload)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)

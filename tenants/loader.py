@@ -199,6 +199,18 @@ def _check_cells(settings: PlatformSettings, problems: list[Problem]) -> None:
                 problems.append(Problem(PLATFORM_FILE, where, a, f"{what_a} overlaps {what_b} ({b})"))
 
 
+def _check_images(settings: PlatformSettings, records: list[tuple[str, TenantRecord]],
+                  problems: list[Problem]) -> None:
+    """Every workload some tenant runs needs its released image digest."""
+    for workload in ("fileserver", "chatbot"):
+        users = sorted(r.id for _, r in records if getattr(r.features, workload))
+        if users and workload not in settings.images:
+            problems.append(Problem(
+                PLATFORM_FILE, f"images.{workload}", "(missing)",
+                f"no released digest (sha256:<64 hex>) for the {workload} image, which "
+                f"{len(users)} tenant(s) run (first: {users[0]}); the release pipeline writes it here"))
+
+
 def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, ledger: Ledger,
            problems: list[Problem]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
     """Decide every tenant's cell and CIDR; return (cells, cidrs, new ledger entries)."""
@@ -306,6 +318,7 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
             record=rec, plan=plan, region=rec.region or settings.default_region,
             hostname=hostname, cell=cells.get(rec.id), network_cidr=cidrs.get(rec.id)
             if rec.tier is Tier.CLUSTER else None, source=rel))
+    _check_images(settings, records, problems)
     if problems:
         raise RegistryInvalid(problems)
     return Registry(directory=directory, settings=settings,

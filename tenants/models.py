@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -165,6 +165,9 @@ class CellSpec(_Strict):
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")]
+ImageDigest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+#: The workloads whose images the platform ships (``naming.WORKLOADS``).
+Workload = Literal["fileserver", "chatbot"]
 TransitGatewayId = Annotated[str, Field(pattern=r"^tgw-[0-9a-f]{8}([0-9a-f]{9})?$")]
 
 
@@ -206,6 +209,13 @@ class PlatformSettings(_Strict):
     #: Per region: where the deploy runner is (see :class:`DeployRunner`). A region
     #: without one gets no path in: ``pulumi up`` must then run inside each VPC.
     deploy_runners: dict[Region, DeployRunner] = Field(default_factory=dict)
+    #: The released image of each workload, by digest (ISO-POD-13), written by the release
+    #: pipeline: every tenant that runs the workload runs exactly this content.
+    images: dict[Workload, ImageDigest] = Field(default_factory=dict)
+
+    def image_digests(self) -> dict[str, str]:
+        """The released digests by workload name (what stacks and components take)."""
+        return {str(workload): digest for workload, digest in self.images.items()}
 
     def capacity_of(self, cell: CellSpec) -> int:
         """Tenants a cell may hold: its own capacity, else the platform default."""

@@ -10,7 +10,8 @@ planner and the Automation API.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tenants import naming
@@ -63,6 +64,8 @@ class StackSpec:
     cell: CellSpec | None = None
     #: The region's deploy runner (``_platform.yaml`` ``deploy_runners``), if any.
     deploy_runner: DeployRunner | None = None
+    #: Released image digests by workload (``_platform.yaml`` ``images``).
+    images: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def config(self) -> StackConfig:
@@ -92,7 +95,8 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
         cell = cells[config.cell]
         members = tuple(t for t in registry.tenants if t.tier.shared and t.cell == cell.name)
         return StackSpec(naming.shared_stack_name(cell.name), "shared", config.environment,
-                         cell.region, members, cell, registry.settings.deploy_runners.get(cell.region))
+                         cell.region, members, cell, registry.settings.deploy_runners.get(cell.region),
+                         registry.settings.image_digests())
     try:
         tenant = registry.tenant(config.tenant or "")
     except KeyError:
@@ -103,7 +107,8 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
             f"{naming.shared_stack_name(tenant.cell or '?')}, not a dedicated stack")
     return StackSpec(naming.dedicated_stack_name(tenant.id), "dedicated", config.environment,
                      tenant.region, (tenant,),
-                     deploy_runner=registry.settings.deploy_runners.get(tenant.region))
+                     deploy_runner=registry.settings.deploy_runners.get(tenant.region),
+                     images=registry.settings.image_digests())
 
 
 def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpec]:

@@ -13,6 +13,8 @@ from tenants.plans import load_plans
 
 ACCOUNT_ID = "123456789012"
 OIDC_ISSUER = "oidc.eks.ap-northeast-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+#: Released image digests of test registries and contexts (``_platform.yaml`` ``images``).
+TEST_IMAGES = {"fileserver": "sha256:" + "1" * 64, "chatbot": "sha256:" + "2" * 64}
 
 
 def make_tenant(tenant_id: str = "acme", tier: str = "namespace", plan: str = "standard",
@@ -30,7 +32,8 @@ def make_tenant(tenant_id: str = "acme", tier: str = "namespace", plan: str = "s
 def make_context(tenant_id: str = "acme", tier: str = "namespace", plan: str = "standard",
                  environment: str = "prod", **fields: Any) -> TenantContext:
     """A TenantContext for component tests."""
-    return TenantContext(tenant=make_tenant(tenant_id, tier, plan, **fields), environment=environment)
+    return TenantContext(tenant=make_tenant(tenant_id, tier, plan, **fields), environment=environment,
+                         images=TEST_IMAGES)
 
 
 def make_cluster_ref(name: str = "tp-prod-cell-apne1-01", *, dedicated_pools: bool = True,

@@ -7,10 +7,9 @@ import json
 import pytest
 
 from components import iam_documents as docs
-from components import versions
 from tests.components import manifest_checks, policy_lint
 from tests.components.stack_checks import descendants, manifests, obj, pod, run_tenant, trust
-from tests.factories import ACCOUNT_ID, OIDC_ISSUER
+from tests.factories import ACCOUNT_ID, OIDC_ISSUER, TEST_IMAGES
 
 TIERS = ["namespace", "node", "vcluster", "cluster"]
 ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/tp-prod-acme-fileserver"
@@ -183,7 +182,7 @@ def test_image_is_pinned_in_the_tenants_scanned_immutable_repository(run):
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     (container,) = pod(run, "acme-files")["containers"]
-    _source, digest = versions.image("fileserver")
+    digest = TEST_IMAGES["fileserver"]
     registry = f"{ACCOUNT_ID}.dkr.ecr.ap-northeast-1.amazonaws.com"
     assert container["image"] == f"{registry}/tp-prod-acme/fileserver@{digest}"
     template = obj(run.named("acme-files-workload-deployment"))["spec"]["template"]

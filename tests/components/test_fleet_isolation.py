@@ -33,6 +33,7 @@ from tenantctl.mock_engine import ProgramRun, run_program
 from tenants.loader import Registry, load_registry
 from tenants.naming import RESERVED_TENANT_IDS, TENANT_ID_RE, TenantNames, platform_admin_role
 from tenants.stacks import StackSpec, fleet_stacks
+from tests.factories import TEST_IMAGES
 
 FOOTPRINT = {
     "vpc cidr": ("aws:ec2/vpc:Vpc", lambda r: r.inputs["cidrBlock"]),
@@ -189,6 +190,7 @@ def fleets(draw: st.DrawFn) -> dict[str, object]:
     records.append({"id": shared_id, "tier": draw(st.sampled_from(["namespace", "node"])),
                     "plan": draw(plans)})
     platform = {"cells": [{"name": "gen-01", "region": "ap-northeast-1", "vpc_cidr": "10.0.0.0/16"}],
+                "images": dict(TEST_IMAGES),
                 "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": draw(st.integers(16, 20))}
     return {"platform": platform, "records": records}
 

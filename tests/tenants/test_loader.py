@@ -63,6 +63,8 @@ INVALID = [
     ("runner-overlaps-cell", "_platform.yaml", "cells.vpc_cidr", "overlaps deploy runner of ap-northeast-1"),
     ("runner-bad-group", "_platform.yaml", "deploy_runners.ap-northeast-1.security_group_ids.0",
      "should match pattern"),
+    ("image-missing", "_platform.yaml", "images.fileserver", "no released digest (sha256:<64 hex>)"),
+    ("image-bad-digest", "_platform.yaml", "images.fileserver", "should match pattern"),
     ("runner-public-cidr", "_platform.yaml", "deploy_runners.ap-northeast-1.cidrs.0", "not a private"),
     ("runner-overlaps-tenant", "toolnet.yaml", "network_cidr", "overlaps deploy runner of ap-northeast-1"),
 ]

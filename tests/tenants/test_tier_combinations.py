@@ -15,8 +15,9 @@ from tenants.models import TenantRecord
 from tenants.plans import PLANS_FILE, load_plans, parse_plans
 from tenants.problems import RegistryInvalid
 from tenants.quantity import parse_quantity
+from tests.factories import TEST_IMAGES
 
-PLATFORM = {"domain": "files.test.example", "cells": [
+PLATFORM = {"domain": "files.test.example", "images": dict(TEST_IMAGES), "cells": [
     {"name": "pools", "region": "ap-northeast-1", "vpc_cidr": "10.0.0.0/16"},
     {"name": "nopools", "region": "ap-northeast-1", "vpc_cidr": "10.1.0.0/16", "dedicated_pools": False},
 ]}
@@ -60,7 +61,7 @@ def test_node_tier_in_a_cell_without_dedicated_pools_is_rejected(tmp_path):
 
 
 def test_node_tier_is_never_auto_placed_in_a_cell_without_pools(tmp_path):
-    platform = {"cells": [PLATFORM["cells"][1]]}
+    platform = {"cells": [PLATFORM["cells"][1]], "images": dict(TEST_IMAGES)}
     found = problems(registry(tmp_path, {"id": "orbit", "tier": "node", "plan": "standard"},
                               platform=platform))
     assert len(found) == 1
