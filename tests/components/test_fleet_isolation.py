@@ -44,16 +44,23 @@ FOOTPRINT = {
     "iam role": ("aws:iam/role:Role", lambda r: r.inputs["name"]),
     "launch template": ("aws:ec2/launchTemplate:LaunchTemplate", lambda r: r.inputs["name"]),
     "log group": ("aws:cloudwatch/logGroup:LogGroup", lambda r: r.inputs["name"]),
+    "rds instance": ("aws:rds/instance:Instance", lambda r: r.inputs["identifier"]),
+    "rds proxy": ("aws:rds/proxy:Proxy", lambda r: r.inputs["name"]),
+    "secret": ("aws:secretsmanager/secret:Secret", lambda r: r.inputs["name"]),
 }
 KEY_ARN = re.compile(r"arn:aws:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9_.-]+")
 ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/[A-Za-z0-9_./+=,@-]+")
-#: Components every dedicated stack must hold (the tenant's database joins with issue 5).
+#: Components every dedicated stack must hold.
 COMPLETE = ("tenant-platform:index:TenantCluster", "tenant-platform:index:PlatformAddons",
-            "tenant-platform:index:TenantNamespace", "tenant-platform:index:FileServerStack",
+            "tenant-platform:index:TenantNamespace", "tenant-platform:index:TenantDatabase",
+            "tenant-platform:index:DatabaseServer", "tenant-platform:index:FileServerStack",
             "tenant-platform:index:TenantMonitoring")
+#: What a dedicated stack holds exactly once: its own network, cluster and database.
 NETWORK = {"aws:ec2/vpc:Vpc": 1, "aws:ec2/subnet:Subnet": 6, "aws:ec2/natGateway:NatGateway": 3,
            "aws:ec2/flowLog:FlowLog": 1, "aws:eks/cluster:Cluster": 1, "aws:eks/nodeGroup:NodeGroup": 2,
-           "aws:eks/addon:Addon": 4}
+           "aws:eks/addon:Addon": 4, "aws:rds/instance:Instance": 1, "aws:rds/proxy:Proxy": 1,
+           "aws:secretsmanager/secretRotation:SecretRotation": 1,
+           "tenant-platform:index:CellDatabase": 0}
 
 
 def footprint(run: ProgramRun) -> dict[str, set[str]]:
@@ -127,6 +134,8 @@ def assert_dedicated_stacks_complete(specs: list[StackSpec], runs: dict[str, Pro
             assert len(run.of_type(type_)) == count, (spec.name, type_)
         for type_ in COMPLETE:
             assert run.of_type(type_), (spec.name, type_)
+        [instance] = run.of_type("aws:rds/instance:Instance")
+        assert instance.inputs["identifier"] == TenantNames(tenant.id, spec.environment).db_identifier
         [namespace] = [r for r in run.of_type("kubernetes:core/v1:Namespace")
                        if r.inputs["metadata"]["name"] == TenantNames(tenant.id, spec.environment).namespace]
         # The tenant's objects go through the add-ons' provider of this stack's own cluster.
