@@ -28,11 +28,20 @@ TIERS = ["namespace", "namespace", "namespace", "node", "vcluster", "cluster"]
 PLANS = ["starter", "standard", "enterprise"]
 
 
+SAMPLE_PLATFORM = Path(__file__).resolve().parents[1] / "tenants" / "registry" / "_platform.yaml"
+
+
 def generate(directory: Path, tenants: int, cells: int) -> None:
-    """Write a registry of ``tenants`` tenants over ``cells`` cells."""
+    """Write a registry of ``tenants`` tenants over ``cells`` cells.
+
+    Released images and deploy runners are the sample fleet's, so the generated stacks
+    carry everything a real one does.
+    """
+    sample = yaml.safe_load(SAMPLE_PLATFORM.read_text())
     platform = {"cells": [{"name": f"bench-{i:02d}", "region": "ap-northeast-1",
                            "vpc_cidr": f"10.{i}.0.0/16"} for i in range(cells)],
-                "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": 20}
+                "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": 20,
+                "images": sample["images"], "deploy_runners": sample["deploy_runners"]}
     (directory / "_platform.yaml").write_text(yaml.safe_dump(platform))
     for i in range(tenants):
         tenant_id = f"bench-{i:04d}"
