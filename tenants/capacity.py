@@ -9,7 +9,10 @@ creates that many extra pods (with their requests and mesh proxies) before it re
 old one, and the ResourceQuota counts them. A quota sized exactly at ``max_replicas``
 would stall every rollout at maximum scale; :data:`ROLLOUT_MAX_SURGE` is the one number
 both this check and :mod:`components.workload` use. The workloads are counted as rolling
-together (one platform change can roll both).
+together (one platform change can roll both). The vCluster's CoreDNS needs no surge
+budget: its Deployment (the chart's ``coredns-configmap.yaml``) rolls with
+``maxUnavailable: 1``, so a surge pod the quota refuses does not stall it, and the
+control plane is a StatefulSet, which replaces its pod in place.
 
 Everything the platform itself adds to a tenant namespace counts too: the mesh proxy
 injected into every pod, and for the ``vcluster`` tier the virtual cluster's control plane,
