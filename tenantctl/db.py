@@ -143,7 +143,8 @@ def add_db_parser(subparsers: Any) -> argparse.ArgumentParser:
                    help="refuse tenants that are not in this registry directory")
     p.add_argument("--login-password-env", default=None, metavar="VAR",
                    help="set the login role's password from this environment variable "
-                        "(local testing; production signs in with IAM through RDS Proxy)")
+                        "(local databases only: a deployed tenant's password belongs to its "
+                        "rotated secret; reset it with aws secretsmanager rotate-secret)")
     p.set_defaults(func=cmd_bootstrap)
 
     p = actions.add_parser("offboard", help="disable a tenant's login; keep its data")
