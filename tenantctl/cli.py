@@ -46,6 +46,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     stacks = fleet_stacks(registry, args.environment)
     print(f"registry OK: {len(registry.tenants)} tenants in {len(stacks)} stacks "
           f"({registry.directory})")
+    for region in sorted({s.region for s in stacks if s.deploy_runner is None}):
+        names = ", ".join(s.name for s in stacks if s.region == region)
+        print(f"  note: no deploy runner for {region} ({names}): `pulumi up` must run inside "
+              "those VPCs (see deploy_runners in _platform.yaml)")
     if registry.new_allocations:
         for tenant_id, alloc in sorted(registry.new_allocations.items()):
             placed = ", ".join(f"{k}={v}" for k, v in sorted(alloc.items()))

@@ -18,6 +18,17 @@ def test_validate_accepts_the_sample_fleet():
     result = run_cli("validate", "--locked")
     assert result.code == 0
     assert result.out.startswith("registry OK: 11 tenants in 6 stacks")
+    assert "note:" not in result.out  # both of its regions have a deploy runner
+
+
+def test_validate_notes_regions_without_a_deploy_runner(tmp_path):
+    registry = tmp_path / "r"
+    shutil.copytree(FIXTURES / "base", registry)
+    result = run_cli("validate", "--registry", str(registry))
+    assert result.code == 0
+    assert result.out.splitlines()[1] == (
+        "  note: no deploy runner for ap-northeast-1 (shared-c1, shared-nopools): `pulumi up` must run "
+        "inside those VPCs (see deploy_runners in _platform.yaml)")
 
 
 def test_validate_names_each_problem_and_exits_2(tmp_path):
