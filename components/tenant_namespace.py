@@ -192,5 +192,4 @@ class TenantNamespace(pulumi.ComponentResource):
 
 def enabled_workloads(ctx: TenantContext) -> list[str]:
     """The tenant's workloads that are turned on, in the platform's order."""
-    features = ctx.tenant.record.features
-    return [w for w in naming.WORKLOADS if getattr(features, w)]
+    return ctx.tenant.record.features.workloads

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tenants import capacity
+from tenants import capacity, naming
 from tenants.allocation import CellSlot, PlacementError, Seeker, allocate_cidrs, assign_cells
 from tenants.models import Ledger, PlatformSettings, TenantRecord, Tier
 from tenants.naming import TenantNames
@@ -202,8 +202,8 @@ def _check_cells(settings: PlatformSettings, problems: list[Problem]) -> None:
 def _check_images(settings: PlatformSettings, records: list[tuple[str, TenantRecord]],
                   problems: list[Problem]) -> None:
     """Every workload some tenant runs needs its released image digest."""
-    for workload in ("fileserver", "chatbot"):
-        users = sorted(r.id for _, r in records if getattr(r.features, workload))
+    for workload in naming.WORKLOADS:
+        users = sorted(r.id for _, r in records if workload in r.features.workloads)
         if users and workload not in settings.images:
             problems.append(Problem(
                 PLATFORM_FILE, f"images.{workload}", "(missing)",

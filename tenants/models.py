@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -91,6 +91,11 @@ class Features(_Strict):
     fileserver: bool = True
     chatbot: bool = True
 
+    @property
+    def workloads(self) -> list[str]:
+        """The workloads turned on, in the platform's order (``naming.WORKLOADS``)."""
+        return [w for w in naming.WORKLOADS if getattr(self, w)]
+
     @model_validator(mode="after")
     def _chatbot_needs_files(self) -> Features:
         if self.chatbot and not self.fileserver:
@@ -166,8 +171,6 @@ class CellSpec(_Strict):
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")]
 ImageDigest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
-#: The workloads whose images the platform ships (``naming.WORKLOADS``).
-Workload = Literal["fileserver", "chatbot"]
 TransitGatewayId = Annotated[str, Field(pattern=r"^tgw-[0-9a-f]{8}([0-9a-f]{9})?$")]
 
 
@@ -211,7 +214,7 @@ class PlatformSettings(_Strict):
     deploy_runners: dict[Region, DeployRunner] = Field(default_factory=dict)
     #: The released image of each workload, by digest (ISO-POD-13), written by the release
     #: pipeline: every tenant that runs the workload runs exactly this content.
-    images: dict[Workload, ImageDigest] = Field(default_factory=dict)
+    images: dict[naming.Workload, ImageDigest] = Field(default_factory=dict)
 
     def image_digests(self) -> dict[str, str]:
         """The released digests by workload name (what stacks and components take)."""

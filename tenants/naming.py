@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 #: A tenant id: a DNS-1123 label short enough that every derived name fits its limit.
 TENANT_ID_PATTERN = r"^[a-z][a-z0-9-]{1,28}[a-z0-9]$"
@@ -55,7 +56,8 @@ ENCRYPTED_STORAGE_CLASS = "gp3-encrypted"
 ECR_REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 #: Workloads a tenant can run; each gets its own ServiceAccount and IAM role.
-WORKLOADS = ("fileserver", "chatbot")
+Workload = Literal["fileserver", "chatbot"]
+WORKLOADS: tuple[Workload, ...] = get_args(Workload)
 
 
 class NameError_(ValueError):

@@ -9,11 +9,9 @@ import pytest
 from components import scheduling
 from components import workload as wl
 from tenants import capacity
-from tenants.loader import load_registry
 from tenants.plans import WorkloadSize, load_plans
 from tests.components import manifest_checks
 from tests.factories import make_context
-from tests.tenants.test_loader import registry_with
 
 PLANS = load_plans()
 IMAGE = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/tp-prod-acme/fileserver@sha256:" + "a" * 64
@@ -167,13 +165,3 @@ def test_a_context_without_the_released_digest_names_where_to_set_it():
     with pytest.raises(ValueError, match=r"no released digest for the fileserver image of tenant 'acme': "
                                          r"set images\.fileserver in _platform\.yaml"):
         ctx.image_digest("fileserver")
-
-
-def test_images_are_required_only_for_workloads_some_tenant_runs(tmp_path):
-    directory = registry_with(tmp_path)
-    (directory / "good.yaml").write_text("id: good\ntier: namespace\nplan: standard\n"
-                                         "features: {fileserver: true, chatbot: false}\n")
-    platform = (directory / "_platform.yaml").read_text()
-    (directory / "_platform.yaml").write_text(platform[:platform.index("  chatbot:")])
-    registry = load_registry(directory)
-    assert registry.settings.image_digests() == {"fileserver": "sha256:" + "1" * 64}

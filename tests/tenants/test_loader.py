@@ -139,3 +139,13 @@ def test_sample_fleet_is_valid_and_fully_recorded():
     assert {t.tier.value for t in registry.tenants} == {"namespace", "node", "vcluster", "cluster"}
     assert {t.plan.name for t in registry.tenants} == {"starter", "standard", "enterprise"}
     assert registry.new_allocations == {}
+
+
+def test_images_are_required_only_for_workloads_some_tenant_runs(tmp_path):
+    directory = registry_with(tmp_path)
+    (directory / "good.yaml").write_text("id: good\ntier: namespace\nplan: standard\n"
+                                         "features: {fileserver: true, chatbot: false}\n")
+    platform = (directory / "_platform.yaml").read_text()
+    (directory / "_platform.yaml").write_text(platform[:platform.index("  chatbot:")])
+    registry = load_registry(directory)
+    assert registry.settings.image_digests() == {"fileserver": "sha256:" + "1" * 64}
