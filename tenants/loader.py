@@ -211,6 +211,60 @@ def _check_images(settings: PlatformSettings, records: list[tuple[str, TenantRec
                 f"{len(users)} tenant(s) run (first: {users[0]}); the release pipeline writes it here"))
 
 
+def _self_and_ancestors(host: str) -> list[str]:
+    """``a.b.c`` -> ``[a.b.c, b.c, c]``: the names a DNS name lies inside (label boundaries)."""
+    labels = host.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def _check_hosts(records: list[tuple[str, TenantRecord]], domain: str,
+                 problems: list[Problem]) -> dict[str, str]:
+    """Every tenant's host name (default ``<id>.<domain>``), each in a DNS subtree of its own.
+
+    A host name is not only one name: the tenant's cluster gets a DNS and certificate grant
+    for the name and every name below it (external-dns, cert-manager), and a certificate or
+    cookie for a parent name reaches the children. So no tenant's host may equal, lie inside
+    or contain another tenant's, and under the platform domain a tenant may hold only its
+    own default ``<id>.<domain>``: every other ``<x>.<domain>`` is the default host of
+    tenant ``x`` (present or future), and the platform domain and the names above it hold
+    every tenant's default host. Names are already normalised (:func:`normalise_hostname`).
+    Each clash is reported once, on the later file of the pair (files sorted by name).
+    """
+    hosts = {rec.id: rec.hostname or f"{rec.id}.{domain}" for _, rec in records}
+    allowed = "a tenant's host name may not equal, lie inside or contain another tenant's"
+    owners: dict[str, list[int]] = {}
+    for index, (_, rec) in enumerate(records):
+        owners.setdefault(hosts[rec.id], []).append(index)
+    for j, (rel, rec) in enumerate(records):
+        host, own_default = hosts[rec.id], f"{rec.id}.{domain}"
+        if host in _self_and_ancestors(domain):
+            problems.append(Problem(rel, "hostname", show_value(host), (
+                f"host name {'is' if host == domain else 'contains'} the platform domain "
+                f"{domain} ({PLATFORM_FILE}), which holds every tenant's default host name; "
+                f"allowed: a name outside {domain}, or {own_default}")))
+        elif host.endswith(f".{domain}") and host != own_default:
+            holder = host.removesuffix(f".{domain}").rsplit(".", 1)[-1]
+            problems.append(Problem(rel, "hostname", show_value(host), (
+                f"under the platform domain {domain} ({PLATFORM_FILE}) each tenant holds only "
+                f"its own default host name, and {holder}.{domain} is the default of tenant {holder!r}; "
+                f"allowed: {own_default} or a name outside {domain}")))
+        for ancestor in _self_and_ancestors(host):
+            for i in owners.get(ancestor, ()):
+                if i == j or (ancestor == host and i > j):
+                    continue  # itself; an equal pair is reported on its later file
+                other_rel = records[i][0]
+                if ancestor == host:
+                    problems.append(Problem(rel, "hostname", show_value(host),
+                                            f"host name already used by {other_rel}; {allowed}"))
+                elif i < j:
+                    problems.append(Problem(rel, "hostname", show_value(host), (
+                        f"host name is inside {ancestor}, the host name of {other_rel}; {allowed}")))
+                else:
+                    problems.append(Problem(other_rel, "hostname", show_value(ancestor), (
+                        f"host name contains {host}, the host name of {rel}; {allowed}")))
+    return hosts
+
+
 def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, ledger: Ledger,
            problems: list[Problem]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
     """Decide every tenant's cell and CIDR; return (cells, cidrs, new ledger entries)."""
@@ -305,14 +359,10 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
     _check_cells(settings, problems)
     cells, cidrs, new = _place(records, settings, ledger, problems)
     resolved: list[ResolvedTenant] = []
-    hosts: dict[str, str] = {}
+    hosts = _check_hosts(records, settings.domain, problems)
     for rel, rec in records:
         plan = plans[rec.plan]
-        hostname = rec.hostname or f"{rec.id}.{settings.domain}"
-        if hostname in hosts:
-            problems.append(Problem(rel, "hostname", hostname,
-                                    f"host name already used by {hosts[hostname]}"))
-        hosts[hostname] = rel
+        hostname = hosts[rec.id]
         problems.extend(Problem(rel, f, v, m) for f, v, m in capacity.check_fits(rec, plan))
         resolved.append(ResolvedTenant(
             record=rec, plan=plan, region=rec.region or settings.default_region,

@@ -11,7 +11,7 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from tenants import naming
 
@@ -58,9 +58,25 @@ def _cell_name(value: str) -> str:
     return value
 
 
+def normalise_hostname(value: object) -> object:
+    """The one spelling of a DNS name: lowercase, without the root's trailing dot.
+
+    DNS compares names case-insensitively and ``files.acme.com.`` is ``files.acme.com``
+    fully qualified, so two spellings of one name must compare equal: every cross-record
+    check (host clashes, names inside other names) relies on this. Non-strings pass
+    through to the type check.
+    """
+    if isinstance(value, str):
+        value = value.lower()
+        return value[:-1] if value.endswith(".") else value
+    return value
+
+
 def _hostname(value: str) -> str:
     if not HOSTNAME_RE.match(value):
-        raise ValueError(f"host name {value!r} is not a lowercase DNS name such as files.acme.com")
+        raise ValueError(f"host name {value!r} is not a DNS name such as files.acme.com "
+                         "(dot-separated labels of letters, digits and '-'; no scheme, path, "
+                         "port or wildcard)")
     return value
 
 
@@ -76,7 +92,8 @@ def _ipv4_network(value: str) -> str:
 
 TenantId = Annotated[str, AfterValidator(_tenant_id)]
 CellName = Annotated[str, AfterValidator(_cell_name)]
-HostName = Annotated[str, AfterValidator(_hostname)]
+#: A DNS host name, normalised by :func:`normalise_hostname` before it is checked.
+HostName = Annotated[str, BeforeValidator(normalise_hostname), AfterValidator(_hostname)]
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 Region = Annotated[str, Field(pattern=REGION_RE)]
 

@@ -54,7 +54,20 @@ INVALID = [
     ("unknown-cell", "lost.yaml", "cell", "unknown cell; cells are"),
     ("node-tier-without-pools", "pooled.yaml", "tier", "does not allow dedicated node pools"),
     ("host-clash", "good.yaml", "hostname", "host name already used by"),
-    ("bad-hostname", "hosty.yaml", "hostname", "not a lowercase DNS name"),
+    ("bad-hostname", "hosty.yaml", "hostname", "is not a DNS name such as"),
+    ("host-wildcard", "wild.yaml", "hostname", "no scheme, path, port or wildcard"),
+    ("host-inside-host", "evil.yaml", "hostname",
+     "is inside files.minato-bank.example, the host name of bank.yaml"),
+    ("host-contains-host", "wide.yaml", "hostname",
+     "contains evil.files.minato-bank.example, the host name of deep.yaml"),
+    ("host-inside-default", "sneaky.yaml", "hostname",
+     "is inside good.files.test.example, the host name of good.yaml"),
+    ("host-reserved-default", "taker.yaml", "hostname",
+     "future.files.test.example is the default of tenant 'future'; allowed: taker.files.test.example"),
+    ("host-platform-domain", "domainer.yaml", "hostname", "is the platform domain files.test.example"),
+    ("host-platform-apex", "apexer.yaml", "hostname", "contains the platform domain files.test.example"),
+    ("host-case-clash", "mixed.yaml", "hostname", "host name already used by bank.yaml"),
+    ("host-trailing-dot-clash", "dotted.yaml", "hostname", "host name already used by bank.yaml"),
     ("bad-region", "regional.yaml", "region", "should match pattern"),
     ("bad-label", "labelled.yaml", "(file)", "not a valid, non-reserved label key"),
     ("chatbot-without-fileserver", "botonly.yaml", "features", "needs fileserver: true"),
@@ -149,3 +162,73 @@ def test_images_are_required_only_for_workloads_some_tenant_runs(tmp_path):
     (directory / "_platform.yaml").write_text(platform[:platform.index("  chatbot:")])
     registry = load_registry(directory)
     assert registry.settings.image_digests() == {"fileserver": "sha256:" + "1" * 64}
+
+
+def write_tenant(directory: Path, tenant_id: str, hostname: str | None = None) -> None:
+    """A namespace-tier tenant file, with an explicit host name when one is given."""
+    text = f"id: {tenant_id}\ntier: namespace\nplan: starter\n"
+    (directory / f"{tenant_id}.yaml").write_text(text + (f"hostname: '{hostname}'\n" if hostname else ""))
+
+
+def test_host_inside_another_is_one_line_on_the_later_file(tmp_path):
+    problems = problems_of(registry_with(tmp_path, FIXTURES / "invalid" / "host-inside-host"))
+    assert problems == [
+        "evil.yaml: hostname: host name is inside files.minato-bank.example, the host name of "
+        "bank.yaml; a tenant's host name may not equal, lie inside or contain another tenant's "
+        "(got 'evil.files.minato-bank.example')"]
+
+
+def test_host_inside_another_tenants_default_host_names_both_problems(tmp_path):
+    problems = problems_of(registry_with(tmp_path, FIXTURES / "invalid" / "host-inside-default"))
+    assert len(problems) == 2, problems
+    assert all(p.startswith("sneaky.yaml: hostname: ") for p in problems), problems
+    assert any("under the platform domain files.test.example" in p and "tenant 'good'" in p
+               for p in problems), problems
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("files.minato-bank.example", "evil.files.minato-bank.example"),
+    ("evil.files.minato-bank.example", "files.minato-bank.example"),
+    ("a.b.minato-bank.example", "minato-bank.example"),
+    ("files.minato-bank.example", "Files.Minato-Bank.Example."),
+    ("files.minato-bank.example.", "EVIL.files.minato-bank.example"),
+], ids=["inside", "contains", "two-levels-above", "case-and-dot-equal", "case-and-dot-inside"])
+def test_nested_hosts_are_rejected_in_either_order(tmp_path, first, second):
+    directory = registry_with(tmp_path)
+    write_tenant(directory, "aaa", first)
+    write_tenant(directory, "zzz", second)
+    problems = problems_of(directory)
+    assert len(problems) == 1 and problems[0].startswith("zzz.yaml: hostname: "), problems
+    assert "aaa.yaml" in problems[0], problems
+
+
+@pytest.mark.parametrize("neighbour", [
+    "files.minato-bank.example.attacker",   # a different name: the suffix is not a label
+    "xfiles.minato-bank.example",           # sibling label sharing a string suffix
+    "minato-bank.example.files.example",    # the owner's name as a prefix, not a parent
+    "other.minato-bank.example",            # sibling under a common parent
+], ids=["suffix-label", "string-suffix", "prefix", "sibling"])
+def test_names_that_are_not_inside_each_other_are_accepted(tmp_path, neighbour):
+    directory = registry_with(tmp_path)
+    write_tenant(directory, "bank", "files.minato-bank.example")
+    write_tenant(directory, "next", neighbour)
+    registry = load_registry(directory)
+    assert registry.tenant("next").hostname == neighbour
+
+
+def test_a_tenant_may_name_its_own_default_host(tmp_path):
+    directory = registry_with(tmp_path)
+    write_tenant(directory, "own", "OWN.files.test.example.")
+    assert load_registry(directory).tenant("own").hostname == "own.files.test.example"
+
+
+def test_host_names_and_the_platform_domain_are_normalised(tmp_path):
+    directory = registry_with(tmp_path)
+    platform = directory / "_platform.yaml"
+    platform.write_text(platform.read_text().replace("domain: files.test.example",
+                                                     "domain: Files.TEST.example."))
+    write_tenant(directory, "upper", "Files.Minato-Bank.EXAMPLE.")
+    registry = load_registry(directory)
+    assert registry.settings.domain == "files.test.example"
+    assert registry.tenant("good").hostname == "good.files.test.example"
+    assert registry.tenant("upper").hostname == "files.minato-bank.example"
