@@ -55,3 +55,17 @@ def sample_plan(tmp_path_factory: pytest.TempPathFactory) -> SamplePlan:
     result = run_cli("plan", "--out", str(out))
     document = json.loads((out / "plan.json").read_text()) if (out / "plan.json").exists() else {}
     return SamplePlan(result, out, document)
+
+
+#: A fixture registry with every tier (tests/fixtures/fleet): tests that need a whole plan
+#: use it, so that tenants added to tenants/registry/ never change what they see.
+FIXTURE_FLEET = Path(__file__).resolve().parent / "fixtures" / "fleet"
+
+
+@pytest.fixture(scope="session")
+def fixture_fleet_plan(tmp_path_factory: pytest.TempPathFactory) -> SamplePlan:
+    """The fixture fleet's offline plan, computed once per session."""
+    out = tmp_path_factory.mktemp("fleet-plan")
+    result = run_cli("plan", "--registry", str(FIXTURE_FLEET), "--out", str(out))
+    document = json.loads((out / "plan.json").read_text()) if (out / "plan.json").exists() else {}
+    return SamplePlan(result, out, document)

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from policy.rules import ALL
-from tests.conftest import CliResult, run_cli
+from tests.conftest import FIXTURE_FLEET, CliResult, run_cli
 
-FLEET = Path(__file__).resolve().parents[1] / "fixtures" / "fleet"
+FLEET = FIXTURE_FLEET
+
 #: The fixture fleet's cell stack, its dedicated stack, and tenants by tier.
 CELL_STACK, DEDICATED_STACK = "shared-f1", "tenant-delta"
 TENANT, OTHER = "alpha", "anvil"          # both `namespace` tier, in the cell
