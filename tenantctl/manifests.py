@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from tenantctl import mock_outputs
+
 #: Kubernetes type tokens that are not objects in the cluster (providers, chart components).
 NOT_OBJECTS = ("pulumi:providers:kubernetes", "kubernetes:helm.sh/", "kubernetes:yaml/")
 
@@ -42,14 +44,34 @@ def manifest_path(obj: dict[str, Any]) -> Path:
     return Path(namespace) / f"{obj['kind'].lower()}.{group}-{name}.yaml"
 
 
+def mock_note(resource: dict[str, Any], body: str) -> str:
+    """The comment that marks values of an offline plan the mock engine invented ("" if none).
+
+    Inputs computed from other resources' outputs (``options.propertyDependencies``) hold
+    invented ids, ARNs and endpoints; the mock account id can reach any string.
+    """
+    fields = sorted((resource.get("options") or {}).get("propertyDependencies") or {})
+    lines = []
+    if fields:
+        lines.append(f"# mock values: {', '.join(fields)} take other resources' outputs, which an "
+                     "offline plan invents")
+    if mock_outputs.ACCOUNT_ID in body:
+        lines.append(f"# mock values: account {mock_outputs.ACCOUNT_ID} is the mock engine's, not a real one")
+    return "".join(f"{line}\n" for line in lines)
+
+
 def write_manifests(resources: Iterable[dict[str, Any]], directory: Path) -> int:
     """Write one YAML file per Kubernetes object under ``directory``; return the count."""
     count = 0
-    for obj in manifests(resources):
+    for resource in resources:
+        if not is_manifest(resource):
+            continue
+        obj = manifest(resource)
         path = directory / manifest_path(obj)
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise FileExistsError(f"two objects render to {path}: names must be unique per kind")
-        path.write_text(yaml.safe_dump(obj, sort_keys=False), encoding="utf-8")
+        body = yaml.safe_dump(obj, sort_keys=False)
+        path.write_text(mock_note(resource, body) + body, encoding="utf-8")
         count += 1
     return count

@@ -67,6 +67,10 @@ def plain(value: Any) -> Any:
         return f"[resource {type(value).__name__}]"
     if value is pulumi.output.UNKNOWN or type(value).__name__ == "Unknown":
         return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        # The engine's wire format (protobuf Struct) carries every number as a double; the
+        # program wrote an integer (a port, a uid, a replica count), so record it as one.
+        return int(value)
     return value
 
 

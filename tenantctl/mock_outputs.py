@@ -17,6 +17,14 @@ from typing import Any
 
 ACCOUNT_ID = "123456789012"
 REGION = "ap-northeast-1"
+#: What plan.json says about values this module invents (its top-level ``mock``): a reader
+#: must not take them for a real account's.
+INVENTED: dict[str, Any] = {
+    "accountId": ACCOUNT_ID,
+    "note": ("planned offline under the mock engine: the account id above, and every ARN, id and "
+             "endpoint that a resource's inputs take from other resources' outputs (the input names "
+             "under options.propertyDependencies), are invented, not read from AWS"),
+}
 
 Outputs = dict[str, Any]
 #: type token -> function(name, inputs) -> extra outputs merged over the inputs.

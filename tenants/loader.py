@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tenants import capacity, naming
+from tenants import capacity, naming, strict_yaml
 from tenants.allocation import CellSlot, PlacementError, Seeker, allocate_cidrs, assign_cells
 from tenants.models import Ledger, PlatformSettings, TenantRecord, Tier
 from tenants.naming import TenantNames
@@ -109,7 +109,7 @@ def _read_yaml(path: Path, rel: str, problems: list[Problem]) -> Any:
         problems.append(Problem(rel, "(file)", "NUL byte", "file is binary, not YAML text"))
         return _UNREADABLE
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
@@ -136,7 +136,7 @@ def _model(cls: type[BaseModel], data: Any, rel: str, problems: list[Problem]) -
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        problems.extend(problems_from_validation(rel, exc, sorted(cls.model_fields)))
+        problems.extend(problems_from_validation(rel, exc, cls))
         return None
 
 
@@ -149,8 +149,7 @@ def _load_optional(directory: Path, name: str, cls: type[BaseModel], problems: l
 
 def _load_records(directory: Path, plans: Mapping[str, PlanSpec], problems: list[Problem]
                   ) -> list[tuple[str, TenantRecord]]:
-    records: list[tuple[str, TenantRecord]] = []
-    seen: dict[str, str] = {}
+    parsed: list[tuple[Path, TenantRecord]] = []
     for path in sorted(directory.iterdir()):
         rel = path.name
         if path.name.startswith((".", "_")) or path.is_dir():
@@ -161,8 +160,15 @@ def _load_records(directory: Path, plans: Mapping[str, PlanSpec], problems: list
         if path.suffix != ".yaml":
             continue
         record = _model(TenantRecord, _read_yaml(path, rel, problems), rel, problems)
-        if record is None:
-            continue
+        if record is not None:
+            parsed.append((path, record))
+    # A file named after its id comes first, so that a duplicate blames the newcomer (a
+    # misnamed copy), never the existing customer's own <id>.yaml.
+    parsed.sort(key=lambda item: (item[0].stem != item[1].id, item[0].name))
+    records: list[tuple[str, TenantRecord]] = []
+    seen: dict[str, str] = {}
+    for path, record in parsed:
+        rel = path.name
         if record.id in seen:
             problems.append(Problem(rel, "id", show_value(record.id),
                                     f"duplicate tenant id, already defined in {seen[record.id]}"))
@@ -176,6 +182,7 @@ def _load_records(directory: Path, plans: Mapping[str, PlanSpec], problems: list
                                     f"unknown plan; allowed plans are {sorted(plans)}"))
             continue
         records.append((rel, record))
+    records.sort(key=lambda item: item[0])
     return records
 
 
@@ -281,8 +288,10 @@ def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, 
             cell = rec.cell or (recorded.cell if recorded else None)
             if rec.cell and recorded and recorded.cell and recorded.cell != rec.cell:
                 problems.append(Problem(rel, "cell", show_value(rec.cell),
-                                        f"tenant is recorded in cell {recorded.cell!r}; moving cells "
-                                        "is a migration (tenantctl migrate), not an edit"))
+                                        f"tenant is recorded in cell {recorded.cell!r} ({LEDGER_FILE}); "
+                                        "its namespace, database schema and data live there, so a "
+                                        "cell is not changed by an edit: set cell back to "
+                                        f"{recorded.cell!r}"))
             if cell is None:
                 continue
             spec = cells_by_name.get(cell)

@@ -94,7 +94,9 @@ def test_plan_selects_stacks_by_tenant(tmp_path):
     ('{"version": 1, "stacks": [{"name": "x"}]}', "stacks[0] is malformed"),
     ('{"version": 1, "stacks": [{"name": "x", "kind": "shared", "resources": [1]}]}',
      "stacks[0] is malformed"),
-], ids=["not-json", "wrong-version", "missing-resources", "resource-not-object"])
+    ('{"version": 2, "stacks": []}', "the plan has no stacks"),
+    ('{"version": 2, "stacks": [{"name": "x", "kind": "shared", "resou', "cannot read plan"),
+], ids=["not-json", "wrong-version", "missing-resources", "resource-not-object", "no-stacks", "truncated"])
 def test_check_rejects_malformed_plans(tmp_path, content, message):
     path = tmp_path / "plan.json"
     path.write_text(content)
