@@ -11,11 +11,14 @@ The isolation model, object by object:
   pinned to the platform's Kubernetes version so an upgrade cannot loosen it silently
   (ISO-NS-02); mesh sidecar injection on.
 - ResourceQuota and LimitRange from the plan (ISO-NS-03/04/05). The quota budgets
-  *requests*: what the scheduler reserves on shared nodes is the fair share. Limits are
-  not budgeted because the mesh injects its own proxy limits (Istio's default: 2 CPU,
-  1 GiB per pod) that a limits quota would count against the tenant; the LimitRange gives
-  every container that declares none a default request and limit, so nothing runs
-  unbounded by accident.
+  requests (what the scheduler reserves) *and* limits (what containers may burst to on
+  shared nodes) of CPU, memory and ephemeral storage, persistent storage, and object
+  counts, with no NodePort or LoadBalancer Service. It has no ``scopes`` or
+  ``scopeSelector``: a scoped quota counts only the pods it matches, and the rest would run
+  unbounded. The LimitRange gives containers that declare nothing the plan's defaults
+  (the mesh proxy's ephemeral storage among them) and bounds every container, pod and
+  volume claim; the platform's own pods are proven to fit both at validation
+  (:mod:`tenants.capacity`).
 - NetworkPolicies: default deny both ways, then explicit allows (ISO-NET-01/02/04): the
   namespace itself, cluster DNS only, the mesh control plane, the ingress gateway and
   monitoring in, and out only to public HTTPS (AWS APIs) and the database port. Every
@@ -40,7 +43,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tenants import naming
-from tenants.plans import ContainerDefaults, Quota
+from tenants.plans import LimitRangeSpec, Quota
 
 Manifest = dict[str, Any]
 
@@ -95,38 +98,49 @@ def namespace(name: str, labels: Mapping[str, str], kubernetes_version: str) -> 
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, all_labels)}
 
 
+#: Quota ``hard`` key of each compute and storage field of :class:`tenants.plans.Quota`.
+QUOTA_COMPUTE_KEYS = {
+    "requests.cpu": "cpu", "limits.cpu": "limits_cpu",
+    "requests.memory": "memory", "limits.memory": "limits_memory",
+    "requests.ephemeral-storage": "ephemeral_storage",
+    "limits.ephemeral-storage": "limits_ephemeral_storage",
+    "requests.storage": "storage",
+}
+#: Quota ``hard`` key of each object count field of :class:`tenants.plans.Quota`.
+QUOTA_COUNT_KEYS = {"pods": "pods", "persistentvolumeclaims": "pvcs", "services": "services",
+                    "secrets": "secrets", "configmaps": "configmaps"}
+#: Service kinds no tenant may have at all.
+QUOTA_ZERO_KEYS = ("services.nodeports", "services.loadbalancers")
+
+
 def quota_hard(quota: Quota) -> dict[str, str]:
     """The ResourceQuota ``hard`` map of a plan's quota (values as strings)."""
     return {
-        "requests.cpu": quota.cpu,
-        "requests.memory": quota.memory,
-        "requests.storage": quota.storage,
-        "pods": str(quota.pods),
-        "persistentvolumeclaims": str(quota.pvcs),
-        "services": str(quota.services),
-        "services.nodeports": "0",
-        "services.loadbalancers": "0",
-        "secrets": str(quota.secrets),
-        "configmaps": str(quota.configmaps),
+        **{key: str(getattr(quota, field)) for key, field in QUOTA_COMPUTE_KEYS.items()},
+        **{key: str(getattr(quota, field)) for key, field in QUOTA_COUNT_KEYS.items()},
+        **dict.fromkeys(QUOTA_ZERO_KEYS, "0"),
     }
 
 
 def resource_quota(namespace_name: str, labels: Mapping[str, str], quota: Quota) -> Manifest:
-    """The namespace's ResourceQuota from the plan."""
+    """The namespace's ResourceQuota from the plan: unscoped, so it counts every pod."""
     return {"apiVersion": "v1", "kind": "ResourceQuota",
             "metadata": metadata("tenant-quota", labels, namespace_name),
             "spec": {"hard": quota_hard(quota)}}
 
 
-def limit_range(namespace_name: str, labels: Mapping[str, str], defaults: ContainerDefaults) -> Manifest:
-    """Default requests and limits for containers that declare none."""
+def limit_range(namespace_name: str, labels: Mapping[str, str], spec: LimitRangeSpec) -> Manifest:
+    """The plan's LimitRange: container defaults and bounds, pod maxima, volume claim sizes."""
     return {"apiVersion": "v1", "kind": "LimitRange",
             "metadata": metadata("tenant-defaults", labels, namespace_name),
-            "spec": {"limits": [{
-                "type": "Container",
-                "default": {"cpu": defaults.cpu_limit, "memory": defaults.memory_limit},
-                "defaultRequest": {"cpu": defaults.cpu_request, "memory": defaults.memory_request},
-            }]}}
+            "spec": {"limits": [
+                {"type": "Container", "default": spec.default.manifest(),
+                 "defaultRequest": spec.default_request.manifest(),
+                 "min": spec.min.manifest(), "max": spec.max.manifest()},
+                {"type": "Pod", "max": spec.pod_max.manifest()},
+                {"type": "PersistentVolumeClaim", "min": {"storage": spec.pvc.min},
+                 "max": {"storage": spec.pvc.max}},
+            ]}}
 
 
 def public_egress_except(vpc_cidr: str) -> list[str]:

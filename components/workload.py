@@ -8,8 +8,11 @@ way they run is one definition, here, so the two cannot drift apart:
   seccomp ``RuntimeDefault``), the host namespaces explicitly off, the workload's own
   ServiceAccount with token automounting off (the IRSA token is projected by EKS's pod
   identity webhook), and the tenant's node placement;
-- requests from the plan and limits at twice the requests (``WorkloadSize``), on every
-  container the platform writes; a size-limited ``emptyDir`` at ``/tmp`` as the only
+- requests from the plan and limits at twice the requests (``WorkloadSize``) for CPU,
+  memory and ephemeral storage, on every container the platform writes, and the mesh
+  proxy's CPU and memory as pod annotations (:data:`tenants.capacity.MESH_SIDECAR_ANNOTATIONS`),
+  so the namespace's requests-and-limits quota counts exactly what
+  :mod:`tenants.capacity` proved fits; a size-limited ``emptyDir`` at ``/tmp`` as the only
   writable path unless the workload asks for a cache volume (a per-replica generic
   ephemeral claim on the encrypted storage class);
 - startup, readiness and liveness probes on the application port;
@@ -37,7 +40,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import pulumi
@@ -46,10 +48,10 @@ import pulumi_kubernetes as k8s
 
 from components import scheduling
 from components.context import ClusterRef, TenantContext
-from tenants import naming
+from tenants import capacity, naming
 from tenants.capacity import ROLLOUT_MAX_SURGE
 from tenants.plans import PlanSpec, WorkloadSize
-from tenants.quantity import QUANTITY_RE, parse_quantity
+from tenants.quantity import parse_quantity
 
 Manifest = dict[str, Any]
 
@@ -60,7 +62,7 @@ METRICS_PATH = "/metrics"
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 #: Limits are this many times the plan's requests (see ``WorkloadSize``).
-LIMIT_FACTOR = 2
+LIMIT_FACTOR = capacity.LIMIT_FACTOR
 #: Target average CPU utilisation (of requests) the autoscaler keeps.
 CPU_TARGET_PERCENT = 70
 #: Annotation on the pod template carrying the hash of the workload's configuration.
@@ -98,26 +100,23 @@ class WorkloadSpec:
                              f"and not the metrics port {METRICS_PORT}")
         for quantity in (self.tmp_size, *([self.cache_size] if self.cache_size else [])):
             parse_quantity(quantity)
+        disk = capacity.workload_resources(self.size)["limits"]["ephemeral-storage"]
+        if parse_quantity(self.tmp_size) >= parse_quantity(disk):
+            raise ValueError(f"the /tmp volume of {self.workload} ({self.tmp_size}) must be smaller than the "
+                             f"container's ephemeral-storage limit {disk}: the kubelet counts it "
+                             "against that limit and would evict the pod")
 
 
 # --- pure decisions ---------------------------------------------------------------------
-def scale_quantity(quantity: str, factor: int) -> str:
-    """``"250m" * 2 == "500m"``, ``"1" * 2 == "2"``: a quantity times a whole factor, same unit."""
-    match = QUANTITY_RE.match(quantity)
-    if not match:
-        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
-    number, suffix = match.groups()
-    scaled = Decimal(number) * factor
-    return f"{format(scaled.normalize(), 'f')}{suffix or ''}"
+scale_quantity = capacity.scale_quantity
 
 
 def container_resources(size: WorkloadSize) -> dict[str, dict[str, str]]:
-    """Requests from the plan, limits at :data:`LIMIT_FACTOR` times the requests."""
-    return {
-        "requests": {"cpu": size.cpu, "memory": size.memory},
-        "limits": {"cpu": scale_quantity(size.cpu, LIMIT_FACTOR),
-                   "memory": scale_quantity(size.memory, LIMIT_FACTOR)},
-    }
+    """Requests from the plan, limits at :data:`LIMIT_FACTOR` times the requests.
+
+    CPU, memory and ephemeral storage: the one definition :mod:`tenants.capacity` counts.
+    """
+    return capacity.workload_resources(size)
 
 
 def selector_labels(tenant_id: str, workload: str) -> dict[str, str]:
@@ -135,6 +134,10 @@ def check_cache_fits(spec: WorkloadSpec, plan: PlanSpec) -> None:
     if spec.cache_size is None:
         return
     claims = spec.size.max_replicas + ROLLOUT_MAX_SURGE
+    bounds = plan.limit_range.pvc
+    if not parse_quantity(bounds.min) <= parse_quantity(spec.cache_size) <= parse_quantity(bounds.max):
+        raise ValueError(f"{spec.workload}: a cache volume of {spec.cache_size} is outside the "
+                         f"{bounds.min}..{bounds.max} volume claims plan {plan.name!r} admits")
     if claims > plan.quota.pvcs:
         raise ValueError(f"{spec.workload}: a cache volume per replica needs {claims} volume claims at "
                          f"maximum scale plus a rollout surge; plan {plan.name!r} allows {plan.quota.pvcs}")
@@ -236,6 +239,7 @@ def deployment_manifest(spec: WorkloadSpec, *, tenant_id: str, namespace: Any,
         "prometheus.io/port": str(METRICS_PORT),
         "prometheus.io/path": METRICS_PATH,
         CONFIG_HASH_ANNOTATION: config_digest,
+        **capacity.MESH_SIDECAR_ANNOTATIONS,
     }
     return {
         "apiVersion": "apps/v1", "kind": "Deployment",

@@ -14,41 +14,70 @@ budget: its Deployment (the chart's ``coredns-configmap.yaml``) rolls with
 ``maxUnavailable: 1``, so a surge pod the quota refuses does not stall it, and the
 control plane is a StatefulSet, which replaces its pod in place.
 
+Requests and limits are both checked (the quota budgets both, see
+:mod:`components.k8s_manifests`), for CPU, memory and ephemeral storage: every container
+the platform runs declares all three, or takes the namespace LimitRange's defaults, which
+is how the numbers here are computed. The LimitRange itself must admit every platform
+container and pod (its ``min``/``max``/``pod_max``/``pvc`` bounds), or the platform's own
+pods would be refused; :func:`check_fits` proves that as well.
+
 Everything the platform itself adds to a tenant namespace counts too: the mesh proxy
-injected into every pod, and for the ``vcluster`` tier the virtual cluster's control plane,
-its CoreDNS and the control plane's volume. The vCluster figures below are the ones
+injected into every pod (its CPU and memory set by the pod annotations of
+:data:`MESH_SIDECAR_ANNOTATIONS`; Istio has no annotation for ephemeral storage, so the
+proxy takes the LimitRange's default, which the API server's LimitRanger applies again
+after the injection webhook changed the pod), and for the ``vcluster`` tier the virtual
+cluster's control plane, its CoreDNS and the control plane's volume. The vCluster figures below are the ones
 ``components/vcluster.py`` writes into the chart's values, so the check and the running
 pods cannot disagree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from tenants.models import TenantRecord, Tier
 from tenants.plans import PlanSpec, WorkloadSize
-from tenants.quantity import parse_quantity
+from tenants.quantity import QUANTITY_RE, parse_quantity
 
 #: Extra pods a workload's Deployment may create during a rollout (``maxSurge``; its
 #: ``maxUnavailable`` is 0, so a rollout never dips below the running replicas).
 ROLLOUT_MAX_SURGE = 1
 
-#: Requests of the mesh proxy injected into every pod of a tenant namespace (Istio's
-#: default ``global.proxy.resources.requests``). The quota counts them like any container.
-MESH_SIDECAR_REQUESTS = {"cpu": "100m", "memory": "128Mi"}
+#: Limits of the platform's workload containers are this many times their plan requests.
+LIMIT_FACTOR = 2
+
+#: Container resource names the quota and the LimitRange bound.
+COMPUTE = ("cpu", "memory", "ephemeral-storage")
+
+#: Requests and limits of the mesh proxy injected into every pod of a tenant namespace,
+#: set per pod by :data:`MESH_SIDECAR_ANNOTATIONS` (Istio's defaults, 2 CPU and 1Gi
+#: limits, would dwarf the workloads under a limits quota).
+MESH_SIDECAR_RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "128Mi"},
+    "limits": {"cpu": "500m", "memory": "512Mi"},
+}
+#: The sidecar injector's resource annotations (istio.io annotations reference), from
+#: :data:`MESH_SIDECAR_RESOURCES`. The injected init container gets the same figures.
+MESH_SIDECAR_ANNOTATIONS = {
+    "sidecar.istio.io/proxyCPU": MESH_SIDECAR_RESOURCES["requests"]["cpu"],
+    "sidecar.istio.io/proxyMemory": MESH_SIDECAR_RESOURCES["requests"]["memory"],
+    "sidecar.istio.io/proxyCPULimit": MESH_SIDECAR_RESOURCES["limits"]["cpu"],
+    "sidecar.istio.io/proxyMemoryLimit": MESH_SIDECAR_RESOURCES["limits"]["memory"],
+}
 
 #: The vCluster control plane container (API server, controller manager and syncer in one
 #: StatefulSet pod, state in embedded SQLite on a PVC), as set in the chart's values.
 VCLUSTER_CONTROL_PLANE_RESOURCES = {
     "requests": {"cpu": "200m", "memory": "256Mi", "ephemeral-storage": "400Mi"},
-    "limits": {"memory": "2Gi", "ephemeral-storage": "8Gi"},
+    "limits": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "4Gi"},
 }
 #: The virtual cluster's CoreDNS: a Deployment inside the vCluster, synced into the host
 #: namespace as an ordinary pod.
 VCLUSTER_COREDNS_RESOURCES = {
-    "requests": {"cpu": "20m", "memory": "64Mi"},
-    "limits": {"cpu": "1", "memory": "170Mi"},
+    "requests": {"cpu": "20m", "memory": "64Mi", "ephemeral-storage": "64Mi"},
+    "limits": {"cpu": "1", "memory": "170Mi", "ephemeral-storage": "256Mi"},
 }
 #: Size of the control plane's data volume (one PVC in the host namespace).
 VCLUSTER_STORAGE = "5Gi"
@@ -64,8 +93,61 @@ VCLUSTER_OVERHEAD: dict[str, Decimal] = {
     "storage": parse_quantity(VCLUSTER_STORAGE),
 }
 
-#: Quota resources checked, in message order.
-RESOURCES = ("cpu", "memory", "pods", "pvcs", "storage")
+#: Quota resources checked (fields of :class:`tenants.plans.Quota`), in message order.
+RESOURCES = ("cpu", "memory", "ephemeral_storage", "limits_cpu", "limits_memory",
+             "limits_ephemeral_storage", "pods", "pvcs", "storage")
+#: Quota field of each container resource's requests and limits.
+_REQUEST_FIELD = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage"}
+_LIMIT_FIELD = {"cpu": "limits_cpu", "memory": "limits_memory",
+                "ephemeral-storage": "limits_ephemeral_storage"}
+
+Resources = Mapping[str, Mapping[str, str]]
+
+
+def scale_quantity(quantity: str, factor: int) -> str:
+    """``"250m" * 2 == "500m"``, ``"1" * 2 == "2"``: a quantity times a whole factor, same unit."""
+    match = QUANTITY_RE.match(quantity)
+    if not match:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    return f"{format((Decimal(number) * factor).normalize(), 'f')}{suffix or ''}"
+
+
+def workload_resources(size: WorkloadSize) -> dict[str, dict[str, str]]:
+    """A workload container: requests from the plan, limits :data:`LIMIT_FACTOR` times them."""
+    requests = {"cpu": size.cpu, "memory": size.memory, "ephemeral-storage": size.ephemeral_storage}
+    return {"requests": requests,
+            "limits": {k: scale_quantity(v, LIMIT_FACTOR) for k, v in requests.items()}}
+
+
+def admitted(resources: Resources, plan: PlanSpec) -> dict[str, dict[str, Decimal]]:
+    """A container's requests and limits once the LimitRange filled what it left out.
+
+    LimitRanger gives a container without a limit the default limit, and one without a
+    request its limit if it has one, else the default request (Kubernetes' LimitRanger).
+    """
+    defaults = plan.limit_range.default.manifest()
+    default_requests = plan.limit_range.default_request.manifest()
+    given_requests, given_limits = resources.get("requests", {}), resources.get("limits", {})
+    limits = {k: parse_quantity(given_limits.get(k, defaults[k])) for k in COMPUTE}
+    requests = {}
+    for key in COMPUTE:
+        if key in given_requests:
+            requests[key] = parse_quantity(given_requests[key])
+        elif key in given_limits:
+            requests[key] = limits[key]
+        else:
+            requests[key] = parse_quantity(default_requests[key])
+    return {"requests": requests, "limits": limits}
+
+
+@dataclass(frozen=True)
+class PlatformPod:
+    """One kind of pod the platform runs in a tenant namespace, at most ``count`` at once."""
+
+    name: str
+    count: int
+    containers: tuple[tuple[str, Resources], ...]
 
 
 def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, WorkloadSize]]:
@@ -78,43 +160,86 @@ def workload_sizes(record: TenantRecord, plan: PlanSpec) -> list[tuple[str, Work
     return sizes
 
 
-def requirements(record: TenantRecord, plan: PlanSpec) -> dict[str, Decimal]:
-    """What the tenant's namespace requests at maximum scale during a rollout, per resource.
+def platform_pods(record: TenantRecord, plan: PlanSpec) -> list[PlatformPod]:
+    """Every pod the platform runs for the tenant at maximum scale during a rollout.
 
-    Workloads at ``max_replicas`` plus :data:`ROLLOUT_MAX_SURGE` surge pods each, the
-    vCluster's own pods and volume for the ``vcluster`` tier, and one mesh proxy per pod.
+    Workloads at ``max_replicas`` plus :data:`ROLLOUT_MAX_SURGE` surge pods each, and the
+    vCluster's control plane and CoreDNS for the ``vcluster`` tier; each with its mesh proxy.
+    """
+    proxy = ("istio-proxy", MESH_SIDECAR_RESOURCES)
+    pods = [PlatformPod(name, size.max_replicas + ROLLOUT_MAX_SURGE,
+                        ((name, workload_resources(size)), proxy))
+            for name, size in workload_sizes(record, plan)]
+    if record.tier is Tier.VCLUSTER:
+        pods.append(PlatformPod("vcluster", 1, (("syncer", VCLUSTER_CONTROL_PLANE_RESOURCES), proxy)))
+        pods.append(PlatformPod("vcluster-coredns", 1, (("coredns", VCLUSTER_COREDNS_RESOURCES), proxy)))
+    return pods
+
+
+def requirements(record: TenantRecord, plan: PlanSpec) -> dict[str, Decimal]:
+    """What the tenant's namespace needs at maximum scale during a rollout, per quota field.
+
+    Requests and limits of every container of :func:`platform_pods` (as admitted, LimitRange
+    defaults filled in), the pod count, and the vCluster's volume for the ``vcluster`` tier.
     """
     need = dict.fromkeys(RESOURCES, Decimal(0))
-    for _, size in workload_sizes(record, plan):
-        pods = size.max_replicas + ROLLOUT_MAX_SURGE
-        need["cpu"] += parse_quantity(size.cpu) * pods
-        need["memory"] += parse_quantity(size.memory) * pods
-        need["pods"] += pods
+    for pod in platform_pods(record, plan):
+        need["pods"] += pod.count
+        for _, resources in pod.containers:
+            effective = admitted(resources, plan)
+            for key in COMPUTE:
+                need[_REQUEST_FIELD[key]] += effective["requests"][key] * pod.count
+                need[_LIMIT_FIELD[key]] += effective["limits"][key] * pod.count
     if record.tier is Tier.VCLUSTER:
-        for key, value in VCLUSTER_OVERHEAD.items():
-            need[key] += value
-    need["cpu"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["cpu"])
-    need["memory"] += need["pods"] * parse_quantity(MESH_SIDECAR_REQUESTS["memory"])
+        need["pvcs"] += VCLUSTER_OVERHEAD["pvcs"]
+        need["storage"] += VCLUSTER_OVERHEAD["storage"]
     return need
 
 
 def _show(key: str, value: Decimal | int) -> str:
     """A quantity as people write it: cores, Mi of memory or storage, a count."""
-    if key in ("memory", "storage"):
+    if "memory" in key or "storage" in key:
         return f"{format((Decimal(value) / 2**20).normalize(), 'f')}Mi"
     return format(Decimal(value).normalize(), "f")
 
 
-def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
-    """Yield (field, value, message) for each quota resource the tenant exceeds at max scale.
+def _quota_amounts(plan: PlanSpec) -> dict[str, Decimal]:
+    quota = plan.quota
+    return {key: Decimal(getattr(quota, key)) if key in ("pods", "pvcs")
+            else parse_quantity(getattr(quota, key)) for key in RESOURCES}
 
-    Maximum scale includes the rollout surge (:func:`requirements`).
+
+def limit_range_problems(record: TenantRecord, plan: PlanSpec) -> Iterator[str]:
+    """Why the plan's LimitRange would refuse one of the platform's own containers or pods."""
+    bounds = plan.limit_range
+    low, high, pod_high = bounds.min.amounts(), bounds.max.amounts(), bounds.pod_max.amounts()
+    for pod in platform_pods(record, plan):
+        pod_limits = dict.fromkeys(COMPUTE, Decimal(0))
+        for container, resources in pod.containers:
+            effective = admitted(resources, plan)
+            for key in COMPUTE:
+                pod_limits[key] += effective["limits"][key]
+                if effective["requests"][key] < low[key]:
+                    yield f"{pod.name}/{container} requests less {key} than limit_range.min"
+                if effective["limits"][key] > high[key]:
+                    yield f"{pod.name}/{container} {key} limit is above limit_range.max"
+        for key in COMPUTE:
+            if pod_limits[key] > pod_high[key]:
+                yield f"{pod.name} pod's {key} limits are above limit_range.pod_max"
+    if record.tier is Tier.VCLUSTER:
+        size = parse_quantity(VCLUSTER_STORAGE)
+        if not parse_quantity(bounds.pvc.min) <= size <= parse_quantity(bounds.pvc.max):
+            yield f"the vCluster's {VCLUSTER_STORAGE} volume is outside limit_range.pvc"
+
+
+def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str, str]]:
+    """Yield (field, value, message) for each way the plan cannot hold what the tenant runs.
+
+    Each quota resource the tenant exceeds at maximum scale (rollout surge included,
+    :func:`requirements`), and each platform container or pod its LimitRange would refuse.
     """
     need = requirements(record, plan)
-    quota = plan.quota
-    have = {"cpu": parse_quantity(quota.cpu), "memory": parse_quantity(quota.memory),
-            "pods": Decimal(quota.pods), "pvcs": Decimal(quota.pvcs),
-            "storage": parse_quantity(quota.storage)}
+    have = _quota_amounts(plan)
     extra = " and the vCluster control plane" if record.tier is Tier.VCLUSTER else ""
     for key in RESOURCES:
         if need[key] > have[key]:
@@ -123,3 +248,6 @@ def check_fits(record: TenantRecord, plan: PlanSpec) -> Iterator[tuple[str, str,
                    f"{_show(key, need[key])} the tenant requests at maximum scale, plus rollout "
                    f"surge (its workloads, one mesh proxy per pod{extra}): choose a larger plan "
                    "or turn a feature off")
+    for problem in limit_range_problems(record, plan):
+        yield ("plan", repr(plan.name),
+               f"the LimitRange of plan {plan.name!r} refuses the platform's own pods: {problem}")

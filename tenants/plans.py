@@ -1,7 +1,7 @@
 """The plan table (``plans.yaml``) as validated, typed data.
 
-Plans are data, not code: quotas, replica bounds, rate limits, the chatbot's Bedrock
-models, node and database sizes and backup retention for each plan come from one table,
+Plans are data, not code: quotas, limit ranges, replica bounds, rate limits, the chatbot's
+Bedrock models, node and database sizes and backup retention for each plan come from one table,
 and a component receives the resolved :class:`PlanSpec` rather than a plan name.
 
 A bad table is reported like a bad registry file: one :class:`~tenants.problems.Problem`
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -71,10 +72,19 @@ class _Frozen(BaseModel):
 
 
 class Quota(_Frozen):
-    """Namespace ResourceQuota: compute, storage and object counts."""
+    """Namespace ResourceQuota: compute and ephemeral storage, persistent storage, counts.
+
+    Requests are what the scheduler reserves; limits are what the tenant's containers may
+    burst to on shared nodes. Both are budgeted, so a tenant can neither reserve nor burst
+    past its plan (and every pod must declare both, or take the LimitRange's defaults).
+    """
 
     cpu: Quantity
     memory: Quantity
+    limits_cpu: Quantity
+    limits_memory: Quantity
+    ephemeral_storage: Quantity
+    limits_ephemeral_storage: Quantity
     pods: int = Field(gt=0)
     storage: Quantity
     pvcs: int = Field(ge=0)
@@ -82,23 +92,81 @@ class Quota(_Frozen):
     secrets: int = Field(gt=0)
     configmaps: int = Field(gt=0)
 
+    @model_validator(mode="after")
+    def _limits_hold_requests(self) -> Quota:
+        for request, limit in (("cpu", "limits_cpu"), ("memory", "limits_memory"),
+                               ("ephemeral_storage", "limits_ephemeral_storage")):
+            if parse_quantity(getattr(self, limit)) < parse_quantity(getattr(self, request)):
+                raise ValueError(f"{limit} must be at least {request}: every container's limit is "
+                                 "at least its request")
+        return self
 
-class ContainerDefaults(_Frozen):
-    """LimitRange defaults applied to containers that declare none."""
 
-    cpu_request: Quantity
-    memory_request: Quantity
-    cpu_limit: Quantity
-    memory_limit: Quantity
+class Compute(_Frozen):
+    """CPU, memory and ephemeral storage of one container or pod (a LimitRange entry)."""
+
+    cpu: Quantity
+    memory: Quantity
+    ephemeral_storage: Quantity
+
+    def manifest(self) -> dict[str, str]:
+        """The Kubernetes resource map (``ephemeral-storage`` spelled as the API does)."""
+        return {"cpu": self.cpu, "memory": self.memory, "ephemeral-storage": self.ephemeral_storage}
+
+    def amounts(self) -> dict[str, Decimal]:
+        """Each resource as an exact number (cores or bytes), keyed as in :meth:`manifest`."""
+        return {k: parse_quantity(v) for k, v in self.manifest().items()}
+
+
+class StorageBounds(_Frozen):
+    """Smallest and largest PersistentVolumeClaim a tenant may create."""
+
+    min: Quantity
+    max: Quantity
+
+
+class LimitRangeSpec(_Frozen):
+    """The namespace's LimitRange: per-container defaults and bounds, per-pod and per-PVC maxima.
+
+    ``default_request``/``default`` are given to containers that declare no request/limit
+    (the mesh proxy's ephemeral storage among them: Istio has no annotation for it).
+    ``min``/``max`` bound every container, ``pod_max`` the sum over a pod's containers,
+    ``pvc`` every volume claim. A container or pod outside them is refused at admission.
+    """
+
+    default_request: Compute
+    default: Compute
+    min: Compute
+    max: Compute
+    pod_max: Compute
+    pvc: StorageBounds
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LimitRangeSpec:
+        chain = (("min", self.min), ("default_request", self.default_request),
+                 ("default", self.default), ("max", self.max), ("pod_max", self.pod_max))
+        for (low_name, low), (high_name, high) in zip(chain, chain[1:], strict=False):
+            high_amounts = high.amounts()
+            for key, value in low.amounts().items():
+                if value > high_amounts[key]:
+                    raise ValueError(f"{low_name} {key} must not exceed {high_name} {key}")
+        if parse_quantity(self.pvc.min) > parse_quantity(self.pvc.max):
+            raise ValueError("pvc.min must not exceed pvc.max")
+        return self
 
 
 class WorkloadSize(_Frozen):
-    """Replica bounds and per-replica requests (limits are twice the requests)."""
+    """Replica bounds and per-replica requests (limits are twice the requests).
+
+    ``ephemeral_storage``: the container's local disk request (logs, ``/tmp``); its limit
+    is twice that, like CPU and memory.
+    """
 
     min_replicas: int = Field(ge=1)
     max_replicas: int = Field(ge=1)
     cpu: Quantity
     memory: Quantity
+    ephemeral_storage: Quantity
 
     @model_validator(mode="after")
     def _bounds(self) -> WorkloadSize:
@@ -123,12 +191,33 @@ class NodePoolSize(_Frozen):
     disk_gib: int = Field(ge=20)
 
 
+class DatabaseLimits(_Frozen):
+    """What one tenant's login may use of a (shared) PostgreSQL, set on its role.
+
+    Times in seconds, sizes in MiB. ``connection_limit`` (a role attribute) and
+    ``temp_file_limit_mib`` (a superuser-only setting) are hard limits: the tenant cannot
+    change them. The others are the role's session defaults; a tenant can lower them, and
+    raise them in its own session, so the cell's watchdog (``platform.enforce_limits``,
+    docs/database.md) cancels statements and ends idle transactions past the same values.
+    """
+
+    connection_limit: int = Field(default=20, ge=1, le=10_000)
+    statement_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    idle_in_transaction_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    idle_session_timeout_seconds: int = Field(default=1800, ge=60, le=86_400)
+    lock_timeout_seconds: int = Field(default=10, ge=1, le=600)
+    work_mem_mib: int = Field(default=16, ge=1, le=2048)
+    maintenance_work_mem_mib: int = Field(default=128, ge=1, le=8192)
+    temp_file_limit_mib: int = Field(default=2048, ge=1, le=1_048_576)
+
+
 class DatabaseSize(_Frozen):
-    """RDS sizing for dedicated databases and backup retention for every tenant."""
+    """RDS sizing for dedicated databases, backup retention and per-tenant limits."""
 
     instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
     allocated_storage_gib: int = Field(ge=20)
     backup_retention_days: int = Field(ge=1, le=35)
+    limits: DatabaseLimits = DatabaseLimits()
 
 
 class PlanSpec(_Frozen):
@@ -142,7 +231,7 @@ class PlanSpec(_Frozen):
 
     name: str
     quota: Quota
-    container_defaults: ContainerDefaults
+    limit_range: LimitRangeSpec
     fileserver: WorkloadSize
     chatbot: WorkloadSize
     rate_limit_rps: int = Field(gt=0)
@@ -152,6 +241,20 @@ class PlanSpec(_Frozen):
     embedding_dimensions: Dimensions
     node_pool: NodePoolSize
     database: DatabaseSize
+
+    @model_validator(mode="after")
+    def _limit_range_within_quota(self) -> PlanSpec:
+        quota = {"cpu": self.quota.limits_cpu, "memory": self.quota.limits_memory,
+                 "ephemeral-storage": self.quota.limits_ephemeral_storage}
+        for key, value in self.limit_range.pod_max.amounts().items():
+            if value > parse_quantity(quota[key]):
+                raise ValueError(f"limit_range.pod_max {key} must not exceed the quota's limit on it")
+        return self
+
+    @property
+    def container_defaults(self) -> LimitRangeSpec:
+        """The LimitRange spec (the name TenantNamespace passes to ``limit_range``)."""
+        return self.limit_range
 
 
 def parse_plans(raw: object, file: str = PLANS_FILE.name) -> dict[str, PlanSpec]:

@@ -88,16 +88,33 @@ def test_namespace_enforces_restricted_pod_security_pinned_to_the_platform_versi
 def test_quota_comes_from_the_plan_and_forbids_node_ports_and_load_balancers(plan, expected):
     quota = m.resource_quota(NS, LABELS, load_plans()[plan].quota)
     assert quota["metadata"] == {"name": "tenant-quota", "namespace": NS, "labels": LABELS}
-    assert quota["spec"]["hard"] == {**expected, "services.nodeports": "0", "services.loadbalancers": "0"}
+    hard = quota["spec"]["hard"]
+    assert {k: hard[k] for k in expected} == expected
+    assert (hard["services.nodeports"], hard["services.loadbalancers"]) == ("0", "0")
+    assert set(hard) == {*expected, "services.nodeports", "services.loadbalancers", "limits.cpu",
+                         "limits.memory", "requests.ephemeral-storage", "limits.ephemeral-storage"}
 
 
 @pytest.mark.parametrize("plan", PLANS)
-def test_limit_range_gives_plan_defaults_to_containers_without_resources(plan):
-    d = load_plans()[plan].container_defaults
-    assert m.limit_range(NS, LABELS, d)["spec"] == {"limits": [{
-        "type": "Container",
-        "default": {"cpu": d.cpu_limit, "memory": d.memory_limit},
-        "defaultRequest": {"cpu": d.cpu_request, "memory": d.memory_request}}]}
+def test_limit_range_gives_plan_defaults_and_bounds(plan):
+    lr = load_plans()[plan].limit_range
+    assert m.limit_range(NS, LABELS, lr)["spec"] == {"limits": [
+        {"type": "Container", "default": lr.default.manifest(), "defaultRequest": lr.default_request.manifest(),
+         "min": lr.min.manifest(), "max": lr.max.manifest()},
+        {"type": "Pod", "max": lr.pod_max.manifest()},
+        {"type": "PersistentVolumeClaim", "min": {"storage": lr.pvc.min}, "max": {"storage": lr.pvc.max}}]}
+    assert set(lr.max.manifest()) == {"cpu", "memory", "ephemeral-storage"}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_quota_is_unscoped_and_budgets_requests_and_limits(plan):
+    quota = load_plans()[plan].quota
+    manifest = m.resource_quota(NS, LABELS, quota)
+    assert set(manifest["spec"]) == {"hard"}  # no scopes, no scopeSelector
+    hard = manifest["spec"]["hard"]
+    assert (hard["limits.cpu"], hard["limits.memory"]) == (quota.limits_cpu, quota.limits_memory)
+    assert (hard["requests.ephemeral-storage"], hard["limits.ephemeral-storage"]) == (
+        quota.ephemeral_storage, quota.limits_ephemeral_storage)
 
 
 def _policies(database=(VPC,)):

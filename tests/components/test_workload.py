@@ -67,8 +67,29 @@ def test_pod_runs_with_the_restricted_baseline_and_its_own_account():
 def test_resources_come_from_the_plan_with_limits_twice_the_requests(plan, workload):
     size = getattr(PLANS[plan], workload)
     (container,) = manifests(spec(workload=workload, size=size))[1]["spec"]["template"]["spec"]["containers"]
-    assert container["resources"]["requests"] == {"cpu": size.cpu, "memory": size.memory}
+    assert container["resources"] == {
+        "requests": {"cpu": size.cpu, "memory": size.memory, "ephemeral-storage": size.ephemeral_storage},
+        "limits": {"cpu": wl.scale_quantity(size.cpu, 2), "memory": wl.scale_quantity(size.memory, 2),
+                   "ephemeral-storage": wl.scale_quantity(size.ephemeral_storage, 2)}}
     assert container["resources"] == wl.container_resources(size)
+
+
+def test_mesh_proxy_resources_are_pinned_by_pod_annotations():
+    """Istio's default proxy limits (2 CPU, 1Gi) would not be what the quota check counted."""
+    annotations = manifests(spec())[1]["spec"]["template"]["metadata"]["annotations"]
+    assert {k: v for k, v in annotations.items() if k.startswith("sidecar.istio.io/")} == {
+        "sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyMemory": "128Mi",
+        "sidecar.istio.io/proxyCPULimit": "500m", "sidecar.istio.io/proxyMemoryLimit": "512Mi"}
+    assert capacity.MESH_SIDECAR_RESOURCES == {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                               "limits": {"cpu": "500m", "memory": "512Mi"}}
+
+
+def test_tmp_must_fit_the_containers_disk_limit():
+    small = WorkloadSize(min_replicas=1, max_replicas=1, cpu="100m", memory="128Mi",
+                         ephemeral_storage="128Mi")
+    with pytest.raises(ValueError, match="ephemeral-storage limit 256Mi"):
+        spec(size=small, tmp_size="256Mi")
+    assert spec(size=small, tmp_size="200Mi").tmp_size == "200Mi"
 
 
 @pytest.mark.parametrize(("quantity", "doubled"), [("100m", "200m"), ("250m", "500m"), ("1", "2"),
@@ -86,7 +107,7 @@ def test_probes_hit_the_application_port():
 
 
 def test_autoscaler_and_budget_are_bounded_by_the_plan():
-    size = WorkloadSize(min_replicas=3, max_replicas=8, cpu="1", memory="2Gi")
+    size = WorkloadSize(min_replicas=3, max_replicas=8, cpu="1", memory="2Gi", ephemeral_storage="1Gi")
     _cm, deployment, service, hpa, pdb = manifests(spec(size=size))
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 8)
     target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "fileserver"}

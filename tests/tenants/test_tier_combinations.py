@@ -141,11 +141,17 @@ def test_requirements_add_up_workloads_surge_proxies_and_vcluster():
 
 def test_requirements_of_enterprise_at_max_scale_during_a_rollout():
     # Worked by hand from plans.yaml: file server 8 + 1 surge pods and chatbot 4 + 1, all at
-    # 1 CPU / 2Gi, each with a 100m / 128Mi mesh proxy.
+    # 1 CPU / 2Gi / 1Gi disk (limits twice that), each with a 100m / 128Mi mesh proxy limited
+    # to 500m / 512Mi, its disk the LimitRange default (64Mi request, 1Gi limit).
     record = TenantRecord(id="acme", tier="namespace", plan="enterprise")
+    mi = 2**20
     assert capacity.requirements(record, load_plans()["enterprise"]) == {
-        "cpu": Decimal("15.4"),          # 14 x 1 + 14 x 0.1
-        "memory": Decimal(30464 * 2**20),  # 14 x 2048Mi + 14 x 128Mi
+        "cpu": Decimal("15.4"),                        # 14 x 1 + 14 x 0.1
+        "memory": Decimal(30464 * mi),                 # 14 x 2048Mi + 14 x 128Mi
+        "ephemeral_storage": Decimal(15232 * mi),      # 14 x 1024Mi + 14 x 64Mi
+        "limits_cpu": Decimal(35),                     # 14 x 2 + 14 x 0.5
+        "limits_memory": Decimal(64512 * mi),          # 14 x 4096Mi + 14 x 512Mi
+        "limits_ephemeral_storage": Decimal(43008 * mi),  # 14 x 2048Mi + 14 x 1024Mi
         "pods": Decimal(14), "pvcs": Decimal(0), "storage": Decimal(0)}
 
 
