@@ -6,8 +6,10 @@ cannot be parsed yields no statements; rules that need a document report its abs
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from policy.props import as_list, as_map, as_str_list, json_doc, strings
@@ -42,6 +44,21 @@ class Statement:
     def resources(self) -> list[str]:
         """``Resource`` as a list."""
         return as_str_list(self.body.get("Resource"))
+
+    @property
+    def not_actions(self) -> list[str]:
+        """``NotAction`` as a list."""
+        return as_str_list(self.body.get("NotAction"))
+
+    @property
+    def not_resources(self) -> list[str]:
+        """``NotResource`` as a list."""
+        return as_str_list(self.body.get("NotResource"))
+
+    @property
+    def has_not_principal(self) -> bool:
+        """Uses ``NotPrincipal`` (everyone but the listed principals)."""
+        return "NotPrincipal" in self.body
 
     @property
     def has_not_action(self) -> bool:
@@ -116,5 +133,104 @@ def is_admin_policy_arn(arn: Any) -> bool:
 
 
 def is_wildcard_action(action: str) -> bool:
-    """``*`` or a whole service (``s3:*``)."""
-    return action == "*" or action.endswith(":*")
+    """An action pattern: ``*``, a whole service (``s3:*``) or a partial one (``s3:Get*``, ``kms:?ncrypt``)."""
+    return has_wildcard(action)
+
+
+# --- IAM wildcards -----------------------------------------------------------------------
+def has_wildcard(value: str) -> bool:
+    """Whether a value is an IAM pattern (``*`` or ``?`` anywhere in it)."""
+    return "*" in value or "?" in value
+
+
+@lru_cache(maxsize=4096)
+def _glob(pattern: str, fold: bool) -> re.Pattern[str]:
+    parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if fold else 0))
+
+
+def glob_matches(pattern: str, value: str, *, fold_case: bool = False) -> bool:
+    """IAM wildcard matching: ``*`` any run of characters (``/`` and ``:`` included), ``?`` one.
+
+    Resource ARNs match case-sensitively; actions and condition keys are case-insensitive
+    (pass ``fold_case``).
+    """
+    return _glob(pattern, fold_case).fullmatch(value) is not None
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """Whether an ``Action`` entry (``s3:*``, ``kms:Get*``, ``*``) covers an action."""
+    return glob_matches(pattern, action, fold_case=True)
+
+
+# --- principals and fences -------------------------------------------------------------
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ROOT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|\*):root$")
+
+
+def is_account_wide(kind: str, value: str) -> bool:
+    """A principal that stands for a whole account or everyone, not one identity.
+
+    ``*`` (anonymous, any account), ``{"AWS": "*"}``, an account root ARN
+    (``arn:aws:iam::<acct>:root``) and a bare 12-digit account id all delegate to every
+    principal whose IAM policies allow the action; a pattern in a principal is never
+    one identity either.
+    """
+    if kind == "*" or value == "*":
+        return True
+    if kind != "AWS":
+        return False
+    return bool(_ACCOUNT_ID.match(value) or _ACCOUNT_ROOT.match(value)) or has_wildcard(value)
+
+
+_EQUALITY = frozenset({"stringequals", "arnequals"})
+
+
+def exact_condition_values(statement: Statement, key: str) -> list[str] | None:
+    """Values of ``key`` under an equality operator (no ``IfExists``, no ``ForAnyValue``), or ``None``."""
+    for operator, block in statement.conditions.items():
+        if not isinstance(operator, str) or operator.lower() not in _EQUALITY:
+            continue
+        for name, values in as_map(block).items():
+            if isinstance(name, str) and name.lower() == key:
+                found = as_str_list(values)
+                return found if found and not any(has_wildcard(v) for v in found) else None
+    return None
+
+
+def pins_principal(statement: Statement, *, tenant: str | None = None) -> bool:
+    """Whether a condition really fences the caller to named identities.
+
+    Only equality on ``aws:PrincipalArn`` with exact ARNs counts, or (for a tenant's own
+    resource) ``aws:ResourceTag/tenant`` or ``aws:PrincipalTag/tenant`` equal to that tenant.
+    ``StringLike``, ``...IfExists``, negated operators and ``ForAnyValue`` do not fence: a
+    missing key or a pattern lets other callers through.
+    """
+    if exact_condition_values(statement, "aws:principalarn") is not None:
+        return True
+    if tenant is None:
+        return False
+    return any(exact_condition_values(statement, key) == [tenant]
+               for key in ("aws:principaltag/tenant", "aws:resourcetag/tenant"))
+
+
+#: Key use (not administration) that AWS services perform for the caller; with
+#: ``kms:ViaService`` and ``kms:CallerAccount`` pinned the account may delegate them.
+KMS_SERVICE_USE_ACTIONS = frozenset(a.lower() for a in (
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants",
+    "kms:RevokeGrant"))
+
+
+def fenced_to_services(statement: Statement) -> bool:
+    """A KMS statement limited to key use through named AWS services of one account.
+
+    ``kms:ViaService`` (exact service endpoints) and ``kms:CallerAccount`` both pinned by
+    equality, and only use/grant actions, none of administration (``PutKeyPolicy``,
+    ``ScheduleKeyDeletion``...), which would let the account rewrite the fence.
+    """
+    actions = statement.actions
+    return (bool(actions) and not statement.has_not_action
+            and all(a.lower() in KMS_SERVICE_USE_ACTIONS for a in actions)
+            and exact_condition_values(statement, "kms:viaservice") is not None
+            and exact_condition_values(statement, "kms:calleraccount") is not None)

@@ -25,6 +25,7 @@ from policy.rules import (
     iso_meta_01,
     iso_meta_02,
 )
+from tenants.naming import TenantNames
 from tests.policy import fixtures as f
 from tests.policy.cases import (
     Case,
@@ -253,7 +254,7 @@ CASES: list[Case] = [
     stack_edit("iam04-role-reads-other-bucket", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", ("inlinePolicies",),
                         inline(allow("s3:GetObject", "arn:aws:s3:::tp-prod-bolt-files/*"))),
-               iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-fileserver-role"),
+               iso_iam_04.MSG_FOREIGN_REFERENCE, iso_iam_04.MSG_FOREIGN_REACH, about="acme-fileserver-role"),
     stack_edit("iam04-trust-other-namespace", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", TRUST_SUB, f.irsa_trust("tenant-bolt", "fileserver")),
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-fileserver-role"),
@@ -275,7 +276,7 @@ CASES: list[Case] = [
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-decrypt"),
     stack_edit("iam04-db-user-of-other-tenant", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", ("inlinePolicies",), inline(allow(
-                   "rds-db:connect", f"arn:aws:rds-db:{f.REGION}:{f.ACCOUNT}:dbuser:prx-0abc/t_bolt_app"))),
+                   "rds-db:connect", f"arn:aws:rds-db:{f.REGION}:{f.ACCOUNT}:dbuser:prx-0abc/{TenantNames('bolt', f.ENV).db_role}"))),
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-fileserver-role"),
     # ISO-DATA-01
     one("data01-public", "ISO-DATA-01", f.db_instance, ("publiclyAccessible",), True,
@@ -456,7 +457,7 @@ def test_longest_tenant_id_wins_when_ids_share_a_prefix() -> None:
     role = f.changed(f.find(stack, ROLE, "bolt-fileserver-role"), ("inlinePolicies",),
                      inline(allow("s3:GetObject", "arn:aws:s3:::tp-prod-acme-corp-files/*")))
     found = _rule(f.replace(stack, role) + [ns], "ISO-IAM-04")
-    assert [v["urn"].rsplit("::", 1)[-1] for v in found] == ["bolt-fileserver-role"]
+    assert {v["urn"].rsplit("::", 1)[-1] for v in found} == {"bolt-fileserver-role"}
     own = f.changed(f.find(stack, ROLE, "acme-fileserver-role"), ("inlinePolicies",),
                     inline(allow("s3:GetObject", "arn:aws:s3:::tp-prod-acme-files/*")))
     assert _rule(f.replace(stack, own) + [ns], "ISO-IAM-04") == []
