@@ -290,12 +290,17 @@ def authorization_policies(namespace_name: str, labels: Mapping[str, str]) -> li
     ]
 
 
-def sidecar(namespace_name: str, labels: Mapping[str, str]) -> Manifest:
+def sidecar(namespace_name: str, labels: Mapping[str, str], *, registry_only: bool = True) -> Manifest:
     """Scope the namespace's proxies to their own namespace, istiod and registered hosts.
 
-    REGISTRY_ONLY: a destination without a service or ServiceEntry visible here is
-    refused by the proxy itself, on top of the NetworkPolicies (defence in depth).
+    Every tenant namespace has one (ISO-MESH-08): the egress hosts keep other tenants'
+    services out of the proxies' configuration. ``registry_only``: a destination without a
+    service or ServiceEntry visible here is refused by the proxy itself, on top of the
+    NetworkPolicies (defence in depth). False for the ``vcluster`` tier, whose tenant runs
+    workloads the platform does not know (their public egress passes through the proxy;
+    the NetworkPolicies keep it off other tenants and the metadata service).
     """
+    mode = "REGISTRY_ONLY" if registry_only else "ALLOW_ANY"
     return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
             "metadata": metadata("default", labels, namespace_name),
             "spec": {"egress": [{"hosts": ["./*", f"{naming.ISTIO_NAMESPACE}/*"]}],

@@ -48,6 +48,11 @@ SCRAPE_INTERVAL = "30s"
 #: Label and annotation Grafana's dashboard sidecar (kube-prometheus-stack) looks for.
 DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 DASHBOARD_FOLDER_ANNOTATION = "grafana_folder"
+#: What the sidecar reads dashboards from: ConfigMaps only. Tenants may write Secrets
+#: (write-only), so a sidecar that also watched Secrets would read what a tenant plants; the
+#: admission policy ``tenant-dashboards`` refuses the label and folder annotation from
+#: anyone but the platform on both kinds (components/admission.py).
+DASHBOARD_SIDECAR_RESOURCE = "configmap"
 #: Share of a limit (quota, chatbot budget) at which an alert warns.
 NEARLY_EXHAUSTED = 0.9
 #: Metric the chatbot exports for tokens spent on model calls (a counter).

@@ -53,6 +53,17 @@ def subnet_layout(vpc_cidr: str, zones: Sequence[str]) -> list[ZoneSubnets]:
             for i, zone in enumerate(zones[:ZONE_COUNT])]
 
 
+def private_cidrs(vpc_cidr: str) -> list[str]:
+    """The private subnets' CIDRs of a VPC: where its databases (and nodes and pods) live.
+
+    The same quarters :func:`subnet_layout` assigns, without needing the zones' names: a
+    tenant's database egress is allowed to these, never to the whole VPC (the public
+    quarter holds the NAT gateways and load balancers).
+    """
+    vpc = ipaddress.IPv4Network(vpc_cidr, strict=True)
+    return [str(q) for q in list(vpc.subnets(new_prefix=vpc.prefixlen + 2))[:ZONE_COUNT]]
+
+
 def subnet_tags(cluster_name: str, *, public: bool) -> dict[str, str]:
     """Tags that tell Kubernetes which subnets hold which load balancers of ``cluster_name``."""
     role = ELB_ROLE_TAG if public else INTERNAL_ELB_ROLE_TAG

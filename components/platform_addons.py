@@ -44,7 +44,7 @@ import pulumi_kubernetes as k8s
 from components.cluster import SYSTEM_TAINT
 from components.context import ClusterRef
 from components.identity import REGIONAL_STS_ANNOTATION, ROLE_ARN_ANNOTATION, irsa_trust_policy
-from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL
+from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, DASHBOARD_SIDECAR_RESOURCE
 from components.versions import chart, chart_name
 from tenants import naming
 from tenants.naming import ClusterNames
@@ -203,6 +203,7 @@ def monitoring_values() -> dict[str, Any]:
                     "sidecar": {"dashboards": {
                         "enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL",
                         "folderAnnotation": DASHBOARD_FOLDER_ANNOTATION,
+                        "resource": DASHBOARD_SIDECAR_RESOURCE,
                         "provider": {"foldersFromFilesStructure": True}}}},
     }
 
@@ -276,6 +277,8 @@ class PlatformAddonsArgs:
     hostnames: Sequence[str] = ()
     acme_server: str = LETSENCRYPT_PRODUCTION
     acme_email: str | None = None
+    #: More cluster-level resources tenant objects must wait for (the admission policies).
+    wait_for: Sequence[pulumi.Resource] = ()
 
 
 class PlatformAddons(pulumi.ComponentResource):
@@ -329,7 +332,7 @@ class PlatformAddons(pulumi.ComponentResource):
 
         ready: list[pulumi.Resource] = [*namespaces.values(), storage_class, istio_base, istio_cni, istiod,
                                         gateway, peer_authentication, cert_manager, issuer, external_dns,
-                                        metrics_server, monitoring]
+                                        metrics_server, monitoring, *args.wait_for]
         # A resource's URN resolves once the engine has created it (for a chart: once all its
         # objects exist), and is known in previews, so this gates without unknowns.
         gated = pulumi.Output.all(args.kubeconfig, *[r.urn for r in ready]).apply(lambda v: v[0])

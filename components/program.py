@@ -11,6 +11,7 @@ import dataclasses
 
 import pulumi_aws as aws
 
+from components.admission import PlatformAdmission, PlatformAdmissionArgs
 from components.chatbot import ChatbotStack, ChatbotStackArgs, chatbot_url
 from components.cluster import CELL_WORKLOAD_POOL, TenantCluster, TenantClusterArgs
 from components.context import ClusterRef, TenantContext
@@ -145,7 +146,11 @@ def _host_cluster(spec: StackSpec, args: TenantClusterArgs) -> ClusterRef:
                         f"{naming.platform_admin_role(spec.environment)}")
     cluster = TenantCluster(args.names.cluster, dataclasses.replace(
         args, admin_principals={"platform-admin": admin}, kubeconfig_role_arn=admin))
+    # Tenant admission (every cluster): tenant objects wait for it through the add-ons' provider.
+    admission = PlatformAdmission(f"{args.names.cluster}-admission", PlatformAdmissionArgs(
+        cluster=cluster.ref(), environment=spec.environment))
     addons = PlatformAddons(f"{args.names.cluster}-addons", PlatformAddonsArgs(
         cluster=cluster.ref(), names=args.names, kubeconfig=cluster.kubeconfig,
-        volume_key_arn=cluster.volume_key_arn, hostnames=[t.hostname for t in spec.tenants]))
+        volume_key_arn=cluster.volume_key_arn, hostnames=[t.hostname for t in spec.tenants],
+        wait_for=[admission]))
     return dataclasses.replace(cluster.ref(), provider=addons.tenant_provider)

@@ -29,6 +29,7 @@ import pulumi_kubernetes as k8s
 from components import k8s_manifests as m
 from components.context import ClusterRef, TenantContext
 from components.identity import WorkloadIdentity, WorkloadIdentityArgs, object_name
+from components.network import private_cidrs
 from tenants import naming
 from tenants.models import Tier
 
@@ -66,10 +67,12 @@ def declare(name: str, manifest: m.Manifest, opts: pulumi.ResourceOptions) -> pu
 def locks_egress_to_registry(tier: Tier) -> bool:
     """Whether the namespace's proxies refuse destinations outside the mesh registry.
 
-    True where the platform writes every workload (its egress is known: AWS APIs and the
-    database). False for ``vcluster``: the tenant runs its own workloads through its
-    virtual cluster, whose chart-managed network policy grants public egress; the
-    NetworkPolicies still keep them off other tenants and the metadata service.
+    Every tier gets a Sidecar scoping egress hosts to its own and the mesh's namespace;
+    this decides only its outbound traffic policy (and the ServiceEntries). True where the
+    platform writes every workload (its egress is known: AWS APIs and the database). False
+    for ``vcluster``: the tenant runs its own workloads through its virtual cluster, whose
+    chart-managed network policy grants public egress; the NetworkPolicies still keep them
+    off other tenants and the metadata service.
     """
     return tier is not Tier.VCLUSTER
 
@@ -86,7 +89,9 @@ class TenantNamespaceArgs:
     namespaced RoleBindings only); default none. EKS allows one access entry per principal
     and cluster, so a principal belongs to exactly one tenant.
     ``database_cidrs``: where the tenant's database endpoint (RDS Proxy) lives, reached on
-    5432; default the cluster's VPC. Empty: no database egress.
+    5432; default the cluster's private subnets (:func:`components.network.private_cidrs`,
+    where the database subnet group and proxy are placed), never the whole VPC. Empty: no
+    database egress.
     """
 
     ctx: TenantContext
@@ -129,7 +134,8 @@ class TenantNamespace(pulumi.ComponentResource):
         ctx, cluster = args.ctx, args.cluster
         admin_groups = _groups(ctx, args.admin_groups, ctx.names.admin_group)
         viewer_groups = _groups(ctx, args.viewer_groups, ctx.names.viewer_group)
-        database_cidrs = [cluster.vpc_cidr] if args.database_cidrs is None else list(args.database_cidrs)
+        database_cidrs = (private_cidrs(cluster.vpc_cidr) if args.database_cidrs is None
+                          else list(args.database_cidrs))
         ns_name, labels = ctx.names.namespace, ctx.labels
 
         namespace = k8s.core.v1.Namespace(
@@ -153,8 +159,9 @@ class TenantNamespace(pulumi.ComponentResource):
         ]
         objects += [(f"mesh-authz-{p['metadata']['name']}", p)
                     for p in m.authorization_policies(ns_name, labels)]
-        if locks_egress_to_registry(ctx.tier):
-            objects.append(("mesh-sidecar", m.sidecar(ns_name, labels)))
+        registry_only = locks_egress_to_registry(ctx.tier)
+        objects.append(("mesh-sidecar", m.sidecar(ns_name, labels, registry_only=registry_only)))
+        if registry_only:
             objects += [(f"mesh-egress-{e['metadata']['name']}", e)
                         for e in m.service_entries(ns_name, labels, database_cidrs)]
         for role, manifest in objects:

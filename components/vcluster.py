@@ -86,8 +86,11 @@ def vcluster_values(*, vpc_cidr: str, placement: dict[str, Any]) -> dict[str, An
             },
         },
         "sync": {
-            "toHost": {"pods": {"enforceTolerations": [
-                scheduling.toleration_string(t) for t in tolerations]}},
+            "toHost": {"pods": {
+                "enforceTolerations": [scheduling.toleration_string(t) for t in tolerations],
+                # The hosts-rewrite init container runs a public alpine image, which the
+                # host's admission (images from the tenant's repository only) refuses.
+                "rewriteHosts": {"enabled": False}}},
             "fromHost": {
                 "nodes": nodes,
                 "secrets": {"enabled": False},

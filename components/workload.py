@@ -158,6 +158,27 @@ def pinned_image(image: str) -> str:
     return image
 
 
+def released_image(ctx: TenantContext, cluster: ClusterRef, workload: str,
+                   repository_name: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The released image of a workload: under the tenant's one image prefix, by digest.
+
+    Built from :meth:`tenants.naming.TenantNames.image_repository_prefix`, the prefix the
+    cluster's admission policy allows in the tenant's namespace, so the two cannot drift.
+    ``repository_name`` (the ECR repository's output) orders the image after its repository.
+    """
+    digest = ctx.image_digest(workload)
+
+    def reference(values: list[Any]) -> str:
+        account, repository = values
+        prefix = ctx.names.image_repository_prefix(
+            naming.ecr_registry(account, cluster.region, cluster.partition))
+        if f"{ctx.names.image_repository_path}{workload}" != repository:
+            raise ValueError(f"repository {repository!r} is not under the tenant's prefix {prefix!r}")
+        return pinned_image(f"{prefix}{workload}@{digest}")
+
+    return pulumi.Output.all(cluster.account_id, repository_name).apply(reference)
+
+
 # --- manifests ---------------------------------------------------------------------------
 def _meta(name: str, namespace: Any, labels: Mapping[str, str]) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": dict(labels)}
@@ -209,6 +230,7 @@ def pod_spec(spec: WorkloadSpec, *, image: Any, service_account: Any,
     }
     return {
         "serviceAccountName": service_account,
+        "priorityClassName": naming.TENANT_PRIORITY_CLASS,
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "hostNetwork": False,
@@ -355,7 +377,7 @@ class TenantWorkload(pulumi.ComponentResource):
                 force_delete=False,
                 tags={**ctx.tags, "workload": spec.workload},
                 opts=pulumi.ResourceOptions(parent=self))
-            image = pulumi.Output.concat(repository.repository_url, "@", ctx.image_digest(spec.workload))
+            image = released_image(ctx, cluster, spec.workload, repository.name)
 
         labels = workload_labels(ctx.labels, spec.workload)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)

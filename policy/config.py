@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,14 +70,44 @@ def enforcement_for(severity: str) -> str:
     return "mandatory" if severity in ("critical", "high") else "advisory"
 
 
-def stack_config(kind: str, rules: Sequence[AnyRule] = ALL) -> dict[str, dict[str, Any]]:
-    """The default ``--policy-pack-config`` document for a stack of this kind."""
+#: Rules that judge host names and the option they read the registry's host ownership from.
+HOST_RULES: Mapping[str, str] = {"ISO-NET-09": "tenantHosts", "ISO-MESH-07": "tenantHosts"}
+
+
+def host_ownership(tenants: Iterable[Any]) -> dict[str, list[str]]:
+    """Tenant id -> the host names the registry gives it (``ResolvedTenant.hostname``).
+
+    The one translation of the registry's host ownership into policy config: ``tenantctl
+    plan`` and ``check`` (through plan.json) and the real engine's ``--policy-pack-config``
+    all call it with the stack's tenants.
+    """
+    return {t.id: [t.hostname.lower().rstrip(".")] for t in sorted(tenants, key=lambda t: t.id)}
+
+
+def host_config(hosts: Mapping[str, Sequence[str]] | None,
+                rules: Sequence[AnyRule] = ALL) -> dict[str, dict[str, Any]]:
+    """Config entries that give every host-judging rule of ``rules`` the tenants' hosts."""
+    ids = {rule.id for rule in rules}
+    return {rule_id: {option: {t: list(h) for t, h in (hosts or {}).items()}}
+            for rule_id, option in HOST_RULES.items() if rule_id in ids}
+
+
+def stack_config(kind: str, rules: Sequence[AnyRule] = ALL,
+                 hosts: Mapping[str, Sequence[str]] | None = None) -> dict[str, dict[str, Any]]:
+    """The default ``--policy-pack-config`` document for a stack of this kind.
+
+    ``hosts``: the stack's tenants' host names (:func:`host_ownership`) for the rules
+    that judge which tenant may claim which host.
+    """
     _check_kind(kind)
     document: dict[str, dict[str, Any]] = {}
     for rule in rules:
         tiers = [t for t in rule.tiers if t in STACK_TIERS[kind]]
         level = enforcement_for(effective_severity(rule, kind)) if tiers else "disabled"
         document[rule.id] = {"enforcementLevel": level, "tiers": tiers}
+    if hosts is not None:
+        for rule_id, entry in host_config(hosts, rules).items():
+            document[rule_id].update(entry)
     return document
 
 
@@ -164,17 +194,33 @@ def reconcile(kind: str, overrides: Mapping[str, Any] | None = None,
     return result
 
 
+def _registry_hosts(registry: Path, stack_name: str) -> dict[str, list[str]]:
+    """The host ownership of one stack's tenants, read through the tenants loader."""
+    from tenants.loader import load_registry  # the loader reads YAML: only when asked
+    from tenants.stacks import fleet_stacks
+
+    specs = [s for s in fleet_stacks(load_registry(registry)) if s.name == stack_name]
+    if not specs:
+        raise PolicyConfigError(f"stack {stack_name!r} is not in the registry {registry}")
+    return host_ownership(specs[0].tenants)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the ``--policy-pack-config`` file for one stack."""
     parser = argparse.ArgumentParser(prog="python -m policy.config", description=__doc__.split("\n")[0])
     parser.add_argument("--stack", help="stack name; its kind follows from the name")
     parser.add_argument("--kind", choices=STACK_KINDS, help="stack kind (overrides --stack)")
+    parser.add_argument("--registry", type=Path,
+                        help="tenant registry: add the stack's tenants' host names (needs --stack)")
     parser.add_argument("--out", type=Path, help="file to write (default: stdout)")
     args = parser.parse_args(argv)
     if not args.kind and not args.stack:
         parser.error("give --stack or --kind")
+    if args.registry and not args.stack:
+        parser.error("--registry needs --stack")
     kind = args.kind or stack_kind_of(args.stack)
-    text = json.dumps(stack_config(kind), indent=2, sort_keys=True) + "\n"
+    hosts = _registry_hosts(args.registry, args.stack) if args.registry else None
+    text = json.dumps(stack_config(kind, hosts=hosts), indent=2, sort_keys=True) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policy import kube
-from policy.props import as_list, as_map, number
+from policy import cidr, kube, tenancy
+from policy.props import as_list, as_map, number, text
 
 INGRESS, EGRESS = "Ingress", "Egress"
 
@@ -53,6 +53,11 @@ def ip_blocks(spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]
                     yield direction, block
 
 
+def block_covers(block: Mapping[str, Any]) -> list[cidr.Network]:
+    """The addresses an ipBlock admits: its cidr minus its exceptions."""
+    return cidr.covered([text(block.get("cidr")) or ""], as_list(block.get("except")))
+
+
 def port_allows(rule: Mapping[str, Any], port: int, protocol: str) -> bool:
     """Whether a rule's ports admit ``port``/``protocol`` (no ports means every port)."""
     ports = [as_map(p) for p in as_list(rule.get("ports"))]
@@ -83,3 +88,75 @@ def selects_namespace(peer: Mapping[str, Any], namespace: str) -> bool:
 def is_network_policy(type_: str) -> bool:
     """A Kubernetes NetworkPolicy."""
     return kube.matcher("networking.k8s.io/NetworkPolicy")(type_)
+
+
+# --- label selectors ------------------------------------------------------------------
+#: The label the API server sets on every namespace to its name.
+NAME_LABEL = "kubernetes.io/metadata.name"
+
+
+def selector_matches(selector: Mapping[str, Any], labels: Mapping[str, Any]) -> bool:
+    """Whether a LabelSelector selects an object with ``labels`` (the API's semantics).
+
+    matchLabels and matchExpressions are ANDed; an empty selector selects everything;
+    ``NotIn`` and ``DoesNotExist`` match objects without the key. An operator the API does
+    not know selects everything here (fail closed: the rule then sees the widest reach).
+    """
+    for key, value in as_map(selector.get("matchLabels")).items():
+        if labels.get(key) != value:
+            return False
+    for raw in as_list(selector.get("matchExpressions")):
+        expr = as_map(raw)
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = [str(v) for v in as_list(expr.get("values"))]
+        present = key in labels
+        current = str(labels.get(key)) if present else None
+        if op == "In" and not (present and current in values):
+            return False
+        if op == "NotIn" and present and current in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def selected_namespaces(peer: Mapping[str, Any], own: str,
+                        namespaces: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The namespaces (name -> labels) a peer's pods may live in.
+
+    No namespaceSelector: the policy's own namespace. An ipBlock-only peer: none. A peer
+    with no field at all is treated as every namespace (the API rejects it; fail closed).
+    """
+    if peer.get("namespaceSelector") is None:
+        if peer.get("podSelector") is not None:
+            return [own]
+        return [] if peer.get("ipBlock") is not None else sorted(namespaces)
+    selector = as_map(peer.get("namespaceSelector"))
+    return sorted(n for n, labels in namespaces.items() if selector_matches(selector, labels))
+
+
+def namespace_universe(declared: Mapping[str, Mapping[str, Any]], platform: Sequence[str],
+                       known_tenants: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Every namespace a selector could reach: name -> labels (with the name label).
+
+    ``declared`` are the stack's Namespace resources; ``platform`` the cluster's other
+    namespaces (only their name label is certain). For each declared tenant namespace a
+    *probe* twin is added: the same labels for a tenant that does not exist yet. A
+    selector that matches a probe selects tenants by what they share (tier, plan,
+    managed-by, PSA or mesh labels, ``tenant`` Exists), whoever the registry holds.
+    """
+    universe: dict[str, dict[str, Any]] = {n: {NAME_LABEL: n} for n in platform}
+    for name, labels in declared.items():
+        universe[name] = {**labels, NAME_LABEL: name}
+    taken = set(known_tenants) | {tenancy.tenant_of_namespace(n) for n in universe} - {None}
+    for name, labels in list(universe.items()):
+        tenant = tenancy.tenant_of_namespace(name)
+        if tenant is None:
+            continue
+        probe = next(f"{tenant}-probe{i}" for i in range(len(taken) + 1) if f"{tenant}-probe{i}" not in taken)
+        probe_ns = tenancy.tenant_namespace(probe)
+        swap = {tenant: probe, name: probe_ns}
+        universe[probe_ns] = {k: swap.get(v, v) if isinstance(v, str) else v for k, v in labels.items()}
+    return universe

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policy.props import EMPTY, as_map, get, text
+from tenants import naming
 from tenants.naming import RESERVED_TENANT_IDS
 
 LABEL_TENANT = "tenant"
@@ -26,7 +27,14 @@ NAMESPACE_PREFIX = "tenant-"
 #: Tier label/tag values and the catalogue's tier letters.
 TIER_LETTER = {"namespace": "N", "node": "P", "vcluster": "V", "cluster": "D"}
 #: Namespaces of the platform itself (mesh, ingress, monitoring, Kubernetes).
-PLATFORM_NAMESPACES = ("istio-system", "istio-ingress", "monitoring", "kube-system")
+PLATFORM_NAMESPACES = (naming.ISTIO_NAMESPACE, naming.INGRESS_NAMESPACE, naming.MONITORING_NAMESPACE,
+                       "kube-system")
+#: Namespaces every cluster has besides tenants': the platform's (``tenants.naming``) and
+#: Kubernetes' own. Selector rules evaluate peers against these even where the stack does
+#: not declare them.
+CLUSTER_NAMESPACES = (naming.ISTIO_NAMESPACE, naming.INGRESS_NAMESPACE, naming.MONITORING_NAMESPACE,
+                      naming.CERT_MANAGER_NAMESPACE, naming.EXTERNAL_DNS_NAMESPACE, "kube-system",
+                      "kube-public", "kube-node-lease", "default")
 
 _NODE_GROUP_TYPES = ("aws:eks/nodeGroup:NodeGroup", "eks:index:ManagedNodeGroup")
 _NON_OBJECT_K8S = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")

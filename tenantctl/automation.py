@@ -113,10 +113,11 @@ class FleetRunner:
         """
         if not self.policy_pack:
             return None
-        from policy.config import stack_config  # the pack is heavy: load it only when used
+        from policy.config import host_ownership, stack_config  # the pack is heavy: load it only when used
 
         path = work_dir_for(self.work_root, spec) / "policy-config.json"
-        path.write_text(json.dumps(stack_config(spec.kind), indent=1, sort_keys=True),
+        config = stack_config(spec.kind, hosts=host_ownership(spec.tenants))
+        path.write_text(json.dumps(config, indent=1, sort_keys=True),
                         encoding="utf-8")
         return [str(path)]
 

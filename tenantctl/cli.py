@@ -175,7 +175,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Re-evaluate the policy pack over a saved plan.json."""
     plans = planner.read_plan(Path(args.plan))
     for plan in plans:
-        plan.violations = planner.evaluate(plan.resources, plan.name, plan.kind)
+        plan.violations = planner.evaluate(plan.resources, plan.name, plan.kind, plan.hosts)
     return _summary(plans)
 
 

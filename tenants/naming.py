@@ -37,6 +37,9 @@ MANAGED_BY = "tenant-platform"
 #: ingress gateway's per-tenant rate limit): they must not carry ``tenant``, which marks
 #: objects that live in the tenant's namespace.
 LABEL_FOR_TENANT = "tenant-platform.io/for-tenant"
+#: The one PriorityClass tenant pods may name (created in every cluster by
+#: :mod:`components.admission`, which also refuses every other class in tenant namespaces).
+TENANT_PRIORITY_CLASS = "tenant-default"
 
 # Platform namespaces in every cluster.
 ISTIO_NAMESPACE = "istio-system"
@@ -254,9 +257,24 @@ class TenantNames:
         """Alias of the tenant's KMS key for one purpose (files, db, secrets, eks...)."""
         return _check(f"alias/tp/{self.environment}/{self.tenant_id}/{purpose}", 256, "KMS alias")
 
+    @property
+    def image_repository_path(self) -> str:
+        """Repository path (in the account's registry) under which all the tenant's images live."""
+        return f"{self.prefix}/"
+
     def ecr_repository(self, workload: str) -> str:
         """ECR repository the tenant's pods pull one workload's image from."""
-        return _check(f"{self.prefix}/{workload}", 256, "ECR repository", ECR_REPOSITORY_RE)
+        return _check(f"{self.image_repository_path}{workload}", 256, "ECR repository", ECR_REPOSITORY_RE)
+
+    def image_repository_prefix(self, registry: str) -> str:
+        """The one prefix every image a tenant pod runs must start with (``<registry>/<path>/``).
+
+        The platform's workloads build their image references from it and the cluster's
+        admission policy refuses any other image in the tenant's namespace
+        (:mod:`components.admission`): change the image design here, and both follow.
+        """
+        return f"{registry.rstrip('/')}/{self.image_repository_path}"
+
 
     @property
     def ingress_gateway(self) -> str:
@@ -391,6 +409,22 @@ def platform_admin_role(environment: str) -> str:
     the Kubernetes provider authenticates as it.
     """
     return _check(f"tp-{environment}-platform-admin", 64, "IAM role name")
+
+
+def platform_admin_username_prefix(partition: str, account_id: str, environment: str) -> str:
+    """Kubernetes user name prefix of the platform admin role's sessions in a cluster.
+
+    The cluster's access entry for the role sets no user name, so EKS uses its default for
+    an IAM role, ``arn:<partition>:sts::<account>:assumed-role/<role>/{{SessionName}}``;
+    every session of the role, and nobody else, has a user name starting with this.
+    """
+    return f"arn:{partition}:sts::{account_id}:assumed-role/{platform_admin_role(environment)}/"
+
+
+def ecr_registry(account_id: str, region: str, partition: str = "aws") -> str:
+    """Host name of an account's private ECR registry in a region."""
+    suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"{account_id}.dkr.ecr.{region}.{suffix}"
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,16 @@ from typing import Any
 from policy import kube, stackview, tenancy
 from policy.props import as_list, as_map
 from policy.rule import Finding, Resource, RuleConfig, StackRule
+from tenants import naming
 
 MSG_ALLOW_NOTHING = "Add an allow-nothing AuthorizationPolicy (empty spec) to the tenant namespace."
 MSG_FOREIGN_SOURCE = ("ALLOW only principals and namespaces of the tenant itself or of platform "
                       "namespaces (option platformNamespaces).")
 MSG_ANY_SOURCE = "Give every ALLOW rule a 'from' naming source principals or namespaces."
+MSG_MESH_WIDE = ("An ALLOW AuthorizationPolicy in the mesh root namespace applies to every "
+                 "namespace: give each rule a 'from' naming only platform principals or "
+                 "namespaces (never an empty rule, a tenant or a wildcard), or move it into "
+                 "the namespace it is for.")
 MSG_NEGATIVE = ("Use positive matching in ALLOW rules: no notPrincipals, notNamespaces, "
                 "notIpBlocks, notPaths, notValues...")
 
@@ -55,9 +60,22 @@ def _judge_rule(rule: Mapping[str, Any], own: str, platform: list[str]) -> Itera
                 yield MSG_FOREIGN_SOURCE
 
 
+def _mesh_wide(spec: Mapping[str, Any], platform: list[str]) -> bool:
+    """Whether a root-namespace ALLOW admits anything beyond platform sources, mesh-wide."""
+    if spec.get("action") not in (None, "ALLOW"):
+        return False
+    rules = [as_map(r) for r in as_list(spec.get("rules"))]
+    if not rules:
+        return False  # allow-nothing: matches no request
+    return any(any(_judge_rule(rule, naming.ISTIO_NAMESPACE, platform)) for rule in rules)
+
+
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     platform = list(cfg.option("platformNamespaces"))
     policies = stackview.by_namespace(resources, IS_AUTHZ)
+    for policy in policies.get(naming.ISTIO_NAMESPACE, []):
+        if _mesh_wide(kube.spec(policy.props), platform):
+            yield Finding(MSG_MESH_WIDE, policy.urn)
     for ns in stackview.tenant_namespaces(resources, cfg):
         if not any(_is_allow_nothing(kube.spec(p.props)) for p in policies.get(ns.name, [])):
             yield Finding(MSG_ALLOW_NOTHING, ns.resource.urn)
@@ -76,8 +94,9 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
 RULE = StackRule(
     id="ISO-MESH-02",
     description=(
-        "Every tenant namespace has an allow-nothing AuthorizationPolicy, and ALLOW policies name"
-        " only the tenant's own (or platform) sources, with positive matching."
+        "Every tenant namespace has an allow-nothing AuthorizationPolicy, ALLOW policies name"
+        " only the tenant's own (or platform) sources, with positive matching, and ALLOW policies"
+        " in the mesh root namespace (mesh-wide) admit only platform sources."
     ),
     severity="high", tiers="NPV", scope="tenant",
     options={"platformNamespaces": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from policy import cidr, kube, network
-from policy.props import as_list, as_map, is_map, text
+from policy.props import as_list, as_map, is_map
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_ALL_NAMESPACES = ("Replace namespaceSelector {} (every namespace) with a selector for the "
@@ -23,23 +23,18 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
                 if is_map(selector) and not as_map(selector).get("matchLabels") \
                         and not as_list(as_map(selector).get("matchExpressions")):
                     yield MSG_ALL_NAMESPACES
+    internal = cidr.networks(cfg.option("internalCidrs"))
     for _direction, block in network.ip_blocks(spec):
-        block_cidr = text(block.get("cidr")) or ""
-        outer = cidr.network(block_cidr)
-        excepts = [e for e in as_list(block.get("except")) if isinstance(e, str)]
-        for internal in cfg.option("internalCidrs"):
-            inner = cidr.network(internal)
-            if outer is None or inner is None or inner.version != outer.version:
-                continue
-            if inner.subnet_of(outer) and not cidr.excluded(block_cidr, excepts, internal):  # type: ignore[arg-type]
-                yield MSG_INTERNAL_RANGES
+        reached = network.block_covers(block)
+        if cidr.public(reached) and cidr.intersect(reached, internal):
+            yield MSG_INTERNAL_RANGES
 
 
 RULE = ResourceRule(
     id="ISO-NET-02",
     description=(
-        "Tenant NetworkPolicies never select all namespaces, and any ipBlock wide enough to cover"
-        " cluster or VPC ranges excepts them."
+        "Tenant NetworkPolicies never select all namespaces, and any ipBlock that reaches the "
+        "internet excepts every cluster or VPC range it would cover (judged by address space)."
     ),
     severity="high", tiers="NPV", scope="tenant",
     options={"internalCidrs": {

@@ -8,12 +8,13 @@ from policy import cidr, helm, kube, network
 from policy.props import as_list, as_map, get, is_true, text
 from policy.rule import Resource, ResourceRule, RuleConfig
 
-MSG_IMDS = ("Except 169.254.169.254/32 (and fd00:ec2::254/128) from every egress ipBlock "
-            "that covers it.")
+MSG_IMDS = ("Except the link-local ranges 169.254.0.0/16 (with the metadata service "
+            "169.254.169.254) and fd00:ec2::/32, fe80::/10 from every egress ipBlock that reaches "
+            "them.")
 MSG_OPEN_EGRESS = ("Give egress rules that allow port 80 or every port a 'to' list; with no "
                    "peers they reach 169.254.169.254.")
-MSG_VCLUSTER_IMDS = ("Add 169.254.169.254/32 to policies.networkPolicy.outgoingConnections."
-                     "ipBlock.except in the vCluster values.")
+MSG_VCLUSTER_IMDS = ("Add 169.254.0.0/16 (with 169.254.169.254/32) to policies.networkPolicy."
+                     "outgoingConnections.ipBlock.except in the vCluster values.")
 
 #: vCluster's defaults for its workloads' outgoing connections.
 VCLUSTER_DEFAULT_CIDR = "0.0.0.0/0"
@@ -22,7 +23,9 @@ VCLUSTER_DEFAULT_EXCEPT = ("100.64.0.0/10", "127.0.0.0/8", "10.0.0.0/8", "172.16
 
 
 def _reaches_imds(block_cidr: str, excepts: list[str]) -> bool:
-    return any(not cidr.excluded(block_cidr, excepts, imds) for imds in cidr.IMDS)
+    """Whether the block minus its exceptions reaches IMDS or any link-local address."""
+    reached = cidr.covered([block_cidr], excepts)
+    return any(cidr.reaches(reached, target) for target in (*cidr.IMDS, *cidr.LINK_LOCAL))
 
 
 def _network_policy(res: Resource) -> Iterator[str]:
@@ -61,7 +64,7 @@ RULE = ResourceRule(
     id="ISO-NET-04",
     description=(
         "Tenant egress excludes the instance metadata addresses (169.254.169.254/32, "
-        "fd00:ec2::254) in NetworkPolicies and vCluster values."
+        "fd00:ec2::254) and every link-local range in NetworkPolicies and vCluster values."
     ),
     severity="high", tiers="NPV", scope="tenant",
     applies_to=lambda t: network.is_network_policy(t) or helm.is_chart_type(t), check=check)

@@ -10,7 +10,7 @@ from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_INTERNAL = ("Make the LoadBalancer Service internal "
                 "(service.beta.kubernetes.io/aws-load-balancer-scheme: internal).")
-MSG_SOURCE_RANGES = "Restrict spec.loadBalancerSourceRanges to known CIDRs, never 0.0.0.0/0."
+MSG_SOURCE_RANGES = "Restrict spec.loadBalancerSourceRanges to known CIDRs, never 0.0.0.0/0 or a split of it."
 
 SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
 LEGACY_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
@@ -24,7 +24,7 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if annotations.get(SCHEME) != "internal" and annotations.get(LEGACY_INTERNAL) not in ("true", True):
         yield MSG_INTERNAL
     ranges = as_list(spec.get("loadBalancerSourceRanges"))
-    if not ranges or any(cidr.is_open(r) for r in ranges):
+    if not ranges or cidr.is_open(ranges):
         yield MSG_SOURCE_RANGES
 
 

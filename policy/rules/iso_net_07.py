@@ -9,8 +9,9 @@ from policy import aws, cidr
 from policy.props import as_list, as_map, as_str_list, number
 from policy.rule import Resource, ResourceRule, RuleConfig
 
-MSG_OPEN_INGRESS = ("Remove 0.0.0.0/0 and ::/0 from security-group ingress "
-                    "(only ports in option publicIngressPorts may be public).")
+MSG_OPEN_INGRESS = ("Remove 0.0.0.0/0, ::/0 and any split of them (0.0.0.0/1 + 128.0.0.0/1, "
+                    "public ranges of a /8 or more) from security-group ingress (only ports in "
+                    "option publicIngressPorts may be public).")
 MSG_SGP_MODE = ("Set POD_SECURITY_GROUP_ENFORCING_MODE=standard in the vpc-cni add-on while "
                 "Security Groups for Pods and NetworkPolicy are both on.")
 
@@ -26,21 +27,30 @@ def _ports_public(rule: Mapping[str, Any], start_key: str, end_key: str, protoco
     return all(p in allowed for p in range(int(start), int(end) + 1))
 
 
+def _blocks(rule: Mapping[str, Any], *keys: str) -> list[str]:
+    return [c for k in keys for c in as_str_list(rule.get(k))]
+
+
 def _open_ingress(res: Resource, allowed: list[int]) -> bool:
+    """Whether the ingress the resource grants on non-public ports covers the internet.
+
+    The blocks of every such rule of the resource count together (``0.0.0.0/1`` in one rule,
+    ``128.0.0.0/1`` in the next is 0.0.0.0/0).
+    """
     props = res.props
     if res.type == aws.SECURITY_GROUP:
         rules = [as_map(r) for r in as_list(props.get("ingress"))]
-        return any(any(cidr.is_open(c) for c in as_str_list(r.get("cidrBlocks"))
-                       + as_str_list(r.get("ipv6CidrBlocks")))
-                   and not _ports_public(r, "fromPort", "toPort", "protocol", allowed)
-                   for r in rules)
-    if res.type == aws.SECURITY_GROUP_RULE:
-        blocks = as_str_list(props.get("cidrBlocks")) + as_str_list(props.get("ipv6CidrBlocks"))
-        return (props.get("type") == "ingress" and any(cidr.is_open(c) for c in blocks)
-                and not _ports_public(props, "fromPort", "toPort", "protocol", allowed))
-    blocks = as_str_list(props.get("cidrIpv4")) + as_str_list(props.get("cidrIpv6"))
-    return (any(cidr.is_open(c) for c in blocks)
-            and not _ports_public(props, "fromPort", "toPort", "ipProtocol", allowed))
+        blocks = [c for r in rules if not _ports_public(r, "fromPort", "toPort", "protocol", allowed)
+                  for c in _blocks(r, "cidrBlocks", "ipv6CidrBlocks")]
+    elif res.type == aws.SECURITY_GROUP_RULE:
+        if props.get("type") != "ingress" or _ports_public(props, "fromPort", "toPort", "protocol", allowed):
+            return False
+        blocks = _blocks(props, "cidrBlocks", "ipv6CidrBlocks")
+    else:
+        if _ports_public(props, "fromPort", "toPort", "ipProtocol", allowed):
+            return False
+        blocks = _blocks(props, "cidrIpv4", "cidrIpv6")
+    return cidr.is_open(blocks)
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
@@ -57,7 +67,8 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
 RULE = ResourceRule(
     id="ISO-NET-07",
     description=(
-        "No security group admits ingress from 0.0.0.0/0 or ::/0, and Security Groups for Pods "
+        "No security group admits ingress from the internet (0.0.0.0/0, ::/0 or any split of them), "
+        "and Security Groups for Pods "
         "run in standard mode when NetworkPolicy is on."
     ),
     severity="high", tiers="NPVD", scope="all",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from policy.config import host_config
 from policy.engine import evaluate_stack
 from tests.policy import fixtures as f
 
@@ -37,8 +38,13 @@ class Case:
 
 def evaluate(resources: Resources, kind: str = "shared", config: Mapping[str, Any] | None = None,
              preview: bool = False) -> list[dict[str, Any]]:
-    """Evaluate the pack in-process over plan resources."""
+    """Evaluate the pack in-process over plan resources.
+
+    The fixture tenants' host ownership (``fixtures.HOSTS``) is configured as tenantctl
+    configures the registry's; a case's own config entries replace it.
+    """
     stack = "tenant-delta" if kind == "dedicated" else "shared-apne1-01"
+    config = {**host_config(f.HOSTS), **(config or {})}
     return evaluate_stack(resources, stack_name=stack, stack_kind=kind, config=config,
                           preview=preview)
 

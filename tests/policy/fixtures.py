@@ -161,7 +161,8 @@ def allow_https_egress(tenant: str = "acme") -> dict[str, Any]:
     return _netpol(tenant, "allow-https", {
         "podSelector": {"matchLabels": {"app": "chatbot"}}, "policyTypes": ["Egress"],
         "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [
-                        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32"]}}],
+                        "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
+                        "169.254.0.0/16", "169.254.169.254/32"]}}],
                     "ports": [{"port": 443, "protocol": "TCP"}]}]})
 
 
@@ -292,8 +293,30 @@ def virtual_service(tenant: str = "acme") -> dict[str, Any]:
     return resource("kubernetes:networking.istio.io/v1:VirtualService", f"{tenant}-route", {
         "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
         "metadata": meta("fileserver", tenant),
-        "spec": {"hosts": [f"{tenant}.files.example.com"], "gateways": ["istio-ingress/public"],
+        "spec": {"hosts": [hostname(tenant)], "gateways": [f"istio-ingress/tenant-{tenant}"],
                  "http": [{"route": [{"destination": {"host": "fileserver", "port": {"number": 80}}}]}]}})
+
+
+def hostname(tenant: str) -> str:
+    """The tenant's registry host name (``HOSTS``)."""
+    return f"{tenant}.files.example.com"
+
+
+#: Host ownership the registry would give the fixture tenants (policy config tenantHosts).
+HOSTS = {t: [hostname(t)] for t in TIERS}
+
+
+def ingress_gateway(tenant: str = "acme") -> dict[str, Any]:
+    """The platform's Gateway for one tenant's host, in the ingress namespace."""
+    return resource("kubernetes:networking.istio.io/v1:Gateway", f"{tenant}-gateway", {
+        "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
+        "metadata": {"name": f"tenant-{tenant}", "namespace": "istio-ingress",
+                     "labels": {"tenant-platform.io/for-tenant": tenant,
+                                "app.kubernetes.io/managed-by": "tenant-platform"}},
+        "spec": {"selector": {"istio": "ingressgateway"}, "servers": [{
+            "hosts": [f"tenant-{tenant}/{hostname(tenant)}"],
+            "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+            "tls": {"mode": "SIMPLE", "credentialName": f"tenant-{tenant}-tls"}}]}})
 
 
 def vcluster_chart(tenant: str = "cirrus") -> dict[str, Any]:
@@ -304,7 +327,7 @@ def vcluster_chart(tenant: str = "cirrus") -> dict[str, Any]:
             "policies": {"networkPolicy": {"enabled": True, "outgoingConnections": {"ipBlock": {
                 "cidr": "0.0.0.0/0",
                 "except": ["100.64.0.0/10", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
-                           "192.168.0.0/16", "169.254.169.254/32"]}}}},
+                           "192.168.0.0/16", "169.254.0.0/16", "169.254.169.254/32"]}}}},
             "sync": {"fromHost": {"nodes": {"enabled": False, "syncBackChanges": False}},
                      "toHost": {"pods": {"enforceTolerations": []}}},
         }}, custom=False)
@@ -322,7 +345,7 @@ def tenant_workloads(tenant: str) -> list[dict[str, Any]]:
     """A tenant's workloads (a vcluster tenant's run inside its vCluster instead)."""
     if TIERS[tenant] == "vcluster":
         return [vcluster_chart(tenant)]
-    return [deployment(tenant), service(tenant), virtual_service(tenant)]
+    return [deployment(tenant), service(tenant), virtual_service(tenant), ingress_gateway(tenant)]
 
 
 # --- AWS: one tenant's data and identity -----------------------------------------------
