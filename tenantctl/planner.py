@@ -12,7 +12,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,12 @@ from tenantctl.mock_engine import run_program
 from tenants.stacks import StackSpec
 
 #: Version of the plan.json format. Bump it whenever its shape changes.
-PLAN_VERSION = 1
+#: 2: a top-level ``mock`` object says which values the mock engine invented.
+#:    Every stack carries ``hosts`` (tenant id -> the host names the registry gives it),
+#:    which ``check`` passes to the host-ownership rules exactly as ``plan`` did.
+PLAN_VERSION = 2
+#: Versions ``read_plan`` still reads (their shapes are a subset of this version's).
+READABLE_VERSIONS = (1, 2)
 PROJECT = "tenant-platform"
 _DYNAMIC_PROVIDER_KEY = "__provider"
 
@@ -41,11 +46,13 @@ class StackPlan:
     resources: list[dict[str, Any]]
     violations: list[dict[str, Any]]
     seconds: float = 0.0
+    #: Tenant id -> its host names (``policy.config.host_ownership``).
+    hosts: dict[str, list[str]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """The stack's entry in plan.json."""
         return {"name": self.name, "kind": self.kind, "tenants": self.tenants,
-                "resources": self.resources, "violations": self.violations}
+                "hosts": self.hosts, "resources": self.resources, "violations": self.violations}
 
 
 def _clean(resource: dict[str, Any]) -> dict[str, Any]:
@@ -56,21 +63,29 @@ def _clean(resource: dict[str, Any]) -> dict[str, Any]:
     return resource
 
 
-def evaluate(resources: list[dict[str, Any]], name: str, kind: str) -> list[dict[str, Any]]:
-    """Run the policy pack in-process over one stack's resources."""
-    from policy.engine import evaluate_stack  # imported late: the pack is heavy to load
+def evaluate(resources: list[dict[str, Any]], name: str, kind: str,
+             hosts: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    """Run the policy pack in-process over one stack's resources.
 
-    return evaluate_stack(resources, stack_name=name, stack_kind=kind)
+    ``hosts``: the stack's tenants' host names, for the rules that judge host ownership.
+    """
+    from policy.config import host_config  # imported late: the pack is heavy to load
+    from policy.engine import evaluate_stack
+
+    return evaluate_stack(resources, stack_name=name, stack_kind=kind, config=host_config(hosts))
 
 
 def plan_stack(spec: StackSpec, *, policies: bool = True) -> StackPlan:
     """Build one stack under the mock engine and evaluate the policy pack over it."""
     started = time.perf_counter()
     run = run_program(lambda: build_stack(spec), project=PROJECT, stack=spec.name)
+    from policy.config import host_ownership
+
     resources = [_clean(r.as_plan()) for r in run.resources]
-    violations = evaluate(resources, spec.name, spec.kind) if policies else []
+    hosts = host_ownership(spec.tenants)
+    violations = evaluate(resources, spec.name, spec.kind, hosts) if policies else []
     return StackPlan(spec.name, spec.kind, [t.id for t in spec.tenants], resources, violations,
-                     time.perf_counter() - started)
+                     time.perf_counter() - started, hosts)
 
 
 def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
@@ -125,9 +140,15 @@ def read_plan(path: Path) -> list[StackPlan]:
             if not isinstance(resources, list) or not all(
                     isinstance(r, dict) and {"urn", "type", "inputs"} <= r.keys() for r in resources):
                 raise TypeError("resources must be objects with urn, type and inputs")
+            # Plans older than the hosts field carry none: the host-ownership rules then
+            # see no tenant owning any host and fail closed (re-run `tenantctl plan`).
+            hosts = stack.get("hosts", {})
+            if not isinstance(hosts, dict) or not all(
+                    isinstance(h, list) and all(isinstance(x, str) for x in h) for h in hosts.values()):
+                raise TypeError("hosts must map tenant ids to lists of host names")
             plans.append(StackPlan(str(stack["name"]), str(stack["kind"]),
                                    list(stack.get("tenants", [])), resources,
-                                   list(stack.get("violations", []))))
+                                   list(stack.get("violations", [])), hosts=hosts))
         except (KeyError, TypeError) as exc:
             raise PlanFormatError(f"{path}: stacks[{i}] is malformed: {exc}") from None
     return plans
