@@ -40,6 +40,7 @@ import pulumi_random as random
 from components import db_documents as docs
 from components import versions
 from components.context import ClusterRef, TenantContext
+from components.db_bootstrap import RoleLimits
 from components.db_provider import TenantDatabaseBootstrap, TenantDatabaseBootstrapArgs
 from components.db_rotation import rotate_secret
 from tenants import naming
@@ -67,6 +68,20 @@ PARAMETERS = {
     "log_connections": "1",
     "log_disconnections": "1",
 }
+#: Static parameters (applied at the next reboot): pg_cron runs the tenant-limits watchdog
+#: (components.db_bootstrap.WATCHDOG_FUNCTION) in the application database every minute.
+#: pg_stat_statements is RDS's default preload and stays.
+STATIC_PARAMETERS = {
+    "shared_preload_libraries": "pg_stat_statements,pg_cron",
+    "cron.database_name": naming.DB_NAME,
+}
+#: Storage alarm: free space below this share of the allocated storage for
+#: ``STORAGE_ALARM_PERIODS`` x 5 minutes. Storage autoscaling grows an instance when free
+#: space stays under 10% for 5 minutes, so a sustained low means autoscaling cannot help
+#: (at its maximum, or in its 6-hour cool-down): one tenant filling a cell's disk would
+#: stop every tenant's writes.
+STORAGE_ALARM_FREE_FRACTION = 0.10
+STORAGE_ALARM_PERIODS = 3
 BACKUP_WINDOW = "17:00-18:00"
 MAINTENANCE_WINDOW = "sun:18:30-sun:19:30"
 DatabaseMode = Literal["schema", "dedicated"]
@@ -94,6 +109,36 @@ def _database_key(name: str, parent: pulumi.Resource, *, cluster: ClusterRef, al
     return key
 
 
+def server_parameters(size: DatabaseSize) -> list[aws.rds.ParameterGroupParameterArgsDict]:
+    """The parameter group's parameters.
+
+    :data:`PARAMETERS`, the watchdog's pg_cron (:data:`STATIC_PARAMETERS`), and the
+    instance-wide ``temp_file_limit`` in kB: the largest any tenant's plan allows, a hard
+    cap for every session, and the only one where the admin may not set it per role.
+    """
+    dynamic = {**PARAMETERS, "temp_file_limit": str(size.limits.temp_file_limit_mib * 1024)}
+    parameters: list[aws.rds.ParameterGroupParameterArgsDict] = [
+        {"name": k, "value": v, "apply_method": "immediate"} for k, v in dynamic.items()]
+    parameters += [{"name": k, "value": v, "apply_method": "pending-reboot"}
+                   for k, v in STATIC_PARAMETERS.items()]
+    return parameters
+
+
+def storage_alarm(name: str, parent: pulumi.Resource, *, instance: aws.rds.Instance, size: DatabaseSize,
+                  topic_arns: Sequence[pulumi.Input[str]],
+                  tags: Mapping[str, str]) -> aws.cloudwatch.MetricAlarm:
+    """Alarm on the instance's free storage (see :data:`STORAGE_ALARM_FREE_FRACTION`)."""
+    threshold = STORAGE_ALARM_FREE_FRACTION * size.allocated_storage_gib * 1024 ** 3
+    return aws.cloudwatch.MetricAlarm(
+        name, namespace="AWS/RDS", metric_name="FreeStorageSpace", statistic="Minimum", period=300,
+        evaluation_periods=STORAGE_ALARM_PERIODS, threshold=threshold,
+        comparison_operator="LessThanThreshold",
+        dimensions={"DBInstanceIdentifier": instance.identifier}, treat_missing_data="breaching",
+        alarm_description="free storage stays low: storage autoscaling cannot keep up or is at its maximum",
+        alarm_actions=list(topic_arns), ok_actions=list(topic_arns), tags=dict(tags),
+        opts=pulumi.ResourceOptions(parent=parent))
+
+
 # --- one RDS instance + proxy ----------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class DatabaseServerArgs:
@@ -107,12 +152,14 @@ class DatabaseServerArgs:
     """
 
     names: DbServerNames
+    environment: str
     cluster: ClusterRef
     key_arn: pulumi.Input[str]
     size: DatabaseSize
     tags: Mapping[str, str]
     auths: pulumi.Input[Sequence[Any]]
     with_proxy: bool = True
+    alarm_topic_arns: Sequence[pulumi.Input[str]] = ()
 
 
 class DatabaseServer(pulumi.ComponentResource):
@@ -122,7 +169,6 @@ class DatabaseServer(pulumi.ComponentResource):
     instance_port: pulumi.Output[int]
     instance_arn: pulumi.Output[str]
     admin_secret_arn: pulumi.Output[str]
-    admin_password: pulumi.Output[str]
     proxy_arn: pulumi.Output[str]
     proxy_endpoint: pulumi.Output[str]
     proxy_role_arn: pulumi.Output[str]
@@ -143,7 +189,7 @@ class DatabaseServer(pulumi.ComponentResource):
         params = aws.rds.ParameterGroup(
             f"{name}-params", name=names.parameter_group, family=versions.POSTGRES_PARAMETER_FAMILY,
             description=f"TLS-only PostgreSQL of {names.identifier}",
-            parameters=[{"name": k, "value": v} for k, v in PARAMETERS.items()], tags=tags, opts=child)
+            parameters=server_parameters(args.size), tags=tags, opts=child)
         instance_sg = aws.ec2.SecurityGroup(
             f"{name}-instance-sg", name=names.instance_security_group, vpc_id=cluster.vpc_id,
             description=f"RDS {names.identifier}: from its proxy and the deploy runner only",
@@ -203,17 +249,24 @@ class DatabaseServer(pulumi.ComponentResource):
             ca_cert_identifier=versions.RDS_CA_CERT_IDENTIFIER, apply_immediately=False, tags=tags,
             # Storage autoscaling grows allocated storage; never try to shrink it back.
             opts=_data_opts(self, ignore_changes=["allocatedStorage"]))
+        # The bootstrap reads the master password from this secret when it connects (RDS
+        # rotates it): the password itself is never an input, an output or in the state.
         admin_secret_arn = instance.master_user_secrets.apply(lambda s: str(s[0].secret_arn))
-        admin_secret = aws.secretsmanager.get_secret_version_output(
-            secret_id=admin_secret_arn, opts=pulumi.InvokeOutputOptions(parent=self))
-        admin_password: pulumi.Output[str] = admin_secret.secret_string.apply(
-            lambda s: pulumi.Output.secret(str(json.loads(s)["password"])))
 
         role = aws.iam.Role(
             f"{name}-proxy-role", name=names.proxy_role,
             assume_role_policy=pulumi.Output.from_input(cluster.account_id).apply(
                 lambda account: json.dumps(docs.proxy_assume_role_policy(account_id=account))),
             description=f"RDS Proxy {names.proxy}: reads its tenants' database secrets", tags=tags,
+            opts=child)
+        # One fixed-size policy for every tenant of the server (secrets granted by tag), so
+        # the role stays far below IAM's inline-policy quota at any cell capacity.
+        aws.iam.RolePolicy(
+            f"{name}-proxy-secrets", name=names.proxy_secrets_policy, role=role.name,
+            policy=pulumi.Output.from_input(cluster.account_id).apply(lambda account: json.dumps(
+                docs.proxy_secrets_policy(partition=cluster.partition, account_id=account,
+                                          region=cluster.region, environment=args.environment,
+                                          server_identifier=names.identifier))),
             opts=child)
         # A cell without tenants has no proxy: its proxy outputs are empty strings.
         proxy_arn: pulumi.Output[str] = pulumi.Output.from_input("")
@@ -234,12 +287,13 @@ class DatabaseServer(pulumi.ComponentResource):
                                 opts=child)
             proxy_arn, proxy_endpoint = proxy.arn, proxy.endpoint
 
+        storage_alarm(f"{name}-free-storage", self, instance=instance, size=size,
+                      topic_arns=args.alarm_topic_arns, tags=tags)
         self._admin_path: list[pulumi.Resource] = [instance, *admin_path, *cluster.runner_path]
         self.instance_address = instance.address
         self.instance_port = instance.port
         self.instance_arn = instance.arn
         self.admin_secret_arn = admin_secret_arn
-        self.admin_password = admin_password
         self.proxy_arn = proxy_arn
         self.proxy_endpoint = proxy_endpoint
         self.proxy_role_arn = role.arn
@@ -250,7 +304,7 @@ class DatabaseServer(pulumi.ComponentResource):
         self.register_outputs({
             "instance_address": self.instance_address, "instance_port": self.instance_port,
             "instance_arn": self.instance_arn, "admin_secret_arn": self.admin_secret_arn,
-            "admin_password": self.admin_password, "proxy_arn": self.proxy_arn,
+            "proxy_arn": self.proxy_arn,
             "proxy_endpoint": self.proxy_endpoint, "proxy_role_arn": self.proxy_role_arn,
             "proxy_role_name": self.proxy_role_name,
             "instance_security_group_id": self.instance_security_group_id,
@@ -307,7 +361,8 @@ class CellDatabaseRef:
 
     instance_address: pulumi.Input[str]
     instance_port: pulumi.Input[int]
-    admin_password: pulumi.Input[str]
+    admin_secret_arn: pulumi.Input[str]
+    server_identifier: str
     proxy_arn: pulumi.Input[str]
     proxy_endpoint: pulumi.Input[str]
     proxy_role_arn: pulumi.Input[str]
@@ -351,9 +406,11 @@ class CellDatabase(pulumi.ComponentResource):
                             tags=tags)
         self._auths = ProxyAuthCollector(args.tenant_ids)
         self.server = DatabaseServer(f"{name}-server", DatabaseServerArgs(
-            names=DbServerNames(args.names.db_identifier), cluster=args.cluster, key_arn=key.arn,
+            names=DbServerNames(args.names.db_identifier), environment=args.names.environment,
+            cluster=args.cluster, key_arn=key.arn,
             size=args.size, tags=tags, auths=self._auths.output,
             with_proxy=bool(args.tenant_ids)), opts=pulumi.ResourceOptions(parent=self))
+        self.server_identifier = args.names.db_identifier
         self.key_arn = key.arn
         self.instance_address = self.server.instance_address
         self.proxy_arn = self.server.proxy_arn
@@ -369,7 +426,7 @@ class CellDatabase(pulumi.ComponentResource):
         server = self.server
         return CellDatabaseRef(
             instance_address=server.instance_address, instance_port=server.instance_port,
-            admin_password=server.admin_password,
+            admin_secret_arn=server.admin_secret_arn, server_identifier=self.server_identifier,
             proxy_arn=server.proxy_arn, proxy_endpoint=server.proxy_endpoint,
             proxy_role_arn=server.proxy_role_arn, proxy_role_name=server.proxy_role_name,
             rotation_security_group_id=server.rotation_security_group_id, auths=self._auths,
@@ -430,11 +487,13 @@ class TenantDatabase(pulumi.ComponentResource):
                                     description=f"database of tenant {ctx.id} ({ctx.environment})",
                                     tags=ctx.tags).arn
 
+        server_identifier = args.cell.server_identifier if args.cell is not None else names.db_identifier
+        # The server tag is what the proxy role's one policy grants by (docs.proxy_secrets_policy).
         secret = aws.secretsmanager.Secret(
             f"{name}-secret", name=names.db_secret, kms_key_id=key_arn,
             recovery_window_in_days=SECRET_RECOVERY_DAYS,
             description=f"database login of tenant {ctx.id}, read by its RDS Proxy only",
-            tags=ctx.tags, opts=_data_opts(self))
+            tags={**ctx.tags, naming.TAG_DB_SERVER: server_identifier}, opts=_data_opts(self))
 
         if args.cell is not None:
             args.cell.auths.add(ctx.id, secret.arn)
@@ -444,7 +503,8 @@ class TenantDatabase(pulumi.ComponentResource):
             auth = secret.arn.apply(lambda arn: [docs.proxy_auth(secret_arn=arn,
                                                                  description=f"tenant {ctx.id}")])
             dedicated = DatabaseServer(f"{name}-server", DatabaseServerArgs(
-                names=DbServerNames(names.db_identifier), cluster=cluster, key_arn=key_arn,
+                names=DbServerNames(names.db_identifier), environment=ctx.environment, cluster=cluster,
+                key_arn=key_arn,
                 size=ctx.tenant.plan.database, tags=ctx.tags, auths=auth), opts=child)
             server = dedicated
             admin_path = dedicated.admin_path
@@ -455,18 +515,14 @@ class TenantDatabase(pulumi.ComponentResource):
             policy=pulumi.Output.from_input(server.proxy_role_arn).apply(lambda role: json.dumps(
                 docs.tenant_secret_policy(tenant_id=ctx.id, proxy_role_arn=role))),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))
-        aws.iam.RolePolicy(
-            f"{name}-proxy-access", name=names.db_proxy_access_policy, role=server.proxy_role_name,
-            policy=pulumi.Output.all(secret.arn, key_arn).apply(lambda v: json.dumps(
-                docs.proxy_secret_access_policy(secret_arn=v[0], key_arn=v[1], region=cluster.region))),
-            opts=child)
 
         password = random.RandomPassword(f"{name}-password", length=PASSWORD_LENGTH, special=False,
                                          min_lower=1, min_upper=1, min_numeric=1, opts=child)
         bootstrap = TenantDatabaseBootstrap(f"{name}-bootstrap", TenantDatabaseBootstrapArgs(
             tenant_id=ctx.id, host=server.instance_address, port=server.instance_port,
-            dbname=naming.DB_NAME, admin_user=naming.DB_ADMIN_USER, admin_password=server.admin_password,
+            dbname=naming.DB_NAME, admin_user=naming.DB_ADMIN_USER, admin_secret_arn=server.admin_secret_arn,
             login_password=password.result, sslmode="verify-full", sslrootcert=args.bootstrap_sslrootcert,
+            limits=RoleLimits.from_plan(ctx.tenant.plan.database.limits),
         ), opts=pulumi.ResourceOptions(parent=self, depends_on=list(admin_path)))
         # Written once the role has that password: the proxy never holds one the database
         # lacks. Afterwards rotation owns the value (module docstring of db_rotation).

@@ -43,19 +43,24 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from tenants import naming
+from tenants.plans import DatabaseLimits
 
 #: ``pg_advisory_xact_lock`` key shared by every bootstrap and offboard ("tpdb").
 ADVISORY_LOCK_KEY = 0x74706462
 #: Connections a tenant's login role may hold at once: one tenant cannot exhaust a shared
 #: instance's ``max_connections`` (the proxy multiplexes client connections below it).
-DEFAULT_CONNECTION_LIMIT = 50
+#: Deployed tenants take theirs from the plan (:class:`RoleLimits`).
+DEFAULT_CONNECTION_LIMIT = DatabaseLimits().connection_limit
+#: Settings the bootstrap owns on a tenant's login role; any other role-level setting (one
+#: the tenant added to itself) is reset. ``temp_file_limit`` is superuser-only (SUSET).
+SUSET_SETTINGS = ("temp_file_limit",)
 LOCK_TIMEOUT = "15s"
 STATEMENT_TIMEOUT = "120s"
 #: Printable ASCII without spaces: SCRAM's SASLprep leaves such passwords unchanged, so
@@ -72,6 +77,36 @@ USAGE_POLICIES = {
         "CREATE POLICY {policy} ON {table} AS PERMISSIVE FOR ALL TO PUBLIC "
         "USING (tenant_role = current_user) WITH CHECK (tenant_role = current_user)"),
 }
+#: Per-tenant limits the watchdog enforces (admin only: a tenant cannot relax its own).
+LIMITS_TABLE = "tenant_limits"
+#: ``platform.enforce_limits()``: cancels tenant statements running longer than their
+#: statement timeout and ends sessions idle in a transaction longer than allowed, whatever
+#: the session set for itself (``SET statement_timeout = 0`` is any role's right). Runs as
+#: the admin (``pg_signal_backend``, which RDS's master user holds); scheduled every
+#: minute by pg_cron where the server has it (:func:`_schedule_watchdog`).
+WATCHDOG_FUNCTION = "enforce_limits"
+WATCHDOG_SQL = sql.SQL("""
+    CREATE OR REPLACE FUNCTION {function}()
+    RETURNS TABLE (pid integer, login_role name, action text)
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $fn$
+        WITH overrunning AS MATERIALIZED (  -- chosen first: only these are ever signalled
+            SELECT a.pid, a.usename, a.state
+            FROM pg_stat_activity a JOIN {limits} l ON l.login_role = a.usename
+            WHERE a.pid <> pg_backend_pid()
+              AND ((a.state = 'active'
+                    AND a.query_start < now() - l.statement_timeout_ms * interval '1 millisecond')
+                OR (a.state IN ('idle in transaction', 'idle in transaction (aborted)')
+                    AND a.state_change < now()
+                        - l.idle_in_transaction_timeout_ms * interval '1 millisecond')))
+        SELECT o.pid, o.usename, CASE WHEN o.state = 'active' THEN 'cancelled' ELSE 'terminated' END
+        FROM overrunning o
+        WHERE CASE WHEN o.state = 'active' THEN pg_cancel_backend(o.pid)
+                   ELSE pg_terminate_backend(o.pid) END
+    $fn$""")
+#: pg_cron job running the watchdog (where pg_cron is installed: RDS with the parameter
+#: group's ``shared_preload_libraries``).
+WATCHDOG_JOB = "tenant-platform-enforce-limits"
+WATCHDOG_SCHEDULE = "* * * * *"
 _ROLE_ATTRIBUTES = sql.SQL(
     "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS NOINHERIT")
 
@@ -99,6 +134,70 @@ class TenantDbNames:
 
 
 @dataclass(frozen=True)
+class RoleLimits:
+    """What a tenant's login may use of the server, in PostgreSQL's own units (ms, kB).
+
+    From the plan's ``database.limits`` (:meth:`from_plan`). ``connection_limit`` is a role
+    attribute and ``temp_file_limit`` a superuser-only setting: the tenant can change
+    neither. The timeouts and memory settings are the role's session defaults, which any
+    role may override in its own session; :data:`WATCHDOG_FUNCTION` enforces the
+    statement and idle-in-transaction timeouts from ``platform.tenant_limits``, which the
+    tenant cannot touch.
+    """
+
+    connection_limit: int = DEFAULT_CONNECTION_LIMIT
+    statement_timeout: int = DatabaseLimits().statement_timeout_seconds * 1000
+    idle_in_transaction_session_timeout: int = DatabaseLimits().idle_in_transaction_timeout_seconds * 1000
+    idle_session_timeout: int = DatabaseLimits().idle_session_timeout_seconds * 1000
+    lock_timeout: int = DatabaseLimits().lock_timeout_seconds * 1000
+    work_mem: int = DatabaseLimits().work_mem_mib * 1024
+    maintenance_work_mem: int = DatabaseLimits().maintenance_work_mem_mib * 1024
+    temp_file_limit: int = DatabaseLimits().temp_file_limit_mib * 1024
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.connection_limit <= 10_000:
+            raise ValueError(f"connection limit {self.connection_limit} must be between 1 and 10000")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{f.name} must be a positive integer, not {value!r}")
+
+    @classmethod
+    def from_plan(cls, limits: DatabaseLimits) -> RoleLimits:
+        """The plan table's limits (seconds, MiB) in PostgreSQL's units."""
+        return cls(connection_limit=limits.connection_limit,
+                   statement_timeout=limits.statement_timeout_seconds * 1000,
+                   idle_in_transaction_session_timeout=limits.idle_in_transaction_timeout_seconds * 1000,
+                   idle_session_timeout=limits.idle_session_timeout_seconds * 1000,
+                   lock_timeout=limits.lock_timeout_seconds * 1000,
+                   work_mem=limits.work_mem_mib * 1024,
+                   maintenance_work_mem=limits.maintenance_work_mem_mib * 1024,
+                   temp_file_limit=limits.temp_file_limit_mib * 1024)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RoleLimits:
+        """From :meth:`as_dict` (numbers may arrive as floats from a dynamic provider)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown database limits {unknown}")
+        converted: dict[str, int] = {}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or not float(value).is_integer():
+                raise ValueError(f"{key} must be an integer, not {value!r}")
+            converted[key] = int(value)
+        return cls(**converted)
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain values (for a dynamic provider's inputs)."""
+        return asdict(self)
+
+    def settings(self) -> dict[str, int]:
+        """The role-level settings, by PostgreSQL parameter name."""
+        return {k: v for k, v in asdict(self).items() if k != "connection_limit"}
+
+
+@dataclass(frozen=True)
 class BootstrapResult:
     """What a bootstrap set up."""
 
@@ -107,6 +206,9 @@ class BootstrapResult:
     role: str
     schema: str
     owner_role: str
+    #: False where the admin may not set the superuser-only ``temp_file_limit`` on a role
+    #: (then the server's parameter group caps every session: components.database).
+    temp_file_limit_on_role: bool = True
 
     def summary(self) -> dict[str, str]:
         """The one-line JSON ``tenantctl db bootstrap`` prints."""
@@ -247,6 +349,18 @@ def prepare_database(cur: psycopg.Cursor[Any]) -> str:
             quantity numeric NOT NULL CHECK (quantity >= 0),
             recorded_at timestamptz NOT NULL DEFAULT now())""").format(usage))
     cur.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM PUBLIC").format(usage))
+    limits = _table(naming.DB_PLATFORM_SCHEMA, LIMITS_TABLE)
+    cur.execute(sql.SQL("""
+        CREATE TABLE IF NOT EXISTS {} (
+            login_role name PRIMARY KEY,
+            statement_timeout_ms integer NOT NULL CHECK (statement_timeout_ms > 0),
+            idle_in_transaction_timeout_ms integer NOT NULL CHECK (idle_in_transaction_timeout_ms > 0))"""
+                        ).format(limits))
+    cur.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM PUBLIC").format(limits))
+    cur.execute(WATCHDOG_SQL.format(function=_table(naming.DB_PLATFORM_SCHEMA, WATCHDOG_FUNCTION),
+                                    limits=limits))
+    cur.execute(sql.SQL("REVOKE ALL ON FUNCTION {}() FROM PUBLIC").format(
+        _table(naming.DB_PLATFORM_SCHEMA, WATCHDOG_FUNCTION)))
     enabled, forced = cur.execute("""
         SELECT c.relrowsecurity, c.relforcerowsecurity FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s""",
@@ -314,7 +428,7 @@ def _converge_rds_iam(cur: psycopg.Cursor[Any], login_role: str, grant: bool) ->
 
 
 def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifier: str | None,
-                      grant_rds_iam: bool, connection_limit: int) -> BootstrapResult:
+                      grant_rds_iam: bool, limits: RoleLimits) -> BootstrapResult:
     database = prepare_database(cur)
     schema, login, owner = (sql.Identifier(names.schema), sql.Identifier(names.login_role),
                             sql.Identifier(names.owner_role))
@@ -322,7 +436,7 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
     # The admin manages the owner role's schema through membership (on RDS the admin is
     # not a superuser); the tenant's login role is a member of nothing.
     cur.execute(sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE").format(owner))
-    _converge_role(cur, names.login_role, login=True, connection_limit=connection_limit)
+    _converge_role(cur, names.login_role, login=True, connection_limit=limits.connection_limit)
     # SET (not INHERIT) membership: the admin can act as the tenant for the tenant's own
     # default privileges below, without holding the tenant's privileges in its own session.
     cur.execute(sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT FALSE, SET TRUE").format(login))
@@ -335,8 +449,7 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
     cur.execute("RESET ROLE")
     if verifier is not None:
         cur.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(login, sql.Literal(verifier)))
-    cur.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}, {}").format(
-        login, schema, sql.Identifier(naming.DB_EXTENSIONS_SCHEMA)))
+    temp_file_limit_on_role = _converge_settings(cur, names, limits, database)
 
     current_owner = _schema_owner(cur, names.schema)
     if current_owner is None:
@@ -352,6 +465,16 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
     cur.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(usage, login))
     cur.execute(sql.SQL("GRANT INSERT (metric, quantity) ON {} TO {}").format(usage, login))
     _converge_rds_iam(cur, names.login_role, grant_rds_iam)
+    cur.execute(sql.SQL("""
+        INSERT INTO {} AS l (login_role, statement_timeout_ms, idle_in_transaction_timeout_ms)
+        VALUES (%s, %s, %s) ON CONFLICT (login_role) DO UPDATE
+        SET statement_timeout_ms = excluded.statement_timeout_ms,
+            idle_in_transaction_timeout_ms = excluded.idle_in_transaction_timeout_ms
+        WHERE (l.statement_timeout_ms, l.idle_in_transaction_timeout_ms)
+              IS DISTINCT FROM (excluded.statement_timeout_ms, excluded.idle_in_transaction_timeout_ms)"""
+                        ).format(_table(naming.DB_PLATFORM_SCHEMA, LIMITS_TABLE)),
+                (names.login_role, limits.statement_timeout, limits.idle_in_transaction_session_timeout))
+    _schedule_watchdog(cur)
 
     cur.execute(sql.SQL("""
         INSERT INTO {} AS t (tenant_id, login_role, owner_role, schema_name)
@@ -361,28 +484,95 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
         _table(naming.DB_PLATFORM_SCHEMA, "tenants")),
         (names.tenant_id, names.login_role, names.owner_role, names.schema))
     return BootstrapResult(tenant_id=names.tenant_id, database=database, role=names.login_role,
-                           schema=names.schema, owner_role=names.owner_role)
+                           schema=names.schema, owner_role=names.owner_role,
+                           temp_file_limit_on_role=temp_file_limit_on_role)
+
+
+def _guc(name: str) -> sql.Composable:
+    """A parameter name (``app.setting`` has two parts) as SQL."""
+    return sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
+
+
+def _converge_settings(cur: psycopg.Cursor[Any], names: TenantDbNames, limits: RoleLimits,
+                       database: str) -> bool:
+    """The login role's settings: search_path and the plan's limits, nothing else.
+
+    Whatever else is set on the role (a tenant may ``ALTER ROLE`` itself ``SET``, in this
+    database too) is reset, so the role's defaults are always the plan's. Returns whether
+    ``temp_file_limit`` could be set on the role: it is superuser-only, and a non-superuser
+    admin needs ``GRANT SET ON PARAMETER`` (PostgreSQL 15+) for it.
+    """
+    login = sql.Identifier(names.login_role)
+    cur.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}, {}").format(
+        login, sql.Identifier(names.schema), sql.Identifier(naming.DB_EXTENSIONS_SCHEMA)))
+    wanted = limits.settings()
+    allowed = {name: bool(_one(cur, "SELECT has_parameter_privilege(%s, 'SET')", (name,)))
+               for name in SUSET_SETTINGS}
+    for name, value in wanted.items():
+        if allowed.get(name, True):
+            cur.execute(sql.SQL("ALTER ROLE {} SET {} TO {}").format(login, _guc(name), sql.Literal(value)))
+    rows = cur.execute("""
+        SELECT s.setdatabase, split_part(c.item, '=', 1) FROM pg_db_role_setting s
+        CROSS JOIN LATERAL unnest(s.setconfig) AS c(item)
+        WHERE s.setrole = %s::regrole AND s.setdatabase IN (0, (SELECT oid FROM pg_database
+                                                              WHERE datname = %s))""",
+                       (names.login_role, database)).fetchall()
+    keep = {"search_path", *(n for n in wanted if allowed.get(n, True))}
+    for setdatabase, name in rows:
+        if setdatabase != 0:
+            cur.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(
+                login, sql.Identifier(database)))
+        elif name not in keep:
+            cur.execute(sql.SQL("ALTER ROLE {} RESET {}").format(login, _guc(name)))
+    return all(allowed.values())
+
+
+def _schedule_watchdog(cur: psycopg.Cursor[Any]) -> bool:
+    """Schedule :data:`WATCHDOG_FUNCTION` every minute with pg_cron, where it is installed.
+
+    On RDS the parameter group preloads pg_cron for the application database
+    (components.database); plain PostgreSQL without it (the tests) gets no schedule, and
+    the function is still there to run. Returns whether a job is scheduled.
+    """
+    if _one(cur, "SELECT to_regnamespace('cron')") is None:
+        return False
+    command = sql.SQL("SELECT {}()").format(
+        _table(naming.DB_PLATFORM_SCHEMA, WATCHDOG_FUNCTION)).as_string(cur)
+    cur.execute("SELECT cron.schedule(%s, %s, %s)", (WATCHDOG_JOB, WATCHDOG_SCHEDULE, command))
+    return True
+
+
+def enforce_limits(conn: psycopg.Connection[Any]) -> list[tuple[int, str, str]]:
+    """Run the watchdog once (what pg_cron runs every minute): (pid, role, action) per hit."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+        rows = cur.execute(sql.SQL("SELECT pid, login_role, action FROM {}()").format(
+            _table(naming.DB_PLATFORM_SCHEMA, WATCHDOG_FUNCTION))).fetchall()
+    return [(int(pid), str(role), str(action)) for pid, role, action in rows]
 
 
 def bootstrap_tenant(conn: psycopg.Connection[Any], tenant_id: str, *, password: str | None = None,
-                     grant_rds_iam: bool = False,
-                     connection_limit: int = DEFAULT_CONNECTION_LIMIT) -> BootstrapResult:
+                     grant_rds_iam: bool = False, limits: RoleLimits | None = None,
+                     connection_limit: int | None = None) -> BootstrapResult:
     """Create or converge one tenant's in-database setup, in one transaction.
 
     ``password``: the login role's password (the one the RDS Proxy reads from the
     tenant's secret); ``None`` leaves the current password alone. ``grant_rds_iam``: make
     the login role authenticate with IAM tokens directly at the instance (not through the
-    proxy's secret); see :func:`_converge_rds_iam`.
+    proxy's secret); see :func:`_converge_rds_iam`. ``limits``: the plan's
+    (:meth:`RoleLimits.from_plan`), by default :class:`RoleLimits`'s; ``connection_limit``
+    overrides just that one.
     """
     names = TenantDbNames.of(tenant_id)  # before any SQL
     verifier = None if password is None else scram_sha256_verifier(password, names.login_role)
-    if not 1 <= connection_limit <= 10_000:
-        raise ValueError(f"connection limit {connection_limit} must be between 1 and 10000")
+    limits = limits or RoleLimits()
+    if connection_limit is not None:
+        limits = RoleLimits(**{**limits.as_dict(), "connection_limit": connection_limit})
     try:
         with conn.transaction(), conn.cursor() as cur:
             _guard(cur)
             return _bootstrap_tenant(cur, names, verifier=verifier, grant_rds_iam=grant_rds_iam,
-                                     connection_limit=connection_limit)
+                                     limits=limits)
     except psycopg.Error as exc:
         raise BootstrapError(f"bootstrap of tenant {tenant_id!r} failed: {_first_line(exc)}") from exc
 
@@ -449,14 +639,14 @@ def _first_line(exc: BaseException) -> str:
 
 # --- DSN entry points ---------------------------------------------------------------------
 def bootstrap(dsn: str, tenant_id: str, *, password: str | None = None, grant_rds_iam: bool = False,
-              connection_limit: int = DEFAULT_CONNECTION_LIMIT) -> BootstrapResult:
+              limits: RoleLimits | None = None, connection_limit: int | None = None) -> BootstrapResult:
     """Validate, connect to ``dsn`` and bootstrap one tenant."""
     TenantDbNames.of(tenant_id)
     if password is not None:
         validate_password(password)
     with connect(dsn) as conn:
         return bootstrap_tenant(conn, tenant_id, password=password, grant_rds_iam=grant_rds_iam,
-                                connection_limit=connection_limit)
+                                limits=limits, connection_limit=connection_limit)
 
 
 def offboard(dsn: str, tenant_id: str, *, drop_data: bool = False) -> OffboardResult:

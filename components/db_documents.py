@@ -19,7 +19,7 @@ from typing import Any
 
 from components import iam_documents as iam
 from tenants import naming
-from tenants.plans import DatabaseSize
+from tenants.plans import DatabaseLimits, DatabaseSize
 
 #: ``arn:<partition>:rds:<region>:<account>:db-proxy:prx-<id>``.
 PROXY_ARN_RE = re.compile(
@@ -83,25 +83,38 @@ def proxy_assume_role_policy(*, account_id: str) -> dict[str, Any]:
     })
 
 
-def proxy_secret_access_policy(*, secret_arn: str, key_arn: str, region: str) -> dict[str, Any]:
-    """Inline policy on a proxy's role: read *one* tenant's secret, decrypting it via Secrets Manager.
+def proxy_secrets_policy(*, partition: str, account_id: str, region: str, environment: str,
+                         server_identifier: str) -> dict[str, Any]:
+    """The one inline policy of a proxy's role: read the secrets of *this server's* tenants.
 
-    One such policy per tenant, attached by the tenant's component, so a cell's proxy
-    role can read exactly the secrets of the cell's current tenants.
+    It is the same size for 1 tenant or a full cell (IAM allows a role 10,240 characters
+    of inline policy in all, :data:`tenants.aws_limits.IAM_ROLE_INLINE_POLICY_MAX_CHARS`;
+    one statement pair per tenant hit that at about the 19th tenant). Instead of naming
+    each secret, it grants tenant database secrets (``tp/<env>/<id>/db``, ARN suffix
+    included) that carry the server's tag (:data:`tenants.naming.TAG_DB_SERVER` =
+    ``server_identifier``), which only the deployment sets: a secret of another cell or of
+    a dedicated tenant carries another value and stays unreadable. Decryption is only
+    through Secrets Manager, for a tenant database secret of this environment (the
+    ``SecretARN`` encryption context Secrets Manager always sends). Each secret's own
+    resource policy still admits only this proxy role and denies other tenants.
     """
+    secrets = (f"arn:{partition}:secretsmanager:{region}:{account_id}:secret:"
+               f"{naming.db_secret_pattern(environment)}-??????")
     return _document(
         {
-            "Sid": "ReadTenantDatabaseSecret",
+            "Sid": "ReadTenantDatabaseSecretsOfThisServer",
             "Effect": "Allow",
             "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-            "Resource": secret_arn,
+            "Resource": secrets,
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{naming.TAG_DB_SERVER}": server_identifier}},
         },
         {
-            "Sid": "DecryptTenantSecretThroughSecretsManager",
+            "Sid": "DecryptTenantDatabaseSecretsThroughSecretsManager",
             "Effect": "Allow",
             "Action": "kms:Decrypt",
-            "Resource": key_arn,
-            "Condition": {"StringEquals": {"kms:ViaService": iam.via_service("secretsmanager", region)}},
+            "Resource": f"arn:{partition}:kms:{region}:{account_id}:key/*",
+            "Condition": {"StringEquals": {"kms:ViaService": iam.via_service("secretsmanager", region)},
+                          "StringLike": {"kms:EncryptionContext:SecretARN": secrets}},
         },
     )
 
@@ -198,15 +211,20 @@ def cell_database_size(sizes: Sequence[DatabaseSize], default: DatabaseSize) -> 
 
     Backups keep the longest retention any tenant's plan promises; the instance class
     and starting storage are those of the largest plan (by storage) in the cell, and
-    storage autoscaling (:func:`max_allocated_storage`) absorbs growth. An empty cell
+    storage autoscaling (:func:`max_allocated_storage`) absorbs growth; ``limits`` holds
+    the instance-wide ``temp_file_limit`` (the largest of the cell's plans). An empty cell
     gets ``default``.
     """
     if not sizes:
         return default
     largest = max(sizes, key=lambda s: s.allocated_storage_gib)
+    # The instance-wide temp_file_limit is the largest any tenant's plan allows (each
+    # tenant's own is set on its role where the admin may).
+    temp_files = max(s.limits.temp_file_limit_mib for s in sizes)
     return DatabaseSize(instance_class=largest.instance_class,
                         allocated_storage_gib=largest.allocated_storage_gib,
-                        backup_retention_days=max(s.backup_retention_days for s in sizes))
+                        backup_retention_days=max(s.backup_retention_days for s in sizes),
+                        limits=DatabaseLimits(temp_file_limit_mib=temp_files))
 
 
 def max_allocated_storage(allocated_gib: int) -> int:

@@ -13,12 +13,19 @@ instance's private endpoint (docs/database.md: the deploy runner runs inside the
 
 Pulumi pickles the provider object into the state (by reference: this module must be
 importable where ``pulumi up`` runs). It holds no connection and no configuration; every
-method opens its own connection from its inputs. The admin and login passwords arrive
-as secret inputs and are kept secret in the outputs (``additional_secret_outputs``).
+method opens its own connection from its inputs. The login password arrives as a secret
+input and is kept secret in the outputs (``additional_secret_outputs``).
+
+The admin password is *not* an input and never enters the state. RDS rotates the
+managed master password (every 7 days by default), so a password saved at the last
+``pulumi up`` is stale weeks later, when a tenant is removed and its delete must sign
+in. Every method reads the current value from the RDS-managed master secret
+(``admin_secret_arn``) at the moment it connects (:func:`admin_credentials`). A state
+written before this change still holds ``admin_password``; it is used only when the
+inputs carry no secret ARN.
 
 Diff: a change of ``tenant_id`` replaces (a different tenant); any other change updates,
-which reruns the idempotent bootstrap. That includes the admin password, which RDS
-rotates: the update stores the fresh one, so a later delete can still sign in.
+which reruns the idempotent bootstrap.
 
 The login password is an *initial* value: create sets it; updates never do, and a
 change of it alone is no change. After creation Secrets Manager rotates it
@@ -28,7 +35,9 @@ would lock the proxy out with a password the secret no longer holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +53,57 @@ from tenants import naming
 #: libpq TLS modes the provider accepts: encrypted always; ``verify-full`` checks the RDS
 #: certificate and host name (the default), ``disable`` only for local test servers.
 SSL_MODES = ("verify-full", "verify-ca", "require", "disable")
-SECRET_OUTPUTS = ["admin_password", "login_password"]
+SECRET_OUTPUTS = ["login_password"]
 #: What the provider returns on top of its inputs (computed by the database).
 RESULT_KEYS = ("role", "schema", "owner_role", "database")
 #: Inputs used on create only (see the module docstring).
 CREATE_ONLY_KEYS = ("login_password",)
 CONNECT_TIMEOUT_SECONDS = 15
+#: ``arn:<partition>:secretsmanager:<region>:<account>:secret:<name>``: the region picks the endpoint.
+SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:(?P<region>[a-z0-9-]+):\d{12}:secret:.+$")
+#: Inputs of a state written before the admin password was read at connect time.
+LEGACY_ADMIN_PASSWORD = "admin_password"  # noqa: S105 - a property name, not a password
+
+
+class AdminSecretUnreadable(RuntimeError):
+    """The RDS-managed master secret could not be read (permissions, network, deleted)."""
+
+
+def _boto3_secrets_client(region: str) -> Any:
+    import boto3  # only where pulumi up really runs; tests pass a fake client
+
+    return boto3.client("secretsmanager", region_name=region)
+
+
+#: Makes the Secrets Manager client for a region. Module-level, not provider state (the
+#: provider is pickled into the state): tests replace it with a fake client.
+secrets_client_factory: Callable[[str], Any] = _boto3_secrets_client
+
+
+def admin_credentials(props: dict[str, Any]) -> tuple[str, str]:
+    """(user, password) of the admin, read *now* from the RDS-managed master secret.
+
+    RDS writes ``{"username": ..., "password": ...}`` into the secret and rotates it;
+    reading it at connect time is what lets a delete weeks after the last update sign in.
+    """
+    arn = props.get("admin_secret_arn")
+    if not arn:
+        if props.get(LEGACY_ADMIN_PASSWORD):
+            return str(props["admin_user"]), str(props[LEGACY_ADMIN_PASSWORD])
+        raise AdminSecretUnreadable(f"tenant {props.get('tenant_id')!r}: no admin_secret_arn to read "
+                                    "the admin password from")
+    match = SECRET_ARN_RE.match(str(arn))
+    if match is None:
+        raise AdminSecretUnreadable(f"{arn!r} is not a Secrets Manager secret ARN")
+    try:
+        response = secrets_client_factory(match["region"]).get_secret_value(SecretId=str(arn))
+        value = json.loads(response["SecretString"])
+        return str(value.get("username") or props["admin_user"]), str(value["password"])
+    except Exception as exc:  # boto3 raises many types; all mean "cannot sign in"
+        raise AdminSecretUnreadable(
+            f"cannot read the admin password of tenant {props.get('tenant_id')!r}'s database from "
+            f"{arn}: {type(exc).__name__}. The deploy runner's role needs secretsmanager:GetSecretValue "
+            "on the instance's master secret and kms:Decrypt on its key (docs/database.md)") from None
 
 
 def _is_known(value: Any) -> bool:
@@ -71,24 +125,31 @@ def check_inputs(news: dict[str, Any]) -> list[dynamic.CheckFailure]:
     sslmode = news.get("sslmode")
     if _is_known(sslmode) and sslmode not in SSL_MODES:
         failures.append(dynamic.CheckFailure("sslmode", f"must be one of {', '.join(SSL_MODES)}"))
-    limit = news.get("connection_limit")  # numbers reach providers as floats
-    if _is_known(limit) and not (isinstance(limit, int | float) and not isinstance(limit, bool)
-                                 and float(limit).is_integer() and 1 <= limit <= 10_000):
-        failures.append(dynamic.CheckFailure("connection_limit", "must be an integer in 1..10000"))
+    limits = news.get("limits")  # numbers reach providers as floats
+    if isinstance(limits, dict) and all(_is_known(v) for v in limits.values()):
+        try:
+            db_bootstrap.RoleLimits.from_dict(limits)
+        except (TypeError, ValueError) as exc:
+            failures.append(dynamic.CheckFailure("limits", str(exc)))
+    elif limits is not None and limits != pulumi.UNKNOWN and not isinstance(limits, dict):
+        failures.append(dynamic.CheckFailure("limits", "must be a mapping of limit to integer"))
     password = news.get("login_password")
     if _is_known(password):
         try:
             db_bootstrap.validate_password(str(password))
         except ValueError as exc:
             failures.append(dynamic.CheckFailure("login_password", str(exc)))
+    arn = news.get("admin_secret_arn")
+    if _is_known(arn) and not SECRET_ARN_RE.match(str(arn)):
+        failures.append(dynamic.CheckFailure("admin_secret_arn", "must be a Secrets Manager secret ARN"))
     return failures
 
 
-def admin_dsn(props: dict[str, Any]) -> str:
+def admin_dsn(props: dict[str, Any], user: str, password: str) -> str:
     """The admin connection string to the instance endpoint."""
     params: dict[str, Any] = {
         "host": props["host"], "port": int(props["port"]), "dbname": props["dbname"],
-        "user": props["admin_user"], "password": props["admin_password"],
+        "user": user, "password": password,
         "sslmode": props.get("sslmode") or "verify-full",
         "connect_timeout": CONNECT_TIMEOUT_SECONDS,
         "application_name": "tenant-platform-bootstrap",
@@ -109,11 +170,12 @@ def _admin_connection(props: dict[str, Any]) -> Iterator[psycopg.Connection[Any]
     The instance is private: the usual cause is ``pulumi up`` running on a machine
     without the deploy runner's path into the VPC.
     """
+    user, password = admin_credentials(props)
     try:
-        conn = db_bootstrap.connect(admin_dsn(props), connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        conn = db_bootstrap.connect(admin_dsn(props, user, password), connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.OperationalError as exc:
         raise DatabaseUnreachable(
-            f"cannot connect to {props['host']}:{int(props['port'])} as {props['admin_user']} "
+            f"cannot connect to {props['host']}:{int(props['port'])} as {user} "
             f"for tenant {props['tenant_id']!r}: {str(exc).strip()}. The instance is private: run "
             "pulumi up on the region's deploy runner (deploy_runners in _platform.yaml; "
             "docs/database.md, 'Network paths'), with the RDS CA bundle at "
@@ -122,14 +184,18 @@ def _admin_connection(props: dict[str, Any]) -> Iterator[psycopg.Connection[Any]
         yield conn
 
 
+def _limits(props: dict[str, Any]) -> db_bootstrap.RoleLimits:
+    """The role's limits from the inputs (a state from before limits: the defaults)."""
+    return db_bootstrap.RoleLimits.from_dict(dict(props.get("limits") or {}))
+
+
 def _apply(props: dict[str, Any], *, set_password: bool) -> dict[str, Any]:
     password = (props.get("login_password") or None) if set_password else None
     with _admin_connection(props) as conn:
         result = db_bootstrap.bootstrap_tenant(
             conn, props["tenant_id"], password=password,
-            grant_rds_iam=bool(props.get("grant_rds_iam", False)),
-            connection_limit=int(props.get("connection_limit") or db_bootstrap.DEFAULT_CONNECTION_LIMIT))
-    outs = {k: v for k, v in props.items() if k != "__provider"}
+            grant_rds_iam=bool(props.get("grant_rds_iam", False)), limits=_limits(props))
+    outs = {k: v for k, v in props.items() if k not in ("__provider", LEGACY_ADMIN_PASSWORD)}
     outs.update(role=result.role, schema=result.schema, owner_role=result.owner_role,
                 database=result.database)
     return outs
@@ -144,7 +210,8 @@ class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
         """Replace for another tenant; update (rerun the bootstrap) for anything else."""
-        keys = (set(olds) | set(news)) - {"__provider", *RESULT_KEYS, *CREATE_ONLY_KEYS}
+        keys = (set(olds) | set(news)) - {"__provider", LEGACY_ADMIN_PASSWORD, *RESULT_KEYS,
+                                          *CREATE_ONLY_KEYS}
         changed = sorted(k for k in keys if olds.get(k) != news.get(k))
         replaces = [k for k in changed if k == "tenant_id"]
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces,
@@ -171,7 +238,9 @@ class TenantDatabaseBootstrapArgs:
     """Inputs of :class:`TenantDatabaseBootstrap`.
 
     ``host``/``port``/``dbname``: the RDS *instance* endpoint (the proxy requires IAM auth,
-    which the admin does not use). ``admin_password`` and ``login_password`` are secrets.
+    which the admin does not use). ``admin_secret_arn``: the instance's RDS-managed master
+    secret, read at each connect (never its value: RDS rotates it). ``login_password`` is
+    a secret.
     ``sslrootcert``: path of the RDS CA bundle on the deploy runner (``verify-full``).
     """
 
@@ -180,12 +249,12 @@ class TenantDatabaseBootstrapArgs:
     port: pulumi.Input[int]
     dbname: pulumi.Input[str]
     admin_user: pulumi.Input[str]
-    admin_password: pulumi.Input[str]
+    admin_secret_arn: pulumi.Input[str]
     login_password: pulumi.Input[str]
     sslmode: str = "verify-full"
     sslrootcert: str | None = None
     grant_rds_iam: bool = False
-    connection_limit: int = db_bootstrap.DEFAULT_CONNECTION_LIMIT
+    limits: db_bootstrap.RoleLimits = db_bootstrap.RoleLimits()
 
 
 class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="TenantDatabaseBootstrap"):
@@ -202,10 +271,10 @@ class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="
         names = db_bootstrap.TenantDbNames.of(args.tenant_id)
         props: dict[str, Any] = {
             "tenant_id": args.tenant_id, "host": args.host, "port": args.port, "dbname": args.dbname,
-            "admin_user": args.admin_user, "admin_password": pulumi.Output.secret(args.admin_password),
+            "admin_user": args.admin_user, "admin_secret_arn": args.admin_secret_arn,
             "login_password": pulumi.Output.secret(args.login_password),
             "sslmode": args.sslmode, "sslrootcert": args.sslrootcert,
-            "grant_rds_iam": args.grant_rds_iam, "connection_limit": args.connection_limit,
+            "grant_rds_iam": args.grant_rds_iam, "limits": args.limits.as_dict(),
             # Known up front (derived from the id); the provider returns what the database has.
             "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role,
             "database": args.dbname,

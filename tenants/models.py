@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from tenants import naming
+from tenants import aws_limits, naming
 
 REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
 HOSTNAME_RE = re.compile(
@@ -172,13 +172,26 @@ class TenantRecord(_Strict):
         return self
 
 
+def _cell_capacity(value: int) -> int:
+    if value > aws_limits.MAX_CELL_CAPACITY:
+        raise ValueError(
+            f"a cell holds at most {aws_limits.MAX_CELL_CAPACITY} tenants: each tenant is one auth "
+            f"secret of the cell's RDS Proxy, which takes at most {aws_limits.RDS_PROXY_MAX_SECRETS} "
+            "(tenants/aws_limits.py)")
+    return value
+
+
+#: Tenants in one cell: at least 1, at most what one cell's shared resources can hold.
+CellCapacity = Annotated[int, Field(ge=1), AfterValidator(_cell_capacity)]
+
+
 class CellSpec(_Strict):
     """A cell: one shared host cluster with a bounded number of tenants."""
 
     name: CellName
     region: Region
     vpc_cidr: Cidr
-    capacity: int | None = Field(default=None, ge=1, le=500)
+    capacity: CellCapacity | None = None
     dedicated_pools: bool = True
     #: Cells not open for automatic placement still hold the tenants pinned to them.
     accepts_new_tenants: bool = True
@@ -221,7 +234,7 @@ class PlatformSettings(_Strict):
 
     domain: HostName = "files.example.com"
     default_region: Region = "ap-northeast-1"
-    cell_capacity: int = Field(default=100, ge=1, le=500)
+    cell_capacity: CellCapacity = 100
     #: Pool from which cluster-tier tenants without ``network_cidr`` get their VPC.
     dedicated_cidr_pool: Cidr = "10.128.0.0/9"
     dedicated_prefix: int = Field(default=18, ge=16, le=20)

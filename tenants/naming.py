@@ -8,6 +8,7 @@ PostgreSQL identifiers). Components never format a physical name inline.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Literal, get_args
@@ -37,6 +38,9 @@ MANAGED_BY = "tenant-platform"
 #: ingress gateway's per-tenant rate limit): they must not carry ``tenant``, which marks
 #: objects that live in the tenant's namespace.
 LABEL_FOR_TENANT = "tenant-platform.io/for-tenant"
+#: AWS tag on a tenant's database secret naming the database server (its ``db_identifier``)
+#: whose RDS Proxy signs in with it: the proxy role's one policy grants secrets by this tag.
+TAG_DB_SERVER = "tenant-platform.io/db-server"
 #: The one PriorityClass tenant pods may name (created in every cluster by
 #: :mod:`components.admission`, which also refuses every other class in tenant namespaces).
 TENANT_PRIORITY_CLASS = "tenant-default"
@@ -119,23 +123,46 @@ DB_PLATFORM_SCHEMA = "platform"
 _PG_IDENTIFIER_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
+#: Hex characters of a tenant's database token (80 bits: no collision among any number of
+#: tenants a platform will ever have, and short enough for PostgreSQL's 63-byte names).
+DB_TOKEN_CHARS = 20
+DB_TOKEN_RE = re.compile(rf"^t[0-9a-f]{{{DB_TOKEN_CHARS}}}$")
+
+
+def db_token(tenant_id: str) -> str:
+    """The opaque stem of a tenant's PostgreSQL names: ``t`` + 20 hex of a SHA-256 of its id.
+
+    A shared instance's catalogs (``pg_namespace``, ``pg_roles``, ``pg_stat_activity``...)
+    are readable by every role, and RDS's admin cannot revoke that. So the names in them
+    must not say which customers share the instance: they derive from the tenant id by a
+    one-way hash, domain-separated so the digest means nothing elsewhere. The id alone
+    decides it (not the environment or cell): the names are identities, and a tenant
+    keeps them through a cell move or a re-bootstrap. Unkeyed on purpose: every consumer
+    (plan, policy pack, ``tenantctl db --tenant``, IAM ``dbuser`` ARNs) derives them
+    offline, and a key would be one more irreplaceable secret whose loss renames every
+    role. The residual is confirmation of a guess: a tenant who guesses another customer's
+    exact id can hash it and look for the name (docs/database.md, "What a tenant can see").
+    """
+    digest = hashlib.sha256(f"tenant-platform/db-name/v1/{validate_tenant_id(tenant_id)}".encode())
+    return "t" + digest.hexdigest()[:DB_TOKEN_CHARS]
+
+
 def _pg_name(tenant_id: str, suffix: str, what: str) -> str:
-    base = "t_" + validate_tenant_id(tenant_id).replace("-", "_")
-    return _check(base + suffix, 63, what, _PG_IDENTIFIER_RE)
+    return _check(db_token(tenant_id) + suffix, 63, what, _PG_IDENTIFIER_RE)
 
 
 def db_schema_name(tenant_id: str) -> str:
-    """PostgreSQL schema of a tenant (``t_<id>``, '-' becomes '_')."""
+    """PostgreSQL schema of a tenant (``t<token>``; :func:`db_token`)."""
     return _pg_name(tenant_id, "", "PostgreSQL schema")
 
 
 def db_login_role(tenant_id: str) -> str:
-    """PostgreSQL login role of a tenant; also its IAM database user name at the proxy."""
+    """PostgreSQL login role of a tenant (``t<token>_app``); also its IAM database user name."""
     return _pg_name(tenant_id, "_app", "PostgreSQL role")
 
 
 def db_owner_role(tenant_id: str) -> str:
-    """PostgreSQL NOLOGIN role owning a tenant's schema (nobody logs in as it)."""
+    """PostgreSQL NOLOGIN role owning a tenant's schema (``t<token>_owner``; nobody logs in as it)."""
     return _pg_name(tenant_id, "_owner", "PostgreSQL role")
 
 
@@ -193,6 +220,11 @@ class DbServerNames:
         return _check(f"{self.identifier}-proxy", 64, "IAM role name")
 
     @property
+    def proxy_secrets_policy(self) -> str:
+        """The proxy role's one inline policy: its tenants' secrets, granted by tag."""
+        return _check(f"{self.identifier}-tenant-secrets", 128, "IAM policy name")
+
+    @property
     def final_snapshot(self) -> str:
         """Snapshot RDS takes when the instance is deleted."""
         return f"{self.identifier}-final"
@@ -211,6 +243,17 @@ def dedicated_cluster_name(environment: str, tenant_id: str) -> str:
 def node_group_name(tenant_id: str) -> str:
     """Managed node group dedicated to one ``node``-tier tenant."""
     return _check(f"tenant-{validate_tenant_id(tenant_id)}", 63, "node group name")
+
+
+def db_secret_pattern(environment: str) -> str:
+    """IAM pattern of every tenant's database secret name in an environment.
+
+    The names are :attr:`TenantNames.db_secret`; the random suffix Secrets Manager appends
+    to an ARN is not part of the pattern.
+    """
+    if not ENVIRONMENT_RE.match(environment):
+        raise NameError_(f"environment {environment!r} must match {ENVIRONMENT_RE.pattern}")
+    return f"tp/{environment}/*/db"
 
 
 @dataclass(frozen=True)
@@ -288,7 +331,7 @@ class TenantNames:
 
     @property
     def db_schema(self) -> str:
-        """PostgreSQL schema of the tenant (ids use '-', identifiers use '_')."""
+        """PostgreSQL schema of the tenant (opaque: :func:`db_token`)."""
         return db_schema_name(self.tenant_id)
 
     @property
@@ -305,11 +348,6 @@ class TenantNames:
     def db_connect_policy(self) -> str:
         """IAM policy letting the tenant's workload roles connect to its database user."""
         return _check(f"{self.prefix}-db-connect", 128, "IAM policy name")
-
-    @property
-    def db_proxy_access_policy(self) -> str:
-        """Inline policy on the RDS Proxy role: read this tenant's database secret only."""
-        return _check(f"{self.prefix}-db-secret", 128, "IAM policy name")
 
     @property
     def db_secret(self) -> str:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import json
+
 from components import db_documents as d
-from tenants.plans import DatabaseSize, load_plans
+from tenants import aws_limits, naming
+from tenants.plans import DatabaseLimits, DatabaseSize, load_plans
 from tests.components import policy_lint
 
 ACCOUNT = "123456789012"
@@ -55,7 +58,8 @@ def test_proxy_resource_id() -> None:
 # --- documents -------------------------------------------------------------------------------
 DOCS = {
     "connect": d.connect_policy(proxy_arn=PROXY, db_user="t_acme_app"),
-    "proxy-access": d.proxy_secret_access_policy(secret_arn=SECRET, key_arn=KEY, region=REGION),
+    "proxy-secrets": d.proxy_secrets_policy(partition="aws", account_id=ACCOUNT, region=REGION,
+                                            environment="prod", server_identifier="tp-prod-cell-c1-db"),
     "proxy-trust": d.proxy_assume_role_policy(account_id=ACCOUNT),
     "key": d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION),
     "secret": d.tenant_secret_policy(tenant_id="acme", proxy_role_arn=PROXY_ROLE),
@@ -73,9 +77,8 @@ def test_documents_pass_parliament(kind: str) -> None:
     assert policy_lint.findings(DOCS[kind], key_resources=RESOURCE_STAR.get(kind)) == []
 
 
-@pytest.mark.parametrize("kind", ["connect", "proxy-access"], ids=["connect", "proxy-access"])
-def test_identity_policies_allow_exact_resources_only(kind: str) -> None:
-    assert policy_lint.allow_wildcards(DOCS[kind]) == []
+def test_connect_policy_allows_exact_resources_only() -> None:
+    assert policy_lint.allow_wildcards(DOCS["connect"]) == []
 
 
 def test_connect_policy_is_one_action_on_one_arn() -> None:
@@ -84,11 +87,41 @@ def test_connect_policy_is_one_action_on_one_arn() -> None:
         "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT}:dbuser:prx-0123456789abcdef0/t_acme_app"}]
 
 
-def test_proxy_reads_one_secret_and_decrypts_only_through_secrets_manager() -> None:
-    read, decrypt = DOCS["proxy-access"]["Statement"]
-    assert (read["Resource"], decrypt["Resource"]) == (SECRET, KEY)
+SECRETS_PATTERN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:tp/prod/*/db-??????"
+
+
+def test_proxy_reads_only_its_servers_tenant_secrets_and_decrypts_only_through_secrets_manager() -> None:
+    """The one wildcard pair of the platform's identity policies, and what fences it: the
+    secret names of tenant databases (suffix included), the server's tag, and for KMS the
+    secret the decryption is for (Secrets Manager's encryption context)."""
+    read, decrypt = DOCS["proxy-secrets"]["Statement"]
+    assert read["Resource"] == SECRETS_PATTERN
+    assert read["Condition"] == {"StringEquals": {
+        f"aws:ResourceTag/{naming.TAG_DB_SERVER}": "tp-prod-cell-c1-db"}}
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
     assert decrypt["Condition"] == {
-        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"}}
+        "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:SecretARN": SECRETS_PATTERN}}
+    assert policy_lint.allow_wildcards(DOCS["proxy-secrets"]) == [
+        f"{read['Sid']}: resource {SECRETS_PATTERN}", f"{decrypt['Sid']}: resource {decrypt['Resource']}"]
+
+
+def test_a_tenants_secret_name_matches_the_proxy_pattern_and_other_secrets_do_not() -> None:
+    import fnmatch
+
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{naming.TenantNames('acme', 'prod').db_secret}-AbCdEf"
+    assert fnmatch.fnmatchcase(arn, SECRETS_PATTERN)
+    for other in ("tp/dev/acme/db-AbCdEf", "tp/prod/acme/files-AbCdEf", "tp/prod/acme/db-AbCdEfG",
+                  "rds!db-1234-AbCdEf"):
+        assert not fnmatch.fnmatchcase(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{other}",
+                                       SECRETS_PATTERN), other
+
+
+def test_proxy_policy_is_one_size_for_any_number_of_tenants() -> None:
+    """It takes no tenant: the 1st and the 200th tenant of a cell leave it as it is."""
+    size = aws_limits.compact_policy_size(json.dumps(DOCS["proxy-secrets"], indent=2))
+    assert size == len(json.dumps(DOCS["proxy-secrets"], separators=(",", ":")))
+    assert size < aws_limits.IAM_ROLE_INLINE_POLICY_MAX_CHARS // 10
 
 
 def test_key_policy_has_no_wildcard_principal_and_uses_only_through_database_services() -> None:
@@ -149,8 +182,11 @@ DEFAULT = DatabaseSize(instance_class="db.t4g.medium", allocated_storage_gib=20,
 def test_cell_size_covers_every_tenant_plan(plans: list[str], expected: DatabaseSize) -> None:
     sizes = [PLANS[p].database for p in plans]
     size = d.cell_database_size(sizes, DEFAULT)
-    assert size == expected
+    assert size.model_dump(exclude={"limits"}) == expected.model_dump(exclude={"limits"})
     assert all(size.backup_retention_days >= s.backup_retention_days for s in sizes)
+    # The instance-wide temporary-file cap admits the largest plan's (roles carry their own).
+    assert size.limits.temp_file_limit_mib == max((s.limits.temp_file_limit_mib for s in sizes),
+                                                  default=DEFAULT.limits.temp_file_limit_mib)
 
 
 def test_cell_retention_is_the_longest_even_if_from_a_smaller_plan() -> None:
@@ -159,7 +195,8 @@ def test_cell_retention_is_the_longest_even_if_from_a_smaller_plan() -> None:
     big_short = DatabaseSize(instance_class="db.r6g.large", allocated_storage_gib=200,
                              backup_retention_days=7)
     assert d.cell_database_size([small_long, big_short], DEFAULT) == DatabaseSize(
-        instance_class="db.r6g.large", allocated_storage_gib=200, backup_retention_days=30)
+        instance_class="db.r6g.large", allocated_storage_gib=200, backup_retention_days=30,
+        limits=DatabaseLimits(temp_file_limit_mib=DatabaseLimits().temp_file_limit_mib))
 
 
 @pytest.mark.parametrize(("allocated", "maximum"), [(20, 80), (500, 2000), (20000, 65536)])
