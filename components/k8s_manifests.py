@@ -98,28 +98,9 @@ def namespace(name: str, labels: Mapping[str, str], kubernetes_version: str) -> 
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, all_labels)}
 
 
-#: Quota ``hard`` key of each compute and storage field of :class:`tenants.plans.Quota`.
-QUOTA_COMPUTE_KEYS = {
-    "requests.cpu": "cpu", "limits.cpu": "limits_cpu",
-    "requests.memory": "memory", "limits.memory": "limits_memory",
-    "requests.ephemeral-storage": "ephemeral_storage",
-    "limits.ephemeral-storage": "limits_ephemeral_storage",
-    "requests.storage": "storage",
-}
-#: Quota ``hard`` key of each object count field of :class:`tenants.plans.Quota`.
-QUOTA_COUNT_KEYS = {"pods": "pods", "persistentvolumeclaims": "pvcs", "services": "services",
-                    "secrets": "secrets", "configmaps": "configmaps"}
-#: Service kinds no tenant may have at all.
-QUOTA_ZERO_KEYS = ("services.nodeports", "services.loadbalancers")
-
-
 def quota_hard(quota: Quota) -> dict[str, str]:
-    """The ResourceQuota ``hard`` map of a plan's quota (values as strings)."""
-    return {
-        **{key: str(getattr(quota, field)) for key, field in QUOTA_COMPUTE_KEYS.items()},
-        **{key: str(getattr(quota, field)) for key, field in QUOTA_COUNT_KEYS.items()},
-        **dict.fromkeys(QUOTA_ZERO_KEYS, "0"),
-    }
+    """The ResourceQuota ``hard`` map of a plan's quota (:meth:`tenants.plans.Quota.hard`)."""
+    return quota.hard()
 
 
 def resource_quota(namespace_name: str, labels: Mapping[str, str], quota: Quota) -> Manifest:

@@ -71,6 +71,21 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: ResourceQuota ``hard`` key of each compute and storage field of :class:`Quota`.
+QUOTA_COMPUTE_KEYS = {
+    "requests.cpu": "cpu", "limits.cpu": "limits_cpu",
+    "requests.memory": "memory", "limits.memory": "limits_memory",
+    "requests.ephemeral-storage": "ephemeral_storage",
+    "limits.ephemeral-storage": "limits_ephemeral_storage",
+    "requests.storage": "storage",
+}
+#: ResourceQuota ``hard`` key of each object count field of :class:`Quota`.
+QUOTA_COUNT_KEYS = {"pods": "pods", "persistentvolumeclaims": "pvcs", "services": "services",
+                    "secrets": "secrets", "configmaps": "configmaps"}
+#: Service kinds no tenant may have at all (capped at 0 in every quota).
+QUOTA_ZERO_KEYS = ("services.nodeports", "services.loadbalancers")
+
+
 class Quota(_Frozen):
     """Namespace ResourceQuota: compute and ephemeral storage, persistent storage, counts.
 
@@ -91,6 +106,14 @@ class Quota(_Frozen):
     services: int = Field(gt=0)
     secrets: int = Field(gt=0)
     configmaps: int = Field(gt=0)
+
+    def hard(self) -> dict[str, str]:
+        """The ResourceQuota ``hard`` map (values as strings): the one spelling of the plan's quota."""
+        return {
+            **{key: str(getattr(self, field)) for key, field in QUOTA_COMPUTE_KEYS.items()},
+            **{key: str(getattr(self, field)) for key, field in QUOTA_COUNT_KEYS.items()},
+            **dict.fromkeys(QUOTA_ZERO_KEYS, "0"),
+        }
 
     @model_validator(mode="after")
     def _limits_hold_requests(self) -> Quota:

@@ -1,40 +1,67 @@
-"""ISO-NS-03 (stack): each tenant namespace has a ResourceQuota for CPU, memory and storage."""
+"""ISO-NS-03 (stack): each tenant namespace's quota caps compute and storage, within its plan.
+
+A quota that leaves one resource uncapped lets one tenant take that resource from every
+other tenant of the cell: a namespace is judged by its *unscoped* ResourceQuotas (a quota
+with ``scopes`` or ``scopeSelector`` counts only the pods it matches, so it caps nothing
+for the others; ISO-NS-04 flags it), which must together cap requests **and** limits of
+CPU, memory and ephemeral storage and requests of persistent storage, each at or below
+what the tenant's plan grants (:mod:`tenants.plans`, by the namespace's ``plan`` label).
+Object counts above the plan are violations too. Every quota of a namespace is enforced,
+so the smallest cap on a resource is the one judged.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from policy import kube, stackview
-from policy.props import as_map
+from policy import fairshare, kube, stackview
 from policy.rule import Finding, Resource, RuleConfig, StackRule
+from tenants.plans import QUOTA_COMPUTE_KEYS, QUOTA_COUNT_KEYS, PlanSpec
+from tenants.quantity import parse_quantity
 
-MSG_NO_QUOTA = "Add a ResourceQuota to the tenant namespace."
-MSG_CPU = "Cap CPU (requests.cpu or limits.cpu) in the tenant namespace's ResourceQuota."
-MSG_MEMORY = "Cap memory (requests.memory or limits.memory) in the tenant namespace's ResourceQuota."
-MSG_STORAGE = "Cap requests.storage in the tenant namespace's ResourceQuota."
+MSG_NO_QUOTA = "Add an unscoped ResourceQuota (no scopes, no scopeSelector) to the tenant namespace."
+MSG_UNKNOWN_PLAN = ("Label the tenant namespace with its plan (a plan of tenants/plans.yaml): "
+                    "its quota cannot be judged without one.")
+MSG_MISSING = "Cap {key} in the tenant namespace's unscoped ResourceQuota."
+MSG_ABOVE_PLAN = "Lower {key} in the ResourceQuota to at most {allowed}, what plan {plan!r} grants."
 
-CAPS = (
-    (MSG_CPU, {"cpu", "requests.cpu", "limits.cpu"}),
-    (MSG_MEMORY, {"memory", "requests.memory", "limits.memory"}),
-    (MSG_STORAGE, {"requests.storage"}),
-)
+
+def _allowed(plan: PlanSpec) -> dict[str, str]:
+    grants = {key: str(getattr(plan.quota, field)) for key, field in QUOTA_COMPUTE_KEYS.items()}
+    grants.update({key: str(getattr(plan.quota, field)) for key, field in QUOTA_COUNT_KEYS.items()})
+    return grants
+
+
+def _judge(ns: stackview.TenantNamespace, quotas: list[Resource]) -> Iterator[Finding]:
+    plan = fairshare.plan_of(ns.resource.props)
+    if plan is None:
+        yield Finding(MSG_UNKNOWN_PLAN, ns.resource.urn)
+        return
+    allowed = _allowed(plan)
+    for key in (*QUOTA_COMPUTE_KEYS, *QUOTA_COUNT_KEYS):
+        value, quota = fairshare.tightest(quotas, key)
+        if value is None or quota is None:
+            if key in QUOTA_COMPUTE_KEYS:
+                yield Finding(MSG_MISSING.format(key=key), quotas[0].urn)
+        elif value > parse_quantity(allowed[key]):
+            yield Finding(MSG_ABOVE_PLAN.format(key=key, allowed=allowed[key], plan=plan.name), quota.urn)
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     quotas = stackview.by_namespace(resources, kube.matcher("ResourceQuota"))
     for ns in stackview.tenant_namespaces(resources, cfg):
-        found = quotas.get(ns.name, [])
-        if not found:
+        unscoped = [q for q in quotas.get(ns.name, []) if not fairshare.is_scoped(q)]
+        if not unscoped:
             yield Finding(MSG_NO_QUOTA, ns.resource.urn)
             continue
-        keys = {k for q in found for k in as_map(kube.spec(q.props).get("hard"))}
-        for message, accepted in CAPS:
-            if not keys & accepted:
-                yield Finding(message, ns.resource.urn)
+        yield from _judge(ns, unscoped)
 
 
 RULE = StackRule(
     id="ISO-NS-03",
-    description="Each tenant namespace has a ResourceQuota capping CPU, memory and storage.",
+    description=(
+        "Each tenant namespace has an unscoped ResourceQuota capping requests and limits of CPU, "
+        "memory and ephemeral storage and requests of storage, every cap within the tenant's plan."
+    ),
     severity="high", tiers="NPV", scope="tenant", check=check,
     reads=kube.matcher("Namespace", "ResourceQuota"))

@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from tenants.plans import load_plans
+
 ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 ENV = "prod"
@@ -114,20 +116,24 @@ def namespace(tenant: str = "acme") -> dict[str, Any]:
 
 
 def resource_quota(tenant: str = "acme") -> dict[str, Any]:
+    """The quota of the fixture tenants' plan (``standard``), from the plan table."""
     return resource("kubernetes:core/v1:ResourceQuota", f"{tenant}-quota", {
         "apiVersion": "v1", "kind": "ResourceQuota", "metadata": meta("tenant-quota", tenant),
-        "spec": {"hard": {"requests.cpu": "4", "limits.cpu": "4", "requests.memory": "8Gi",
-                          "limits.memory": "8Gi", "requests.storage": "100Gi",
-                          "services.nodeports": "0", "services.loadbalancers": "0",
-                          "pods": "25", "persistentvolumeclaims": "5", "secrets": "20"}}})
+        "spec": {"hard": load_plans()["standard"].quota.hard()}})
 
 
 def limit_range(tenant: str = "acme") -> dict[str, Any]:
+    """The LimitRange of the fixture tenants' plan (``standard``), as the platform renders it."""
+    lr = load_plans()["standard"].limit_range
     return resource("kubernetes:core/v1:LimitRange", f"{tenant}-limits", {
         "apiVersion": "v1", "kind": "LimitRange", "metadata": meta("tenant-limits", tenant),
-        "spec": {"limits": [{"type": "Container",
-                             "default": {"cpu": "1", "memory": "1Gi"},
-                             "defaultRequest": {"cpu": "100m", "memory": "128Mi"}}]}})
+        "spec": {"limits": [
+            {"type": "Container", "default": lr.default.manifest(),
+             "defaultRequest": lr.default_request.manifest(), "min": lr.min.manifest(),
+             "max": lr.max.manifest()},
+            {"type": "Pod", "max": lr.pod_max.manifest()},
+            {"type": "PersistentVolumeClaim", "min": {"storage": lr.pvc.min},
+             "max": {"storage": lr.pvc.max}}]}})
 
 
 def _netpol(tenant: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:

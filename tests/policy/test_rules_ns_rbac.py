@@ -7,9 +7,6 @@ from typing import Any
 from policy.rules import (
     iso_ns_01,
     iso_ns_02,
-    iso_ns_03,
-    iso_ns_04,
-    iso_ns_05,
     iso_ns_06,
     iso_rbac_01,
     iso_rbac_02,
@@ -20,13 +17,10 @@ from policy.rules import (
     iso_rbac_07,
 )
 from tests.policy import fixtures as f
-from tests.policy.cases import Case, alone, changing, check, one, params, stack_edit, without
+from tests.policy.cases import Case, alone, check, one, params
 
 NS = "kubernetes:core/v1:Namespace"
-QUOTA = "kubernetes:core/v1:ResourceQuota"
-LIMITS = "kubernetes:core/v1:LimitRange"
 PSA = "pod-security.kubernetes.io/"
-HARD = ("spec", "hard")
 RBAC = "rbac.authorization.k8s.io"
 
 
@@ -81,47 +75,7 @@ CASES: list[Case] = [
         "privileged", iso_ns_02.MSG_WARN),
     one("ns02-no-labels", "ISO-NS-02", f.namespace, ("metadata", "labels"), {"tenant": "acme"},
         iso_ns_02.MSG_ENFORCE, iso_ns_02.MSG_VERSION, iso_ns_02.MSG_AUDIT, iso_ns_02.MSG_WARN),
-    # ISO-NS-03 (stack)
-    stack_edit("ns03-no-quota", "ISO-NS-03", without(QUOTA, "acme-quota"), iso_ns_03.MSG_NO_QUOTA,
-               about="acme-namespace"),
-    stack_edit("ns03-quota-elsewhere", "ISO-NS-03",
-               changing(QUOTA, "bolt-quota", ("metadata", "namespace"), "tenant-acme"),
-               iso_ns_03.MSG_NO_QUOTA, about="bolt-namespace"),
-    stack_edit("ns03-no-cpu", "ISO-NS-03",
-               changing(QUOTA, "acme-quota", HARD, {"requests.memory": "1Gi", "requests.storage": "1Gi"}),
-               iso_ns_03.MSG_CPU, about="acme-namespace"),
-    stack_edit("ns03-no-memory", "ISO-NS-03",
-               changing(QUOTA, "acme-quota", HARD, {"cpu": "1", "requests.storage": "1Gi"}),
-               iso_ns_03.MSG_MEMORY, about="acme-namespace"),
-    stack_edit("ns03-no-storage", "ISO-NS-03",
-               changing(QUOTA, "cirrus-quota", HARD, {"limits.cpu": "1", "memory": "1Gi"}),
-               iso_ns_03.MSG_STORAGE, about="cirrus-namespace"),
-    stack_edit("ns03-no-spec", "ISO-NS-03", changing(QUOTA, "acme-quota", ("spec",), f.DELETE),
-               iso_ns_03.MSG_CPU, iso_ns_03.MSG_MEMORY, iso_ns_03.MSG_STORAGE, about="acme-namespace"),
-    # ISO-NS-04
-    one("ns04-nodeports-missing", "ISO-NS-04", f.resource_quota, HARD + ("services.nodeports",),
-        f.DELETE, iso_ns_04.MSG_NODEPORTS),
-    one("ns04-nodeports-allowed", "ISO-NS-04", f.resource_quota, HARD + ("services.nodeports",), "2",
-        iso_ns_04.MSG_NODEPORTS),
-    one("ns04-loadbalancers", "ISO-NS-04", f.resource_quota, HARD + ("services.loadbalancers",),
-        f.DELETE, iso_ns_04.MSG_LOADBALANCERS),
-    one("ns04-pods", "ISO-NS-04", f.resource_quota, HARD + ("pods",), f.DELETE, iso_ns_04.MSG_PODS),
-    one("ns04-pvcs", "ISO-NS-04", f.resource_quota, HARD + ("persistentvolumeclaims",), f.DELETE,
-        iso_ns_04.MSG_PVCS),
-    one("ns04-secrets", "ISO-NS-04", f.resource_quota, HARD + ("secrets",), f.DELETE,
-        iso_ns_04.MSG_SECRETS_CAP),
-    one("ns04-no-hard", "ISO-NS-04", f.resource_quota, ("spec",), f.DELETE,
-        iso_ns_04.MSG_NODEPORTS, iso_ns_04.MSG_LOADBALANCERS, iso_ns_04.MSG_PODS,
-        iso_ns_04.MSG_PVCS, iso_ns_04.MSG_SECRETS_CAP),
-    # ISO-NS-05 (stack)
-    stack_edit("ns05-no-limitrange", "ISO-NS-05", without(LIMITS, "bolt-limits"),
-               iso_ns_05.MSG_NO_LIMITRANGE, about="bolt-namespace"),
-    stack_edit("ns05-no-defaults", "ISO-NS-05",
-               changing(LIMITS, "acme-limits", ("spec", "limits", 0, "default"), f.DELETE),
-               iso_ns_05.MSG_CONTAINER_DEFAULTS, about="acme-namespace"),
-    stack_edit("ns05-pod-limit-only", "ISO-NS-05",
-               changing(LIMITS, "acme-limits", ("spec", "limits", 0, "type"), "Pod"),
-               iso_ns_05.MSG_CONTAINER_DEFAULTS, about="acme-namespace"),
+    # ISO-NS-03, ISO-NS-04 and ISO-NS-05 (fair shares): tests/policy/test_rules_quota.py
     # ISO-NS-06
     one("ns06-quota-unlabelled", "ISO-NS-06", f.resource_quota,
         ("metadata", "labels", "app.kubernetes.io/managed-by"), f.DELETE, iso_ns_06.MSG_UNLABELED),
