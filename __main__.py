@@ -5,7 +5,7 @@ from pathlib import Path
 import pulumi
 
 from components.program import build_stack
-from tenants.loader import load_registry
+from tenants.loader import load_registry, registry_directory
 from tenants.stacks import StackConfig, stack_for
 
 config = pulumi.Config("tenant-platform")
@@ -15,5 +15,7 @@ stack_config = StackConfig(
     cell=config.get("cell") or None,
     tenant=config.get("tenant") or None,
 )
-registry = load_registry(Path(__file__).parent / (config.get("registry") or "tenants/registry"))
+# The registry: the stack's `tenant-platform:registry` (tenantctl sets it to the directory it
+# was given), else $TENANTCTL_REGISTRY, else the sample fleet; relative to the project.
+registry = load_registry(registry_directory(config.get("registry"), base=Path(__file__).parent))
 build_stack(stack_for(stack_config, registry))

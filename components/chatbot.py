@@ -142,6 +142,15 @@ class ChatbotStack(pulumi.ComponentResource):
         self.register_outputs({"service_name": self.service_name, "service_url": self.service_url})
 
 
+#: Where the file server serves its chatbot to the tenant's users (the app's route).
+PUBLIC_CHAT_PATH = "/chat/"
+
+
+def public_chatbot_url(hostname: str) -> str:
+    """The chatbot as the customer's users reach it: through the file server's host."""
+    return f"https://{hostname}{PUBLIC_CHAT_PATH}"
+
+
 def chatbot_url(namespace: str, port: int = DEFAULT_PORT) -> str:
     """Where the tenant's chatbot answers inside its namespace (the file server calls it)."""
     return f"http://{wl.service_host('chatbot', namespace)}:{port}"

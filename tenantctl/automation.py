@@ -71,8 +71,10 @@ class FleetRunner:
                  env: dict[str, str] | None = None, parallel: int = 2, retries: int = 3,
                  backoff_seconds: float = 5.0, policy_pack: Path | None = POLICY_PACK,
                  virtualenv: str | None = None, sleep: Callable[[float], None] = time.sleep,
-                 report: Callable[[str], None] = print) -> None:
+                 report: Callable[[str], None] = print, registry: Path | None = None) -> None:
         self.work_root = work_root
+        #: The registry the stacks are built from (stack config ``tenant-platform:registry``).
+        self.registry = registry.resolve() if registry is not None else None
         self.command = pulumi_command if pulumi_command is not None else auto.PulumiCommand()
         self.env = dict(env or {})
         self.parallel = max(1, parallel)
@@ -102,11 +104,14 @@ class FleetRunner:
             work_dir=str(work_dir), pulumi_command=self.command,
             project_settings=self._settings(work_dir), env_vars=self.env)
         stack = auto.create_or_select_stack(spec.name, work_dir=options.work_dir, opts=options)
-        stack.set_all_config({k: auto.ConfigValue(v) for k, v in spec.pulumi_config().items()})
+        config = spec.pulumi_config()
+        if self.registry is not None:
+            config["tenant-platform:registry"] = str(self.registry)
+        stack.set_all_config({k: auto.ConfigValue(v) for k, v in config.items()})
         return stack
 
     def _policy_config(self, spec: StackSpec) -> list[str] | None:
-        """Write the stack kind's policy config (tiers, levels) beside the stack; return it.
+        """Write the stack's policy config (tiers, levels, its tenants' hosts) beside it; return it.
 
         Without it the real engine would apply the catalogue's tiers and levels unchanged,
         which differs from what ``tenantctl plan`` evaluated for this kind of stack.

@@ -1,7 +1,9 @@
 """``tenantctl``: the command-line interface users and CI script against.
 
-Exit codes are an interface: 0 success, 1 a mandatory policy is violated, 2 invalid
-input (registry, arguments, plan file). Bad input never produces a traceback.
+Exit codes are an interface (README.md, "tenantctl"): 0 success; 1 a mandatory policy is
+violated, or a diff deletes data without a recorded offboarding; 2 invalid input
+(registry, arguments, plan file); 3 an operation failed (a stack operation, planning a
+git ref, a file that cannot be written). Bad input never produces a traceback.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tenantctl import planner
+from tenantctl import diff_cmd, lifecycle_cmd, planner
 from tenantctl.db import add_db_parser
-from tenants.loader import DEFAULT_REGISTRY, LEDGER_FILE, Registry, load_registry
+from tenants.loader import LEDGER_FILE, REGISTRY_ENV, Registry, load_registry, registry_directory
+from tenants.naming import ENVIRONMENT_RE
 from tenants.problems import RegistryInvalid
 from tenants.stacks import StackSpec, fleet_stacks
 
@@ -37,13 +38,20 @@ def _err(message: str) -> None:
 
 
 def _load(args: argparse.Namespace) -> Registry:
-    return load_registry(Path(args.registry))
+    return load_registry(registry_directory(args.registry))
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate the registry; report unrecorded placements."""
     registry = _load(args)
     stacks = fleet_stacks(registry, args.environment)
+    if args.locked and registry.new_allocations:
+        for tenant_id, alloc in sorted(registry.new_allocations.items()):
+            placed = ", ".join(f"{k}={v}" for k, v in sorted(alloc.items()))
+            _err(f"{LEDGER_FILE}: {tenant_id}: placement not recorded ({placed})")
+        _err(f"--locked: {len(registry.new_allocations)} placement(s) not recorded in {LEDGER_FILE}; "
+             "record them with `tenantctl allocate --write`")
+        return EXIT_INVALID
     print(f"registry OK: {len(registry.tenants)} tenants in {len(stacks)} stacks "
           f"({registry.directory})")
     for region in sorted({s.region for s in stacks if s.deploy_runner is None}):
@@ -55,9 +63,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
             placed = ", ".join(f"{k}={v}" for k, v in sorted(alloc.items()))
             print(f"  unrecorded placement: {tenant_id}: {placed}")
         print(f"  record them with `tenantctl allocate --write` ({LEDGER_FILE})")
-        if args.locked:
-            _err(f"--locked: {len(registry.new_allocations)} placement(s) not recorded in {LEDGER_FILE}")
-            return EXIT_INVALID
     return EXIT_OK
 
 
@@ -67,21 +72,11 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     if not registry.new_allocations:
         print("nothing to record: every placement is in the ledger")
         return EXIT_OK
-    entries: dict[str, dict[str, str]] = {
-        tid: {k: v for k, v in a.model_dump().items() if v is not None}
-        for tid, a in registry.ledger.tenants.items()}
     for tenant_id, alloc in sorted(registry.new_allocations.items()):
-        entries.setdefault(tenant_id, {}).update(alloc)
         print(f"{tenant_id}: " + ", ".join(f"{k}={v}" for k, v in sorted(alloc.items())))
     if args.write:
-        path = registry.directory / LEDGER_FILE
-        header = ("# Placement ledger, written by `tenantctl allocate --write`. Recorded cells and\n"
-                  "# CIDRs never move; entries of departed tenants stay reserved until released.\n")
-        body = yaml.safe_dump({"tenants": dict(sorted(entries.items()))}, sort_keys=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(header + body, encoding="utf-8")
-        tmp.replace(path)
-        print(f"recorded {len(registry.new_allocations)} placement(s) in {path}")
+        recorded = lifecycle_cmd.record_placements(registry)
+        print(f"recorded {len(recorded)} placement(s) in {registry.directory / LEDGER_FILE}")
     else:
         print("(dry run: add --write to record)")
     return EXIT_OK
@@ -163,12 +158,34 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _err(f"[{index}/{total}] {plan.name}: {len(plan.resources)} resources, "
              f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
 
+    base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
     plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
     path = planner.write_plan(plans, Path(args.out))
     code = _summary(plans)
     print(f"wrote {path} and {Path(args.out) / 'manifests'} "
           f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
-    return code
+    if base is None:
+        return code
+    head = planner.plan_document(plans)
+    selected = [s.name for s in specs] if (args.stack or args.tenant) else None
+    diff = diff_cmd.compare(base, head, diff_cmd.allowed_data_loss(registry), selected)
+    diff_cmd.emit(diff, args)
+    return max(code, EXIT_VIOLATIONS if diff.errors else EXIT_OK)
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Compare two plans (plan.json files or git refs; the head defaults to the working tree)."""
+    registry = _load(args)
+    base = diff_cmd.load_source(args.base, registry.directory, args.environment)
+    if args.head:
+        head = diff_cmd.load_source(args.head, registry.directory, args.environment)
+    else:
+        specs = fleet_stacks(registry, args.environment)
+        plans = planner.plan_stacks(specs, policies=False)
+        head = planner.plan_document(plans)
+    diff = diff_cmd.compare(base, head, diff_cmd.allowed_data_loss(registry))
+    diff_cmd.emit(diff, args)
+    return EXIT_VIOLATIONS if diff.errors else EXIT_OK
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -201,6 +218,7 @@ def cmd_operate(args: argparse.Namespace) -> int:
              "`tenantctl plan` works without it")
         return EXIT_INVALID
     runner = FleetRunner(work_root=Path(args.work_dir), pulumi_command=command,
+                         registry=registry.directory,
                          parallel=args.parallel, policy_pack=None if args.no_policy else
                          Path(__file__).resolve().parents[1] / "policy")
     results = runner.run(specs, args.command)
@@ -210,15 +228,33 @@ def cmd_operate(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed or not_run else EXIT_OK
 
 
+def _environment(value: str) -> str:
+    """Type of ``--environment``: a short lowercase word (it is part of every name)."""
+    if not ENVIRONMENT_RE.match(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an environment: 1-8 lowercase letters and digits, starting with a letter")
+    return value
+
+
+def _out_dir(value: str) -> str:
+    """Type of ``--out``: a directory, or a path where one can be made."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} exists and is not a directory")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     def registry_opts(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--registry", default=str(DEFAULT_REGISTRY),
-                       help="registry directory (default: the sample fleet shipped with tenants/)")
-        p.add_argument("--environment", default="prod", help="environment of the stacks (default prod)")
+        p.add_argument("--registry", default=None,
+                       help=f"registry directory (default: ${REGISTRY_ENV}, else the sample fleet "
+                            "shipped with tenants/)")
+        p.add_argument("--environment", default="prod", type=_environment,
+                       help="environment of the stacks (default prod)")
 
     p = sub.add_parser("validate", help="validate the registry")
     registry_opts(p)
@@ -241,9 +277,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", action="append", default=[], help="plan this stack (repeatable)")
     p.add_argument("--tenant", action="append", default=[],
                    help="plan the stack holding this tenant (repeatable)")
-    p.add_argument("--out", default="out/plan", help="output directory (default out/plan)")
+    p.add_argument("--out", default="out/plan", type=_out_dir, help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    p.add_argument("--base", help="also print the diff from this plan.json or git ref")
+    diff_cmd.add_format_options(p, json_flag=False)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("diff", help="what changes between two plans (plan.json files or git refs)")
+    registry_opts(p)
+    p.add_argument("--base", required=True, help="plan.json (or its directory) or git ref to compare from")
+    p.add_argument("--head", help="plan.json or git ref to compare to (default: plan the working tree)")
+    diff_cmd.add_format_options(p, json_flag=True)
+    p.set_defaults(func=cmd_diff)
 
     for action, text in (("preview", "preview stacks with the real engine and policy pack"),
                          ("up", "deploy stacks (needs --yes)"),
@@ -261,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=cmd_operate, pulumi_command=None)
 
     add_db_parser(sub)
+    lifecycle_cmd.add_lifecycle_parsers(sub, registry_opts)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--plan", required=True, help="path to plan.json")
@@ -276,15 +322,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     try:
+        if getattr(args, "lifecycle", None) is not None:
+            return int(args.lifecycle(args, registry_directory(args.registry)))
         return int(args.func(args))
     except RegistryInvalid as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         _err(f"registry invalid: {len(exc.problems)} problem(s); nothing was planned or changed")
         return EXIT_INVALID
-    except (UsageError, planner.PlanFormatError) as exc:
+    except (UsageError, planner.PlanFormatError, diff_cmd.SourceError) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_INVALID
+    except diff_cmd.PlanningFailed as exc:
+        _err(f"tenantctl: {exc}")
+        return EXIT_FAILED
+    except OSError as exc:
+        # A file the command had to read or write: one line, never a traceback.
+        _err(f"tenantctl: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
+        return EXIT_FAILED
 
 
 def entry() -> None:

@@ -162,6 +162,27 @@ def _owners(resources: Sequence[Mapping[str, Any]], tenants: Sequence[str]) -> d
     return {urn: owner(urn) for urn in by_urn}
 
 
+def alias_urns(resource: Mapping[str, Any]) -> list[str]:
+    """The URNs a resource was known by: alias URNs as given, alias specs resolved.
+
+    A spec (``{"name": ..., "type": ...}``, empty meaning unchanged) rewrites the name or the
+    last type of the resource's own URN, as the engine does; the Kubernetes provider adds
+    such aliases for every older apiVersion of a kind.
+    """
+    urns = []
+    prefix, _, name = str(resource["urn"]).rpartition("::")
+    head, _, types = prefix.rpartition("::")
+    for alias in _options(resource).get("aliases") or ():
+        if isinstance(alias, str):
+            urns.append(alias)
+        elif isinstance(alias, Mapping):
+            parents, _, own = types.rpartition("$")
+            new_type = alias.get("type") or own
+            new_types = f"{parents}${new_type}" if parents else new_type
+            urns.append(f"{head}::{new_types}::{alias.get('name') or name}")
+    return urns
+
+
 def _options(resource: Mapping[str, Any]) -> Mapping[str, Any]:
     return resource.get("options") or {}
 
@@ -178,7 +199,7 @@ def diff_stack(stack: str, base: Mapping[str, Any], head: Mapping[str, Any]) -> 
     matched: set[str] = set()
     for res in head_custom:
         opts = _options(res)
-        old_urn = next((u for u in (res["urn"], *opts.get("aliases", ())) if u in base_custom), None)
+        old_urn = next((u for u in (res["urn"], *alias_urns(res)) if u in base_custom), None)
         tenant = head_owner.get(res["urn"])
         if old_urn is None:
             changes.append(Change("create", stack, res["urn"], res["type"], res.get("name", ""), tenant,

@@ -42,7 +42,7 @@ class PlanningFailed(Exception):
 def read_document(path: Path) -> dict[str, Any]:
     """A saved plan.json as a document, checked by the same reader as ``tenantctl check``."""
     plans = planner.read_plan(path)
-    return {"version": planner.PLAN_VERSION, "stacks": [p.as_json() for p in plans]}
+    return planner.plan_document(plans)
 
 
 def _git(*args: str) -> subprocess.CompletedProcess[str]:

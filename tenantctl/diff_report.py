@@ -32,7 +32,8 @@ def _flags(change: Change) -> str:
 
 
 def _line(change: Change) -> str:
-    return f"{SYMBOL[change.action]} {change.action} {change.type} {change.name}{_flags(change)}{_properties(change)}"
+    head = f"{SYMBOL[change.action]} {change.action} {change.type} {change.name}"
+    return head + _flags(change) + _properties(change)
 
 
 def text(diff: PlanDiff) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from components.program import build_stack
-from tenantctl import manifests
+from tenantctl import manifests, mock_outputs
 from tenantctl.mock_engine import run_program
 from tenants.stacks import StackSpec
 
@@ -113,11 +113,16 @@ def write_plan(plans: Sequence[StackPlan], out: Path) -> Path:
     for plan in plans:
         manifests.write_manifests(plan.resources, manifest_root / plan.name)
     path = out / "plan.json"
-    document = {"version": PLAN_VERSION, "stacks": [p.as_json() for p in plans]}
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1, sort_keys=False), encoding="utf-8")
+    tmp.write_text(json.dumps(plan_document(plans), indent=1, sort_keys=False), encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def plan_document(plans: Sequence[StackPlan]) -> dict[str, Any]:
+    """The plan.json document of planned stacks."""
+    return {"version": PLAN_VERSION, "mock": mock_outputs.INVENTED,
+            "stacks": [p.as_json() for p in plans]}
 
 
 def read_plan(path: Path) -> list[StackPlan]:
@@ -126,13 +131,16 @@ def read_plan(path: Path) -> list[StackPlan]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot read plan: {exc}") from None
-    if not isinstance(document, dict) or document.get("version") != PLAN_VERSION:
+    if not isinstance(document, dict) or document.get("version") not in READABLE_VERSIONS:
         found = document.get("version") if isinstance(document, dict) else None
         raise PlanFormatError(f"{path}: plan version {found!r} is not supported "
-                              f"(this tenantctl reads version {PLAN_VERSION})")
+                              f"(this tenantctl reads versions {', '.join(map(str, READABLE_VERSIONS))})")
     stacks = document.get("stacks")
     if not isinstance(stacks, list):
         raise PlanFormatError(f"{path}: 'stacks' must be a list")
+    if not stacks:
+        raise PlanFormatError(f"{path}: the plan has no stacks: nothing to check "
+                              "(was it written by `tenantctl plan` with a selection that matched nothing?)")
     plans = []
     for i, stack in enumerate(stacks):
         try:

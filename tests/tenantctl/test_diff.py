@@ -185,3 +185,10 @@ def test_changed_paths_walks_maps_and_lists():
     old = {"a": {"b": [1, 2]}, "c": "x", "d": [1]}
     new = {"a": {"b": [1, 3]}, "c": "x", "d": [1, 2], "e": None}
     assert list(changed_paths(old, new)) == ["a.b[1]", "d"]
+
+
+def test_an_alias_spec_of_an_older_type_is_the_same_resource():
+    old = resource("kubernetes:apps/v1beta1:Deployment", "acme-web", {"spec": {"replicas": 1}})
+    new = resource("kubernetes:apps/v1:Deployment", "acme-web", {"spec": {"replicas": 1}},
+                   aliases=({"name": "", "type": "kubernetes:apps/v1beta1:Deployment"},))
+    assert diff_plans(plan(old), plan(new)).changes == []

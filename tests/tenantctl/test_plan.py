@@ -6,7 +6,10 @@ import re
 
 import yaml
 
+from tenantctl.mock_outputs import ACCOUNT_ID
+from tenantctl.planner import PLAN_VERSION
 from tenants.loader import load_registry
+from tenants.stacks import fleet_stacks
 
 
 def test_plan_succeeds_without_mandatory_violations(sample_plan):
@@ -16,7 +19,8 @@ def test_plan_succeeds_without_mandatory_violations(sample_plan):
 
 def test_plan_json_has_the_documented_shape(sample_plan):
     doc = sample_plan.document
-    assert doc["version"] == 1
+    assert doc["version"] == PLAN_VERSION
+    assert doc["mock"]["accountId"] == ACCOUNT_ID
     for stack in doc["stacks"]:
         assert set(stack) == {"name", "kind", "tenants", "resources", "violations"}
         assert stack["kind"] in ("shared", "dedicated")
@@ -32,9 +36,7 @@ def test_every_tenant_is_planned_in_exactly_one_stack(sample_plan):
     planned = [t for s in sample_plan.document["stacks"] for t in s["tenants"]]
     assert sorted(planned) == sorted(t.id for t in load_registry().tenants)
     kinds = {s["name"]: s["kind"] for s in sample_plan.document["stacks"]}
-    assert kinds == {"shared-apne1-01": "shared", "shared-apne1-02": "shared", "shared-dev": "shared",
-                     "shared-use1-01": "shared", "tenant-aozora-health": "dedicated",
-                     "tenant-minato-bank": "dedicated"}
+    assert kinds == {s.name: s.kind for s in fleet_stacks(load_registry(), "prod")}
 
 
 def test_urns_are_unique_and_parents_exist(sample_plan):
@@ -63,3 +65,36 @@ def test_manifests_are_written_per_stack(sample_plan):
         for f in files:
             obj = yaml.safe_load(f.read_text())
             assert obj["apiVersion"] and obj["kind"] and obj["metadata"]["name"]
+
+
+def _floats(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _floats(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _floats(v)
+    elif isinstance(value, float):
+        yield value
+
+
+def test_integers_stay_integers_in_plan_and_manifests(fixture_fleet_plan):
+    integral = [f for s in fixture_fleet_plan.document["stacks"] for r in s["resources"]
+                for f in _floats(r["inputs"]) if f.is_integer()]
+    assert integral == []
+    text = "\n".join(p.read_text() for p in (fixture_fleet_plan.out / "manifests").rglob("deployment.*.yaml"))
+    assert re.search(r"containerPort: \d+\n", text) and not re.search(r"(Port|User|Surge): \d+\.0\b", text)
+
+
+def test_manifests_mark_values_the_mock_engine_invented(fixture_fleet_plan):
+    stack = fixture_fleet_plan.document["stacks"][0]
+    dependent = next(r for r in stack["resources"] if r["type"] == "kubernetes:core/v1:ServiceAccount"
+                     and r["options"].get("propertyDependencies"))
+    name, namespace = dependent["inputs"]["metadata"]["name"], dependent["inputs"]["metadata"]["namespace"]
+    path = fixture_fleet_plan.out / "manifests" / stack["name"] / namespace / f"serviceaccount.core-{name}.yaml"
+    head = path.read_text().splitlines()[:3]
+    assert any(line.startswith("# mock values:") for line in head), head
+    plain = next(r for r in stack["resources"] if r["type"] == "kubernetes:core/v1:Namespace")
+    ns_path = (fixture_fleet_plan.out / "manifests" / stack["name"] / "_cluster"
+               / f"namespace.core-{plain['inputs']['metadata']['name']}.yaml")
+    assert not ns_path.read_text().startswith("# mock values")
