@@ -133,7 +133,7 @@ def is_admin_policy_arn(arn: Any) -> bool:
 
 
 def is_wildcard_action(action: str) -> bool:
-    """An action pattern: ``*``, a whole service (``s3:*``) or a partial one (``s3:Get*``, ``kms:?ncrypt``)."""
+    """An action pattern: ``*``, a service (``s3:*``) or a part of one (``s3:Get*``, ``kms:?ncrypt``)."""
     return has_wildcard(action)
 
 
@@ -161,6 +161,28 @@ def glob_matches(pattern: str, value: str, *, fold_case: bool = False) -> bool:
 def action_matches(pattern: str, action: str) -> bool:
     """Whether an ``Action`` entry (``s3:*``, ``kms:Get*``, ``*``) covers an action."""
     return glob_matches(pattern, action, fold_case=True)
+
+
+def is_open_resource(resource: str) -> bool:
+    """``*``, or an ARN whose resource part is nothing but a type and wildcards.
+
+    ``arn:aws:s3:::*``, ``arn:aws:kms:*:*:key/*``, ``arn:aws:iam::*:role/*`` name no
+    resource at all; an ARN with a wildcard in its service segment names every service.
+    """
+    if not has_wildcard(resource):
+        return False
+    parts = resource.split(":", 5)
+    if resource == "*" or len(parts) < 6:
+        return True
+    service, rest = parts[2], parts[5]
+    if has_wildcard(service):
+        return True
+    # S3 ARNs have no resource type: their resource part starts with the bucket name.
+    for sep in ("/", ":") if service != "s3" else ():
+        if sep in rest and not has_wildcard(rest.split(sep, 1)[0]):
+            rest = rest.split(sep, 1)[1]
+            break
+    return rest.strip("*?") == ""
 
 
 # --- principals and fences -------------------------------------------------------------

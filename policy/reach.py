@@ -201,7 +201,8 @@ class _Search:
         fold = (lambda s: s.replace("-", "_")) if template.underscore else (lambda s: s)
         self.excluded = frozenset(fold(x) for x in {*_NOT_TENANT, owner} if x)
         self.not_prefix = fold(_NOT_TENANT_PREFIX)
-        self.middle = frozenset(string.ascii_lowercase + string.digits + ("_" if template.underscore else "-"))
+        joiner = "_" if template.underscore else "-"
+        self.middle = frozenset(string.ascii_lowercase + string.digits + joiner)
         self.first, self.last = _ID_FIRST, _ID_LAST
         self.min_len, self.max_len = _MIN_ID, _MAX_ID
         if template.token:
@@ -230,10 +231,10 @@ class _Search:
         nxt = []
         for i in positions:
             if i < len(self.pattern):
-                token = self.pattern[i]
-                if token == "*":
+                symbol = self.pattern[i]
+                if symbol == "*":
                     nxt.append(i)
-                elif token == "?" or token == char:
+                elif symbol in ("?", char):
                     nxt.append(i + 1)
         return self._close(nxt)
 

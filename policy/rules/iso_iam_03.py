@@ -8,8 +8,8 @@ from policy import aws, iam, tenancy
 from policy.props import as_str_list, text
 from policy.rule import Resource, ResourceRule, RuleConfig
 
-MSG_WILDCARD_ACTION = ("Name actions explicitly in tenant policies: no '*', 'service:*' or "
-                       "NotAction in Allow statements.")
+MSG_WILDCARD_ACTION = ("Name actions explicitly in tenant policies: no '*', 'service:*', partial "
+                       "patterns ('s3:Get*', '?') or NotAction in Allow statements.")
 MSG_WILDCARD_RESOURCE = ("Name resources explicitly in tenant policies: no '*' or NotResource in "
                          "Allow statements (option wildcardResourceActions lists the exceptions).")
 MSG_ADMIN_POLICY = ("Attach no administrator policy (AdministratorAccess, PowerUserAccess, "
@@ -43,8 +43,9 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
                 continue
             if statement.has_not_action or any(iam.is_wildcard_action(a) for a in statement.actions):
                 yield MSG_WILDCARD_ACTION
-            if statement.has_not_resource or ("*" in statement.resources and not (
-                    statement.actions and set(statement.actions) <= exempt)):
+            open_ = [r for r in statement.resources if iam.is_open_resource(r)]
+            if statement.has_not_resource or (open_ and not (
+                    open_ == ["*"] and statement.actions and set(statement.actions) <= exempt)):
                 yield MSG_WILDCARD_RESOURCE
     arns = as_str_list(res.props.get("managedPolicyArns")) + as_str_list(res.props.get("policyArn"))
     if any(iam.is_admin_policy_arn(a) for a in arns):

@@ -34,7 +34,7 @@ STAYS = [
     f"{SM}:tp/prod/alpha/db-*", f"{SM}:tp/prod/alpha/db-??????",
     f"{ALIAS}/tp/prod/alpha/*", f"{ROLE}/tp-prod-alpha-fileserver",
     f"{ROLE}/tp-prod-cell-f1-*", "arn:aws:route53:::hostedzone/*",
-    f"arn:aws:bedrock:ap-northeast-1::foundation-model/anthropic.*",
+    "arn:aws:bedrock:ap-northeast-1::foundation-model/anthropic.*",
 ]
 
 

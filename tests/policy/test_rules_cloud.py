@@ -78,6 +78,16 @@ def trust(condition: dict[str, Any]) -> str:
                   "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition})
 
 
+def irsa_statement(**overrides: Any) -> dict[str, Any]:
+    """The compliant IRSA statement of acme's file server, with fields replaced."""
+    statement = json.loads(f.irsa_trust("tenant-acme", "fileserver"))["Statement"][0]
+    return {**statement, **overrides}
+
+
+OTHER_OIDC = "oidc.eks.ap-northeast-1.amazonaws.com/id/OTHERCLUSTER0000000000000000000"
+RDS_USERS = f"arn:aws:rds-db:{f.REGION}:{f.ACCOUNT}:dbuser:prx-0abc"
+
+
 def inline(*statements: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"name": "p", "policy": f.doc(*statements)}]
 
@@ -207,19 +217,44 @@ CASES: list[Case] = [
     alone("eks04-tenant-node-entry", "ISO-EKS-04", lambda: access_entry("EC2_LINUX"),
           iso_eks_04.MSG_TENANT_ENTRY_TYPE),
     # ISO-IAM-01
+    one("iam01-second-statement", "ISO-IAM-01", f.tenant_role, TRUST_SUB, f.doc(
+        irsa_statement(), irsa_statement(Condition={"StringEquals": {
+            f"{f.OIDC}:sub": "system:serviceaccount:tenant-acme:chatbot",
+            f"{f.OIDC}:aud": "sts.amazonaws.com"}})), iso_iam_01.MSG_ONE_IDENTITY),
+    one("iam01-second-provider", "ISO-IAM-01", f.tenant_role, TRUST_SUB, f.doc(
+        irsa_statement(), irsa_statement(
+            Principal={"Federated": f"arn:aws:iam::{f.ACCOUNT}:oidc-provider/{OTHER_OIDC}"},
+            Condition={"StringEquals": {f"{OTHER_OIDC}:sub": "system:serviceaccount:tenant-acme:fileserver",
+                                        f"{OTHER_OIDC}:aud": "sts.amazonaws.com"}})),
+        iso_iam_01.MSG_ONE_IDENTITY),
+    one("iam01-aws-principal-added", "ISO-IAM-01", f.tenant_role, TRUST_SUB, f.doc(irsa_statement(
+        Principal={"Federated": f.OIDC_ARN, "AWS": f"arn:aws:iam::{f.ACCOUNT}:root"})),
+        iso_iam_01.MSG_ONE_IDENTITY),
+    one("iam01-service-statement-added", "ISO-IAM-01", f.tenant_role, TRUST_SUB, f.doc(
+        irsa_statement(), {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}), iso_iam_01.MSG_ONE_IDENTITY),
+    one("iam01-keys-of-another-issuer", "ISO-IAM-01", f.tenant_role, TRUST_SUB, f.doc(irsa_statement(
+        Condition={"StringEquals": {f"{OTHER_OIDC}:sub": "system:serviceaccount:tenant-acme:fileserver",
+                                    f"{OTHER_OIDC}:aud": "sts.amazonaws.com"}})),
+        iso_iam_01.MSG_ONE_IDENTITY),
+    one("iam01-other-service-account", "ISO-IAM-01",
+        lambda: f.changed(f.tenant_role(), ("tags", "workload"), "fileserver"), TRUST_SUB,
+        f.irsa_trust("tenant-acme", "chatbot"), iso_iam_01.MSG_SUB_NAMESPACE),
     one("iam01-string-like", "ISO-IAM-01", f.tenant_role, TRUST_SUB, trust({
         "StringLike": {f"{f.OIDC}:sub": "system:serviceaccount:tenant-acme:*"},
-        "StringEquals": {f"{f.OIDC}:aud": "sts.amazonaws.com"}}), iso_iam_01.MSG_SUB_EXACT),
+        "StringEquals": {f"{f.OIDC}:aud": "sts.amazonaws.com"}}),
+        iso_iam_01.MSG_SUB_EXACT, iso_iam_01.MSG_ONE_IDENTITY),
     one("iam01-wildcard-value", "ISO-IAM-01", f.tenant_role, TRUST_SUB, trust({"StringEquals": {
         f"{f.OIDC}:sub": "system:serviceaccount:tenant-acme:*", f"{f.OIDC}:aud": "sts.amazonaws.com"}}),
         iso_iam_01.MSG_SUB_EXACT),
     one("iam01-no-conditions", "ISO-IAM-01", f.tenant_role, TRUST_SUB, trust({}),
-        iso_iam_01.MSG_SUB_EXACT, iso_iam_01.MSG_AUD),
+        iso_iam_01.MSG_SUB_EXACT, iso_iam_01.MSG_AUD, iso_iam_01.MSG_ONE_IDENTITY),
     one("iam01-other-namespace", "ISO-IAM-01", f.tenant_role, TRUST_SUB, trust({"StringEquals": {
         f"{f.OIDC}:sub": "system:serviceaccount:default:fileserver", f"{f.OIDC}:aud": "sts.amazonaws.com"}}),
         iso_iam_01.MSG_SUB_NAMESPACE),
     one("iam01-no-audience", "ISO-IAM-01", f.tenant_role, TRUST_SUB, trust({"StringEquals": {
-        f"{f.OIDC}:sub": "system:serviceaccount:tenant-acme:fileserver"}}), iso_iam_01.MSG_AUD),
+        f"{f.OIDC}:sub": "system:serviceaccount:tenant-acme:fileserver"}}),
+        iso_iam_01.MSG_AUD, iso_iam_01.MSG_ONE_IDENTITY),
     # ISO-IAM-02 (stack)
     stack_edit("iam02-association-other-namespace", "ISO-IAM-02",
                changing(POD_IDENTITY, "acme-chatbot-identity", ("namespace",), "tenant-bolt"),
@@ -234,6 +269,15 @@ CASES: list[Case] = [
     # ISO-IAM-03
     one("iam03-wildcard-action", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
         inline(allow("s3:*", "arn:aws:s3:::tp-prod-acme-files/*")), iso_iam_03.MSG_WILDCARD_ACTION),
+    one("iam03-partial-action-wildcard", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
+        inline(allow("s3:Get*", "arn:aws:s3:::tp-prod-acme-files/*")), iso_iam_03.MSG_WILDCARD_ACTION),
+    one("iam03-question-mark-action", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
+        inline(allow("kms:?ecrypt", f.key_arn("acme"))), iso_iam_03.MSG_WILDCARD_ACTION),
+    one("iam03-open-arn", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
+        inline(allow("s3:GetObject", "arn:aws:s3:::*")), iso_iam_03.MSG_WILDCARD_RESOURCE),
+    one("iam03-any-key", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
+        inline(allow("kms:Decrypt", f"arn:aws:kms:{f.REGION}:{f.ACCOUNT}:key/*")),
+        iso_iam_03.MSG_WILDCARD_RESOURCE),
     one("iam03-not-action", "ISO-IAM-03", f.tenant_role, ("inlinePolicies",),
         inline({"Effect": "Allow", "NotAction": "iam:*", "Resource": "arn:aws:s3:::tp-prod-acme-files"}),
         iso_iam_03.MSG_WILDCARD_ACTION),
@@ -251,6 +295,28 @@ CASES: list[Case] = [
         "name": "tp-prod-acme-extra", "policy": f.doc(allow("dynamodb:*", "*"))}),
         iso_iam_03.MSG_WILDCARD_ACTION, iso_iam_03.MSG_WILDCARD_RESOURCE),
     # ISO-IAM-04 (stack)
+    *(stack_edit(f"iam04-reach-{label}", "ISO-IAM-04",
+                 changing(ROLE, "acme-fileserver-role", ("inlinePolicies",), inline(allow(action, arn))),
+                 iso_iam_04.MSG_FOREIGN_REACH, about="acme-fileserver-role")
+      for label, action, arn in (
+          ("dbuser-of-every-tenant", "rds-db:connect", f"{RDS_USERS}/*"),
+          ("dbuser-pattern", "rds-db:connect", f"{RDS_USERS}/t*_app"),
+          ("bucket-pattern", "s3:GetObject", "arn:aws:s3:::tp-prod-*/*"),
+          ("bucket-prefix-of-longer-ids", "s3:GetObject", "arn:aws:s3:::tp-prod-acme-*/*"),
+          ("secret-pattern", "secretsmanager:GetSecretValue",
+           f"arn:aws:secretsmanager:{f.REGION}:{f.ACCOUNT}:secret:tp/prod/*"),
+          ("alias-pattern", "kms:Decrypt", f"arn:aws:kms:{f.REGION}:{f.ACCOUNT}:alias/tp/prod/*"),
+          ("role-pattern", "iam:PassRole", f"arn:aws:iam::{f.ACCOUNT}:role/tp-prod-*"),
+          ("question-mark", "s3:GetObject", "arn:aws:s3:::tp-prod-????-files/*"),
+      )),
+    stack_edit("iam04-not-resource-allow", "ISO-IAM-04",
+               changing(ROLE, "acme-fileserver-role", ("inlinePolicies",), inline({
+                   "Effect": "Allow", "Action": "s3:GetObject",
+                   "NotResource": "arn:aws:s3:::tp-prod-acme-files/*"})),
+               iso_iam_04.MSG_FOREIGN_REACH, about="acme-fileserver-role"),
+    stack_edit("iam04-bucket-policy-principal-pattern", "ISO-IAM-04",
+               adding(lambda: bucket_policy(f"arn:aws:iam::{f.ACCOUNT}:role/tp-prod-*-fileserver")),
+               iso_iam_04.MSG_FOREIGN_REACH, about="acme-files-policy"),
     stack_edit("iam04-role-reads-other-bucket", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", ("inlinePolicies",),
                         inline(allow("s3:GetObject", "arn:aws:s3:::tp-prod-bolt-files/*"))),
@@ -276,7 +342,7 @@ CASES: list[Case] = [
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-decrypt"),
     stack_edit("iam04-db-user-of-other-tenant", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", ("inlinePolicies",), inline(allow(
-                   "rds-db:connect", f"arn:aws:rds-db:{f.REGION}:{f.ACCOUNT}:dbuser:prx-0abc/{TenantNames('bolt', f.ENV).db_role}"))),
+                   "rds-db:connect", f"{RDS_USERS}/{TenantNames('bolt', f.ENV).db_role}"))),
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-fileserver-role"),
     # ISO-DATA-01
     one("data01-public", "ISO-DATA-01", f.db_instance, ("publiclyAccessible",), True,
