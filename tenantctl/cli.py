@@ -166,6 +166,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
           f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
     if base is None:
         return code
+    # The base, as planned (a git ref is planned on the fly): kept beside the head plan so
+    # that later steps (the gate's stack selection) need not plan it again.
+    (Path(args.out) / "base-plan.json").write_text(json.dumps(base, indent=1), encoding="utf-8")
     head = planner.plan_document(plans)
     selected = [s.name for s in specs] if (args.stack or args.tenant) else None
     diff = diff_cmd.compare(base, head, diff_cmd.allowed_data_loss(registry), selected)

@@ -132,20 +132,27 @@ def allowed_data_loss(registry: Registry) -> set[str]:
 
 
 def add_format_options(p: argparse.ArgumentParser, *, json_flag: bool) -> None:
-    """``--markdown`` (and ``--json`` for ``diff``), ``--diff-out FILE``."""
+    """``--markdown`` (and ``--json`` for ``diff``), ``--diff-out FILE`` (repeatable)."""
     group = p.add_mutually_exclusive_group()
     group.add_argument("--markdown", dest="diff_format", action="store_const", const="markdown",
                        help="print the diff as Markdown (a pull-request comment)")
     if json_flag:
         group.add_argument("--json", dest="diff_format", action="store_const", const="json",
                            help="print the diff as JSON")
-    p.add_argument("--diff-out", help="also write the diff (in the chosen format) to this file")
+    p.add_argument("--diff-out", action="append", default=[],
+                   help="also write the diff to this file, as its extension says (.md Markdown, "
+                        ".json JSON, else text); repeatable")
     p.set_defaults(diff_format="text")
 
 
+#: Output file extension -> diff format.
+_FORMAT_OF_SUFFIX = {".md": "markdown", ".json": "json"}
+
+
 def emit(diff: PlanDiff, args: argparse.Namespace) -> None:
-    """Print the diff in the chosen format, and write it to ``--diff-out`` if given."""
-    body = render(diff, args.diff_format)
-    print(body)
-    if args.diff_out:
-        Path(args.diff_out).write_text(body + "\n", encoding="utf-8")
+    """Print the diff in the chosen format, and write each ``--diff-out`` in its own."""
+    print(render(diff, args.diff_format))
+    for out in args.diff_out:
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(diff, _FORMAT_OF_SUFFIX.get(path.suffix, "text")) + "\n", encoding="utf-8")

@@ -46,5 +46,6 @@ def test_preview_needs_cloud_secrets_and_uses_the_policy_pack(workflow: dict[Any
     assert "secrets.AWS_ROLE_TO_ASSUME" in preview["env"]["HAS_CLOUD"]
     cloud_steps = [s for s in preview["steps"] if s.get("name") != "No cloud credentials"]
     assert all(s.get("if") == "env.HAS_CLOUD == 'true'" for s in cloud_steps)
-    assert 'tenantctl preview --stack "${{ matrix.stack }}"' in _runs(preview)
+    assert 'tenantctl preview --stack "$STACK"' in _runs(preview)
+    assert preview["env"]["STACK"] == "${{ matrix.stack }}"
     assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.offline.outputs.stacks) }}"
