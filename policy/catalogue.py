@@ -97,8 +97,8 @@ CATALOGUE: dict[str, Entry] = {
     "ISO-DATA-06": Entry("H", "NPVD", stack=False),
     "ISO-DATA-07": Entry("M", "NPVD", stack=False),
     "ISO-DATA-08": Entry("M", "NPV", stack=False),
-    "ISO-META-01": Entry("M", "NPVD", stack=True),
-    "ISO-META-02": Entry("M", "NPV", stack=False),
+    "ISO-META-01": Entry("H", "NPVD", stack=True),
+    "ISO-META-02": Entry("H", "NPV", stack=False),
 }
 
 #: Rules the catalogue lists as resource rules that are implemented as stack rules, and

@@ -14,10 +14,17 @@ from typing import Any
 from policy import tenancy
 from policy.props import EMPTY, as_list, as_map, get, text
 
-#: Where the pod template sits inside each workload kind, by (group, kind).
+#: Where the pod template sits inside each workload kind, by (group, kind). The API
+#: version is ignored (``apps/v1beta2`` is ``apps``); the retired ``extensions`` group is
+#: listed because the Kubernetes provider still has its types, and a ``PodTemplate`` object
+#: is a pod template that controllers and users instantiate.
 POD_TEMPLATE_PATHS: Mapping[tuple[str, str], tuple[str, ...]] = {
     ("", "Pod"): (),
+    ("", "PodTemplate"): ("template",),
     ("", "ReplicationController"): ("spec", "template"),
+    ("extensions", "Deployment"): ("spec", "template"),
+    ("extensions", "DaemonSet"): ("spec", "template"),
+    ("extensions", "ReplicaSet"): ("spec", "template"),
     ("apps", "Deployment"): ("spec", "template"),
     ("apps", "StatefulSet"): ("spec", "template"),
     ("apps", "DaemonSet"): ("spec", "template"),
@@ -56,10 +63,32 @@ def matcher(*specs: str) -> Callable[[str], bool]:
     return matches
 
 
+#: Suffix of the Kubernetes provider's Server-Side Apply patch types (``DeploymentPatch``).
+PATCH_SUFFIX = "Patch"
+
+
+def patched_kind(type_: str) -> str:
+    """The kind an object writes: ``Deployment`` for ``Deployment`` and ``DeploymentPatch``.
+
+    A ``<Kind>Patch`` resource makes its fields the live ones of an existing object (by
+    Server-Side Apply), so a privileged container in a ``DeploymentPatch`` runs just as
+    one in a ``Deployment`` does: pod rules judge both, and a patch is judged as the whole
+    pod template it writes (the policies cannot see the rest of the live object).
+    """
+    kind = tenancy.k8s_kind(type_)
+    base = kind.removesuffix(PATCH_SUFFIX)
+    return base if base and (tenancy.k8s_group(type_), base) in POD_TEMPLATE_PATHS else kind
+
+
+def _template_path(type_: str) -> tuple[str, ...] | None:
+    if not tenancy.is_k8s_object(type_):
+        return None
+    return POD_TEMPLATE_PATHS.get((tenancy.k8s_group(type_), patched_kind(type_)))
+
+
 def is_workload(type_: str) -> bool:
-    """A kind that carries a pod template."""
-    return (tenancy.is_k8s_object(type_)
-            and (tenancy.k8s_group(type_), tenancy.k8s_kind(type_)) in POD_TEMPLATE_PATHS)
+    """A kind that carries a pod template (or patches one)."""
+    return _template_path(type_) is not None
 
 
 def metadata(props: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -134,8 +163,8 @@ class Container:
 
 def pod_template(type_: str, props: Mapping[str, Any]) -> PodTemplate:
     """The pod template of a workload (empty for other kinds, or if the object has none)."""
-    path = POD_TEMPLATE_PATHS.get((tenancy.k8s_group(type_), tenancy.k8s_kind(type_)))
-    if path is None or not tenancy.is_k8s_object(type_):
+    path = _template_path(type_)
+    if path is None:
         return PodTemplate(EMPTY, EMPTY)
     template = as_map(get(props, *path)) if path else props
     return PodTemplate(as_map(template.get("metadata")), as_map(template.get("spec")))

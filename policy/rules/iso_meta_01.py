@@ -1,4 +1,11 @@
-"""ISO-META-01 (stack): tenant and tier labels and tags agree across the stack."""
+"""ISO-META-01 (stack): tenant and tier labels and tags agree across the stack.
+
+High, not the catalogue's medium: every rule decides by a resource's tier label whether
+it applies (``RuleConfig.applies``), so a tier label that disagrees with the namespace's
+switches rules off: a node-tier pod relabelled ``vcluster`` escapes ISO-NODE-02's pool
+pinning, a namespace-tier one relabelled ``cluster`` escapes ISO-POD-05. A label that
+decides enforcement must block when it lies.
+"""
 
 from __future__ import annotations
 
@@ -50,4 +57,4 @@ RULE = StackRule(
         "Tenant and tier labels and tags on Kubernetes objects, node pools and AWS resources "
         "agree with the tenant's namespace."
     ),
-    severity="medium", tiers="NPVD", scope="tenant", check=check)
+    severity="high", tiers="NPVD", scope="tenant", check=check)

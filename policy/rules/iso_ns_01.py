@@ -16,7 +16,8 @@ MSG_OTHER_NAMESPACE = "Set metadata.namespace to 'tenant-<id>' matching the obje
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    kind = tenancy.k8s_kind(res.type)
+    # A <Kind>Patch writes an object of <Kind>: judged where that object lives.
+    kind = tenancy.k8s_kind(res.type).removesuffix(kube.PATCH_SUFFIX) or tenancy.k8s_kind(res.type)
     tenant = text(tenancy.owner_labels(res.type, res.props).get(tenancy.LABEL_TENANT))
     if kind == "Namespace":
         if tenant and kube.name(res.props) != tenancy.tenant_namespace(tenant):

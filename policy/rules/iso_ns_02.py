@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
-from policy import kube
+from policy import kube, tenancy
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 PSA = "pod-security.kubernetes.io/"
@@ -18,17 +18,37 @@ MSG_AUDIT = "Label the tenant Namespace pod-security.kubernetes.io/audit=restric
 MSG_WARN = "Label the tenant Namespace pod-security.kubernetes.io/warn=restricted."
 
 
+IS_NAMESPACE = kube.matcher("Namespace")
+IS_NAMESPACE_PATCH = kube.matcher("NamespacePatch")
+#: What each PSA label must hold: (key, test, message).
+LABELS: tuple[tuple[str, Callable[[object], bool], str], ...] = (
+    (PSA + "enforce", lambda v: v == "restricted", MSG_ENFORCE),
+    (PSA + "enforce-version", lambda v: isinstance(v, str) and bool(PINNED_VERSION.match(v)),
+     MSG_VERSION),
+    (PSA + "audit", lambda v: v == "restricted", MSG_AUDIT),
+    (PSA + "warn", lambda v: v == "restricted", MSG_WARN),
+)
+
+
+def _tenant_namespace(res: Resource) -> bool:
+    """A tenant's Namespace: tenant label, else its name (``tenant-<id>``).
+
+    The name counts on its own so that a Namespace or NamespacePatch that drops the tenant
+    label is still judged (the rule's scope is ``all`` for that reason).
+    """
+    return (tenancy.tenant_of(res.type, res.props) is not None
+            or tenancy.tenant_of_namespace(kube.name(res.props)) is not None)
+
+
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
+    if not _tenant_namespace(res):
+        return
     labels = kube.labels(res.props)
-    if labels.get(PSA + "enforce") != "restricted":
-        yield MSG_ENFORCE
-    version = labels.get(PSA + "enforce-version")
-    if not (isinstance(version, str) and PINNED_VERSION.match(version)):
-        yield MSG_VERSION
-    if labels.get(PSA + "audit") != "restricted":
-        yield MSG_AUDIT
-    if labels.get(PSA + "warn") != "restricted":
-        yield MSG_WARN
+    # A NamespacePatch (Server-Side Apply) writes only the labels it names: those must be right.
+    patch = IS_NAMESPACE_PATCH(res.type)
+    for key, valid, message in LABELS:
+        if (not patch or key in labels) and not valid(labels.get(key)):
+            yield message
 
 
 RULE = ResourceRule(
@@ -37,5 +57,5 @@ RULE = ResourceRule(
         "Tenant namespaces enforce, audit and warn the restricted Pod Security Standard at a "
         "pinned version."
     ),
-    severity="high", tiers="NPVD", scope="tenant",
-    applies_to=kube.matcher("Namespace"), check=check)
+    severity="high", tiers="NPVD", scope="all",
+    applies_to=lambda t: IS_NAMESPACE(t) or IS_NAMESPACE_PATCH(t), check=check)
