@@ -99,6 +99,7 @@ CATALOGUE: dict[str, Entry] = {
     "ISO-DATA-08": Entry("M", "NPV", stack=False),
     "ISO-META-01": Entry("H", "NPVD", stack=True),
     "ISO-META-02": Entry("H", "NPV", stack=False),
+    "ISO-ADM-01": Entry("H", "NPVD", stack=True),
 }
 
 #: Rules the catalogue lists as resource rules that are implemented as stack rules, and

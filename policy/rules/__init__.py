@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from policy.rule import AnyRule
 from policy.rules import (
+    iso_adm_01,
     iso_data_01,
     iso_data_02,
     iso_data_03,
@@ -156,4 +157,5 @@ ALL: tuple[AnyRule, ...] = (
     iso_data_08.RULE,
     iso_meta_01.RULE,
     iso_meta_02.RULE,
+    iso_adm_01.RULE,
 )
