@@ -25,10 +25,10 @@ The isolation model, object by object:
   ``ipBlock`` that spans the internet excludes the VPC, every private range and the
   link-local range with the instance metadata service: no tenant reaches another
   tenant's pods or a node's IAM role through these rules.
-- RBAC: ``tenant-admin`` and ``tenant-viewer`` Roles with explicit verbs and resources
-  (no ``*``, no escalate/bind/impersonate, no exec/attach/port-forward, no secret reads,
-  read-only on the quota, limit range and network and mesh policies the platform owns),
-  bound to the tenant's own groups only (ISO-RBAC-02..05, ISO-NS-06).
+- RBAC: ``tenant-admin`` and ``tenant-viewer`` Roles rendered from the allowlist in
+  ``tenants.access`` (each grant with its reason: operate the platform's apps, never the
+  fences, the pod specs or the Services around them), bound to the tenant's own groups
+  only (ISO-RBAC-02..05 and -08, ISO-NS-06).
 - Istio: PeerAuthentication STRICT, ``allow-nothing`` plus one ALLOW policy naming the
   tenant's namespace, the ingress gateway and monitoring (ISO-MESH-01/02); a Sidecar that
   limits config and egress to the namespace, the mesh control plane and registered
@@ -42,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tenants import naming
+from tenants import access, naming
 from tenants.plans import LimitRangeSpec, Quota
 
 Manifest = dict[str, Any]
@@ -68,9 +68,6 @@ IMDS_CIDR = "169.254.169.254/32"
 #: loopback and link-local (IMDS, the Amazon DNS and time servers, EKS Pod Identity).
 NON_PUBLIC_CIDRS = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
                     "127.0.0.0/8", "169.254.0.0/16")
-
-READ = ["get", "list", "watch"]
-WRITE = ["create", "update", "patch", "delete"]
 
 
 def metadata(name: str, labels: Mapping[str, str], namespace: str | None = None) -> dict[str, Any]:
@@ -186,45 +183,14 @@ def network_policies(namespace_name: str, labels: Mapping[str, str], *, vpc_cidr
     return policies
 
 
-def _rule(group: str, resources: Sequence[str], verbs: Sequence[str]) -> dict[str, Any]:
-    return {"apiGroups": [group], "resources": list(resources), "verbs": list(verbs)}
+#: The tenant Roles' rules come from the allowlist in ``tenants.access``, each grant with
+#: its reason there; the policy pack (ISO-RBAC-08) judges every tenant subject's effective
+#: permissions against the same data, so the two cannot drift apart.
+TENANT_ADMIN_RULES = access.rules(access.ADMIN_ROLE)
+TENANT_VIEWER_RULES = access.rules(access.VIEWER_ROLE)
 
-
-#: What a tenant administrator may do in the namespace. Pods are created only through
-#: workload controllers (no bare pods, ISO-POD-14) and can be deleted to restart them;
-#: secrets are write-only (no broad secret reads, ISO-RBAC-05); everything the platform
-#: owns there (quota, limit range, network and mesh policies, roles, service accounts) is
-#: read-only or invisible.
-TENANT_ADMIN_RULES = [
-    _rule("", ["configmaps", "services", "persistentvolumeclaims"], READ + WRITE),
-    _rule("", ["pods"], [*READ, "delete"]),
-    _rule("", ["secrets"], WRITE),
-    _rule("", ["pods/log", "events", "endpoints", "serviceaccounts", "resourcequotas", "limitranges"], READ),
-    _rule("apps", ["deployments", "statefulsets"], READ + WRITE),
-    _rule("apps", ["deployments/scale", "statefulsets/scale"], ["get", "update", "patch"]),
-    _rule("apps", ["replicasets"], READ),
-    _rule("batch", ["jobs", "cronjobs"], READ + WRITE),
-    _rule("autoscaling", ["horizontalpodautoscalers"], READ + WRITE),
-    _rule("policy", ["poddisruptionbudgets"], READ + WRITE),
-    _rule("discovery.k8s.io", ["endpointslices"], READ),
-    _rule("networking.k8s.io", ["networkpolicies"], READ),
-    _rule("security.istio.io", ["peerauthentications", "authorizationpolicies"], READ),
-]
-
-#: What a tenant viewer may read: workloads and their status, never secrets.
-TENANT_VIEWER_RULES = [
-    _rule("", ["pods", "pods/log", "events", "services", "endpoints", "configmaps",
-               "persistentvolumeclaims", "serviceaccounts", "resourcequotas", "limitranges"], READ),
-    _rule("apps", ["deployments", "statefulsets", "replicasets"], READ),
-    _rule("batch", ["jobs", "cronjobs"], READ),
-    _rule("autoscaling", ["horizontalpodautoscalers"], READ),
-    _rule("policy", ["poddisruptionbudgets"], READ),
-    _rule("discovery.k8s.io", ["endpointslices"], READ),
-    _rule("networking.k8s.io", ["networkpolicies"], READ),
-]
-
-ADMIN_ROLE = "tenant-admin"
-VIEWER_ROLE = "tenant-viewer"
+ADMIN_ROLE = access.ADMIN_ROLE
+VIEWER_ROLE = access.VIEWER_ROLE
 
 
 def roles(namespace_name: str, labels: Mapping[str, str]) -> list[Manifest]:

@@ -40,6 +40,7 @@ CATALOGUE: dict[str, Entry] = {
     "ISO-RBAC-05": Entry("H", "NP", stack=False),
     "ISO-RBAC-06": Entry("M", "NPVD", stack=False),
     "ISO-RBAC-07": Entry("H", "NPVD", stack=False),
+    "ISO-RBAC-08": Entry("C", "NPVD", stack=True),
     "ISO-POD-01": Entry("C", "NPVD", stack=False),
     "ISO-POD-02": Entry("C", "NPVD", stack=False),
     "ISO-POD-03": Entry("H", "NPVD", stack=False),

@@ -97,6 +97,51 @@ def validate_tenant_id(tenant_id: str) -> str:
     return tenant_id
 
 
+#: Kubernetes groups of a tenant's people: ``tenant:<id>:<role>`` (admins, viewers...).
+#: EKS access entries map a tenant's IAM principals to them; RoleBindings in the tenant's
+#: namespaces grant them the tenant Roles. The policy pack recognises tenant subjects by
+#: :func:`tenant_of_group`, never by a pattern of its own.
+TENANT_GROUP_PREFIX = "tenant:"
+#: How Kubernetes names ServiceAccounts as users and their namespaces as groups.
+SERVICE_ACCOUNT_USER_PREFIX = "system:serviceaccount:"
+SERVICE_ACCOUNTS_GROUP_PREFIX = "system:serviceaccounts:"
+_GROUP_ROLE_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+
+
+def tenant_group(tenant_id: str, role: str) -> str:
+    """The Kubernetes group of one role of a tenant's people (``tenant:<id>:<role>``)."""
+    _check(role, 63, "group role", _GROUP_ROLE_RE)
+    return f"{TENANT_GROUP_PREFIX}{validate_tenant_id(tenant_id)}:{role}"
+
+
+def tenant_of_group(group: str) -> str | None:
+    """The tenant whose people a group holds (``acme`` for ``tenant:acme:admins``), else None.
+
+    Anything that starts with ``tenant:`` counts as the tenant it names, however the rest
+    is spelt (``tenant:acme:``, ``tenant:acme:x:y``): a group that merely looks like a
+    tenant's must never be read as a platform group. Reserved or malformed ids are no
+    tenant (``tenant:platform:ops`` is not one).
+    """
+    if not isinstance(group, str) or not group.startswith(TENANT_GROUP_PREFIX):
+        return None
+    tenant_id = group[len(TENANT_GROUP_PREFIX):].split(":", 1)[0]
+    try:
+        return validate_tenant_id(tenant_id)
+    except NameError_:
+        return None
+
+
+def tenant_of_namespace(namespace: str | None) -> str | None:
+    """The tenant whose namespace this is (``acme`` for ``tenant-acme``), else None."""
+    if not namespace or not namespace.startswith("tenant-"):
+        return None
+    try:
+        tenant_id = validate_tenant_id(namespace[len("tenant-"):])
+    except NameError_:
+        return None
+    return tenant_id if tenant_namespace(tenant_id) == namespace else None
+
+
 def shared_stack_name(cell: str) -> str:
     """Pulumi stack of a cell of shared-tier tenants."""
     return f"shared-{cell}"
@@ -382,12 +427,12 @@ class TenantNames:
     @property
     def admin_group(self) -> str:
         """Kubernetes group whose members administer the tenant's namespace."""
-        return f"tenant:{self.tenant_id}:admins"
+        return tenant_group(self.tenant_id, "admins")
 
     @property
     def viewer_group(self) -> str:
         """Kubernetes group whose members may read the tenant's namespace."""
-        return f"tenant:{self.tenant_id}:viewers"
+        return tenant_group(self.tenant_id, "viewers")
 
     @property
     def vcluster_release(self) -> str:
@@ -463,6 +508,14 @@ def ecr_registry(account_id: str, region: str, partition: str = "aws") -> str:
     """Host name of an account's private ECR registry in a region."""
     suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
     return f"{account_id}.dkr.ecr.{region}.{suffix}"
+
+
+def is_platform_admin_role(role_name: str) -> bool:
+    """Whether an IAM role name is :func:`platform_admin_role` of some environment."""
+    suffix = "-platform-admin"
+    if not role_name.startswith("tp-") or not role_name.endswith(suffix):
+        return False
+    return bool(ENVIRONMENT_RE.match(role_name[len("tp-"):-len(suffix)]))
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,7 @@ from policy.rules import (
     iso_rbac_05,
     iso_rbac_06,
     iso_rbac_07,
+    iso_rbac_08,
     iso_vc_01,
     iso_vc_02,
 )
@@ -98,6 +99,7 @@ ALL: tuple[AnyRule, ...] = (
     iso_rbac_05.RULE,
     iso_rbac_06.RULE,
     iso_rbac_07.RULE,
+    iso_rbac_08.RULE,
     iso_pod_01.RULE,
     iso_pod_02.RULE,
     iso_pod_03.RULE,

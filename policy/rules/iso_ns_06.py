@@ -10,16 +10,23 @@ from policy.rule import Resource, ResourceRule, RuleConfig
 MSG_UNLABELED = ("Label admin-owned ResourceQuota, LimitRange, NetworkPolicy and RoleBinding "
                  "objects app.kubernetes.io/managed-by=tenant-platform.")
 MSG_ROLE_MODIFIES = ("Remove write verbs on resourcequotas, limitranges, networkpolicies, roles, "
-                     "rolebindings and Istio security policies from the tenant Role.")
+                     "rolebindings, Istio security policies, Sidecars and ServiceEntries from the "
+                     "tenant Role.")
 
 ADMIN_OWNED = kube.matcher("ResourceQuota", "LimitRange", "networking.k8s.io/NetworkPolicy",
                            "rbac.authorization.k8s.io/RoleBinding")
-IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role")
+#: Tenant-labelled ClusterRoles count too: a RoleBinding in the namespace can refer to one.
+IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole")
+#: The fences the platform puts in every tenant namespace (``components.k8s_manifests``):
+#: quota, limit range, NetworkPolicies (``extensions`` is their old group), the tenant's
+#: Roles and RoleBindings, and the mesh's PeerAuthentication, AuthorizationPolicies,
+#: Sidecar and ServiceEntries.
 FENCES = (
     ({""}, {"resourcequotas", "limitranges"}),
-    ({"networking.k8s.io"}, {"networkpolicies"}),
+    ({"networking.k8s.io", "extensions"}, {"networkpolicies"}),
     ({"rbac.authorization.k8s.io"}, {"roles", "rolebindings"}),
     ({"security.istio.io"}, {"authorizationpolicies", "peerauthentications"}),
+    ({"networking.istio.io"}, {"sidecars", "serviceentries"}),
 )
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from policy import kube, tenancy
-from policy.props import text
+from policy import kube, rbac, tenancy
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_TENANT_SUBJECT = ("Remove tenant subjects (and system:authenticated, system:unauthenticated, "
@@ -14,16 +13,14 @@ MSG_TENANT_SUBJECT = ("Remove tenant subjects (and system:authenticated, system:
                       "RoleBinding in their namespace.")
 MSG_TENANT_OWNED = "Replace the tenant's ClusterRoleBinding with a RoleBinding in its namespace."
 
-#: Groups that contain every tenant's users or ServiceAccounts.
-EVERYONE = frozenset({"system:authenticated", "system:unauthenticated", "system:serviceaccounts"})
-
 
 def is_tenant_subject(subject: Mapping[str, Any]) -> bool:
-    """A ServiceAccount in a tenant namespace, a tenant user or group, or a group of everyone."""
-    kind, name = subject.get("kind"), text(subject.get("name")) or ""
-    if kind == "ServiceAccount":
-        return tenancy.tenant_of_namespace(text(subject.get("namespace"))) is not None
-    return name in EVERYONE or tenancy.looks_tenant_owned(name)
+    """A tenant group, a tenant namespace's ServiceAccount (any spelling), or an everyone group.
+
+    Names come from ``tenants.naming`` through ``policy.rbac``: ``tenant:<id>:admins`` is
+    as much a tenant subject as ``tenant-<id>``'s ServiceAccounts.
+    """
+    return bool(rbac.subject_tenants(subject, None, rbac.Identities()))
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:

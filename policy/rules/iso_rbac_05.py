@@ -1,22 +1,31 @@
-"""ISO-RBAC-05: tenant roles hold no node, exec, secret-wide or cluster-extension rights."""
+"""ISO-RBAC-05: tenant roles hold no node, exec, proxy, token, secret-wide or cluster-extension rights.
+
+Judged on tenant Roles and ClusterRoles, and on tenant bindings to Kubernetes' built-in
+ClusterRoles as the bootstrap policy resolves them (``edit`` and ``admin`` hold
+``pods/exec`` and secret reads through aggregation; ``policy.rbac``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policy import kube
+from policy import kube, rbac
 from policy.props import as_list
 from policy.rule import Resource, ResourceRule, RuleConfig
 
-MSG_EXEC = "Remove create/get on pods/exec, pods/attach and nodes/proxy."
+MSG_EXEC = ("Remove create/get on pods/exec, pods/attach, pods/portforward, the pods and services "
+            "proxy subresources and nodes/proxy: they reach into pods past NetworkPolicy and mesh.")
 MSG_SECRETS_READ = ("Limit secret reads to named secrets: 'get' with resourceNames, never "
                     "'list' or 'watch' on secrets.")
 MSG_SERVICE_STATUS = "Remove write access to services/status."
 MSG_CLUSTER_EXTENSIONS = ("Remove rights on webhook configurations, certificatesigningrequests "
                           "and customresourcedefinitions.")
+MSG_TOKENS = ("Remove create on serviceaccounts/token: it mints tokens of any ServiceAccount "
+              "of the namespace.")
 
-EXEC = (({""}, {"pods/exec", "pods/attach"}, {"create", "get"}),
+EXEC = (({""}, {"pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "services/proxy"},
+         {"create", "get"}),
         ({""}, {"nodes/proxy"}, {"create", "get", "update", "patch"}))
 CLUSTER_EXTENSIONS = (
     ({"admissionregistration.k8s.io"}, {"mutatingwebhookconfigurations",
@@ -25,6 +34,11 @@ CLUSTER_EXTENSIONS = (
                                "certificatesigningrequests/status", "signers"}),
     ({"apiextensions.k8s.io"}, {"customresourcedefinitions"}),
 )
+IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole")
+IS_BINDING = kube.matcher("rbac.authorization.k8s.io/RoleBinding",
+                          "rbac.authorization.k8s.io/ClusterRoleBinding")
+#: Only Kubernetes' built-in roles: the stack's own are resolved by ISO-RBAC-08.
+BUILTINS = rbac.RoleIndex(())
 
 
 def _broad_secret_read(rule: Mapping[str, Any]) -> bool:
@@ -33,8 +47,9 @@ def _broad_secret_read(rule: Mapping[str, Any]) -> bool:
     return kube.grants(rule, {""}, {"secrets"}, {"get"}) and not as_list(rule.get("resourceNames"))
 
 
-def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    for rule in kube.rules_of(res.props):
+def judge(rules: Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """The messages for a list of RBAC rules."""
+    for rule in rules:
         if any(kube.grants(rule, g, r, v) for g, r, v in EXEC):
             yield MSG_EXEC
         if _broad_secret_read(rule):
@@ -43,14 +58,25 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
             yield MSG_SERVICE_STATUS
         if any(kube.grants(rule, g, r, set()) for g, r in CLUSTER_EXTENSIONS):
             yield MSG_CLUSTER_EXTENSIONS
+        if kube.grants(rule, {""}, {"serviceaccounts/token"}, {"create"}):
+            yield MSG_TOKENS
+
+
+def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
+    if IS_ROLE(res.type):
+        yield from judge(kube.rules_of(res.props))
+        return
+    ref = kube.role_ref(res.props)
+    if ref.get("kind") == "ClusterRole":
+        yield from judge(BUILTINS.resolve(ref, None).rules)
 
 
 RULE = ResourceRule(
     id="ISO-RBAC-05",
     description=(
-        "Tenant roles cannot exec into pods or proxy to nodes, read every secret, write "
-        "services/status, or touch webhooks, CSRs and CRDs."
+        "Tenant roles, and the built-in roles tenant bindings refer to, cannot exec, attach, "
+        "port-forward or proxy into pods or nodes, mint ServiceAccount tokens, read every "
+        "secret, write services/status, or touch webhooks, CSRs and CRDs."
     ),
     severity="high", tiers="NP", scope="tenant",
-    applies_to=kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole"),
-    check=check)
+    applies_to=lambda t: IS_ROLE(t) or IS_BINDING(t), check=check)

@@ -216,22 +216,46 @@ def test_roles_grant_no_wildcards_escalation_exec_or_secret_reads(role):
             assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule
 
 
-def test_admin_role_verbs_exactly():
-    rules = {(r["apiGroups"][0], res): r["verbs"] for r in m.TENANT_ADMIN_RULES for res in r["resources"]}
-    rw = ["get", "list", "watch", "create", "update", "patch", "delete"]
-    assert rules[("", "configmaps")] == rw and rules[("apps", "deployments")] == rw
-    assert rules[("", "pods")] == ["get", "list", "watch", "delete"]
-    assert rules[("", "secrets")] == ["create", "update", "patch", "delete"]
-    assert rules[("", "resourcequotas")] == ["get", "list", "watch"]
-    assert rules[("networking.k8s.io", "networkpolicies")] == ["get", "list", "watch"]
-    assert ("networking.istio.io", "envoyfilters") not in rules
-    assert ("rbac.authorization.k8s.io", "roles") not in rules
+def _granted(rules):
+    return {(r["apiGroups"][0], res, verb) for r in rules for res in r["resources"] for verb in r["verbs"]}
+
+
+#: The only writes a tenant admin has: restart pods, scale the apps, set their settings and
+#: credentials. Everything else (pod specs, Services, Endpoints, volumes, PDBs, HPAs, quotas,
+#: NetworkPolicies, Istio, cert-manager, RBAC, ServiceAccounts) is read-only or invisible.
+ADMIN_WRITES = {
+    ("", "pods", "delete"),
+    ("apps", "deployments/scale", "update"), ("apps", "deployments/scale", "patch"),
+    ("apps", "statefulsets/scale", "update"), ("apps", "statefulsets/scale", "patch"),
+    *{("", kind, verb) for kind in ("configmaps", "secrets")
+      for verb in ("create", "update", "patch", "delete")},
+}
+READ_VERBS = {"get", "list", "watch"}
+
+
+def test_admin_role_writes_exactly_what_operating_the_apps_needs():
+    granted = _granted(m.TENANT_ADMIN_RULES)
+    assert {p for p in granted if p[2] not in READ_VERBS} == ADMIN_WRITES
+    assert ("", "secrets", "get") not in granted and ("", "secrets", "list") not in granted
+    for kind in ("services", "endpoints", "persistentvolumeclaims", "resourcequotas", "limitranges"):
+        assert ("", kind, "list") in granted and ("", kind, "create") not in granted
+    assert ("apps", "deployments", "watch") in granted and ("apps", "deployments", "patch") not in granted
+    assert not {p for p in granted if p[0] in {"cert-manager.io", "networking.istio.io",
+                                               "rbac.authorization.k8s.io", "gateway.networking.k8s.io"}}
 
 
 def test_viewer_role_only_reads_and_never_secrets():
-    for rule in m.TENANT_VIEWER_RULES:
-        assert rule["verbs"] == ["get", "list", "watch"]
-        assert "secrets" not in rule["resources"]
+    granted = _granted(m.TENANT_VIEWER_RULES)
+    assert {p[2] for p in granted} <= READ_VERBS
+    assert not {p for p in granted if p[1] == "secrets"}
+    assert granted <= _granted(m.TENANT_ADMIN_RULES)
+
+
+def test_roles_are_the_allowlist_that_the_policy_pack_reads():
+    from tenants import access
+    rendered = {r["metadata"]["name"]: r["rules"] for r in m.roles(NS, LABELS)}
+    assert rendered == {role: access.rules(role) for role in access.ROLES}
+    assert all(grant.why for grants in access.ROLES.values() for grant in grants)
 
 
 def test_role_binding_binds_a_namespaced_role_to_groups():

@@ -221,7 +221,7 @@ def role_binding(tenant: str = "acme") -> dict[str, Any]:
         "metadata": meta("tenant-viewer", tenant),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant-viewer"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
-                      "name": f"tenant-{tenant}-viewers"},
+                      "name": f"tenant:{tenant}:viewers"},
                      {"kind": "ServiceAccount", "name": "fileserver", "namespace": f"tenant-{tenant}"}]})
 
 
