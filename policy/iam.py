@@ -256,3 +256,39 @@ def fenced_to_services(statement: Statement) -> bool:
             and all(a.lower() in KMS_SERVICE_USE_ACTIONS for a in actions)
             and exact_condition_values(statement, "kms:viaservice") is not None
             and exact_condition_values(statement, "kms:calleraccount") is not None)
+
+
+#: Condition keys that tie a service principal's request to this account's own resources.
+SOURCE_KEYS = ("aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid")
+
+
+def _service_fenced(statement: Statement) -> bool:
+    """A service principal's grant pinned to our resources (the confused-deputy guard)."""
+    if any(exact_condition_values(statement, key) is not None for key in SOURCE_KEYS):
+        return True
+    # CloudWatch Logs and others name the resource in the encryption context.
+    return any(isinstance(op, str) and op.lower() in _EQUALITY and any(
+        isinstance(k, str) and k.lower().startswith("kms:encryptioncontext:")
+        and not any(has_wildcard(v) for v in as_str_list(v_))
+        for k, v_ in as_map(block).items()) for op, block in statement.conditions.items())
+
+
+def open_grants(document: Any, *, tenant: str | None = None, kms: bool = False) -> list[str]:
+    """Sids (or ``#<n>``) of a resource policy's Allow statements that grant account-wide.
+
+    An Allow is open if it uses ``NotPrincipal``, or names an account-wide principal
+    (:func:`is_account_wide`) without a fence that really fences (:func:`pins_principal`;
+    for key policies also :func:`fenced_to_services`), or names a service principal
+    without ``aws:SourceAccount``/``aws:SourceArn`` (or an exact encryption context).
+    """
+    found = []
+    for n, statement in enumerate(statements(document)):
+        if not statement.allows:
+            continue
+        principals = statement.principals()
+        wide = statement.has_not_principal or any(is_account_wide(k, v) for k, v in principals)
+        fenced = pins_principal(statement, tenant=tenant) or (kms and fenced_to_services(statement))
+        service = any(k == "Service" for k, _ in principals)
+        if (wide and not fenced) or (service and not _service_fenced(statement)):
+            found.append(str(statement.body.get("Sid") or f"#{n}"))
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policy import aws, stackview, tenancy
+from policy import aws, iam, stackview, tenancy
 from policy.props import as_list, as_map, get, is_true, text
 from policy.rule import Finding, Resource, RuleConfig, StackRule
 
@@ -21,6 +21,9 @@ MSG_SSE_KMS = ("Encrypt the bucket with SSE-KMS under the tenant's customer-mana
                "(BucketServerSideEncryptionConfiguration, sseAlgorithm aws:kms, kmsMasterKeyId).")
 MSG_FOREIGN_KEY = "Encrypt the bucket with its own tenant's KMS key, never another tenant's."
 MSG_ACCESS_LOGGING = "Enable server access logging for the bucket (BucketLogging to the access-log bucket)."
+MSG_OPEN_POLICY = ("Allow bucket access only to named principals: no '*', account root, account id "
+                   "or NotPrincipal in an Allow unless fenced by aws:PrincipalArn (or aws:PrincipalTag/"
+                   "tenant equal to the tenant); service principals need aws:SourceAccount/aws:SourceArn.")
 MSG_LOG_BUCKET_SSE = ("Encrypt the access-log bucket with SSE-S3 (AES256); S3 server access logs "
                       "cannot be delivered to an SSE-KMS bucket.")
 
@@ -55,6 +58,11 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
             store = blocks if res.type == aws.PUBLIC_ACCESS_BLOCK else encryption
             if linked is not None:
                 store.setdefault(linked, []).append(res)
+        elif res.type == aws.BUCKET_POLICY:
+            linked = stackview.linked(res, "bucket", names)
+            owner = text(aws.tags(buckets[linked].props).get(tenancy.LABEL_TENANT)) if linked else None
+            if cfg.applies(res) and iam.open_grants(res.props.get("policy"), tenant=owner):
+                yield Finding(MSG_OPEN_POLICY, res.urn)
         elif res.type in aws.LOGGING_TYPES:
             source = stackview.linked(res, "bucket", names, sole_reference=False)
             target = stackview.linked(res, "targetBucket", names, sole_reference=False)
@@ -65,6 +73,9 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
             continue
         if urn not in targets and text(get(bucket.props, "logging", "targetBucket")):
             logged.add(urn)
+        if iam.open_grants(bucket.props.get("policy"),
+                           tenant=text(aws.tags(bucket.props).get(tenancy.LABEL_TENANT))):
+            yield Finding(MSG_OPEN_POLICY, urn)
         if not any(all(is_true(b.props.get(k)) for k in BLOCKS) for b in blocks.get(urn, [])):
             yield Finding(MSG_PUBLIC_ACCESS_BLOCK, urn)
         configs = encryption.get(urn, [])
@@ -90,8 +101,9 @@ RULE = StackRule(
     id="ISO-DATA-05",
     description=(
         "S3 buckets have all four public-access blocks on, SSE-KMS with the tenant's customer-"
-        "managed key, and server access logging."
+        "managed key, server access logging, and bucket policies that grant nothing to '*' or "
+        "an account unfenced."
     ),
     severity="critical", tiers="NPVD", scope="all", check=check,
     reads=lambda t: t in (*aws.BUCKET_TYPES, aws.PUBLIC_ACCESS_BLOCK, *aws.SSE_TYPES,
-                             *aws.LOGGING_TYPES, aws.KMS_KEY))
+                             *aws.LOGGING_TYPES, aws.KMS_KEY, aws.BUCKET_POLICY))

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policy import aws, iam
-from policy.props import is_true
+from policy import aws, iam, tenancy
+from policy.props import is_true, text
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_ROTATION = "Set enableKeyRotation to true on the KMS key."
 MSG_WILDCARD_PRINCIPAL = "Remove wildcard principals ('*') from the key policy's Allow statements."
+MSG_ACCOUNT_WIDE = ("Grant key access to named roles (the platform admin role, the roles that use "
+                    "the key), not to the account root, an account id, '*' or NotPrincipal, unless "
+                    "the statement is fenced (aws:PrincipalArn equality, or key use only with "
+                    "kms:ViaService and kms:CallerAccount); service principals need aws:SourceAccount "
+                    "or an exact encryption context.")
 MSG_LOCKOUT_BYPASS = "Do not set bypassPolicyLockoutSafetyCheck on the KMS key."
 
 
@@ -19,6 +24,9 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if any(s.allows and any(value == "*" for _kind, value in s.principals())
            for s in iam.statements(res.props.get("policy"))):
         yield MSG_WILDCARD_PRINCIPAL
+    tenant = text(aws.tags(res.props).get(tenancy.LABEL_TENANT))
+    if iam.open_grants(res.props.get("policy"), tenant=tenant, kms=True):
+        yield MSG_ACCOUNT_WIDE
     if is_true(res.props.get("bypassPolicyLockoutSafetyCheck")):
         yield MSG_LOCKOUT_BYPASS
 
@@ -26,8 +34,8 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
 RULE = ResourceRule(
     id="ISO-DATA-06",
     description=(
-        "KMS keys rotate automatically, grant nothing to a wildcard principal, and never bypass "
-        "the policy lockout safety check."
+        "KMS keys rotate automatically, grant nothing to a wildcard principal or, unfenced, to "
+        "an account root, and never bypass the policy lockout safety check."
     ),
     severity="high", tiers="NPVD", scope="all",
     applies_to=lambda t: t == aws.KMS_KEY, check=check)

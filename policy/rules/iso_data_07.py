@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policy import aws, iam, stackview
+from policy import aws, iam, stackview, tenancy
 from policy.props import as_map, number, text
 from policy.rule import Finding, Resource, RuleConfig, StackRule
 
 MSG_CMK = "Encrypt the secret with the tenant's customer-managed KMS key (kmsKeyId)."
-MSG_WILDCARD_READER = "Limit the secret's resource policy to the tenant's own roles (no '*' principals)."
+MSG_WILDCARD_READER = ("Limit the secret's resource policy to named roles: no '*', account root, "
+                       "account id or NotPrincipal in an Allow unless fenced by aws:PrincipalArn or "
+                       "aws:PrincipalTag/tenant equal to the tenant.")
 MSG_NO_ROTATION = "Add a SecretRotation for the secret (at most every 90 days)."
 MSG_SLOW_ROTATION = ("Rotate the secret at most every 90 days (rotationRules."
                      "automaticallyAfterDays or a rate(N days) schedule with N <= 90).")
@@ -30,8 +32,13 @@ def _interval_ok(rules: Mapping[str, Any], limit: float) -> bool:
     return schedule.startswith("cron(")
 
 
-def _open(document: Any) -> bool:
-    return any(s.allows and any(v == "*" for _k, v in s.principals()) for s in iam.statements(document))
+def _open(document: Any, tenant: str | None) -> bool:
+    """An Allow to ``*``, an account root or id, NotPrincipal, or an unfenced service."""
+    return bool(iam.open_grants(document, tenant=tenant))
+
+
+def _tenant(res: Resource) -> str | None:
+    return text(aws.tags(res.props).get(tenancy.LABEL_TENANT))
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
@@ -46,14 +53,15 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
                 rotated.add(linked)
                 if not _interval_ok(as_map(res.props.get("rotationRules")), limit):
                     yield Finding(MSG_SLOW_ROTATION, res.urn)
-        elif res.type == aws.SECRETSMANAGER_POLICY and stackview.linked(res, "secretArn", names):
-            if _open(res.props.get("policy")):
+        elif res.type == aws.SECRETSMANAGER_POLICY:
+            secret = stackview.linked(res, "secretArn", names)
+            if secret is not None and _open(res.props.get("policy"), _tenant(secrets[secret])):
                 yield Finding(MSG_WILDCARD_READER, res.urn)
     for urn, secret in secrets.items():
         key = text(secret.props.get("kmsKeyId"))
         if key is None or "alias/aws/" in key:
             yield Finding(MSG_CMK, urn)
-        if _open(secret.props.get("policy")):
+        if _open(secret.props.get("policy"), _tenant(secret)):
             yield Finding(MSG_WILDCARD_READER, urn)
         if urn not in rotated:
             yield Finding(MSG_NO_ROTATION, urn)

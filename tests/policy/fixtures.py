@@ -330,13 +330,37 @@ def vcluster_chart(tenant: str = "cirrus") -> dict[str, Any]:
         "chart": "vcluster", "version": "0.28.0", "namespace": f"tenant-{tenant}",
         "repositoryOpts": {"repo": "https://charts.loft.sh"},
         "values": {
-            "policies": {"networkPolicy": {"enabled": True, "outgoingConnections": {"ipBlock": {
+            "policies": {"networkPolicy": {"enabled": True, "outgoingConnections": {
+                "platform": False, "ipBlock": {
                 "cidr": "0.0.0.0/0",
                 "except": ["100.64.0.0/10", "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
                            "192.168.0.0/16", "169.254.0.0/16", "169.254.169.254/32"]}}}},
             "sync": {"fromHost": {"nodes": {"enabled": False, "syncBackChanges": False}},
                      "toHost": {"pods": {"enforceTolerations": []}}},
         }}, custom=False)
+
+
+def pod_monitor(tenant: str = "acme") -> dict[str, Any]:
+    """The platform's scrape of a tenant's pods (own namespace, own tenant label only)."""
+    return resource("kubernetes:monitoring.coreos.com/v1:PodMonitor", f"{tenant}-pod-monitor", {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor",
+        "metadata": meta("tenant-workloads", tenant),
+        "spec": {"selector": {"matchLabels": {"tenant": tenant}},
+                 "namespaceSelector": {"matchNames": [f"tenant-{tenant}"]},
+                 "podMetricsEndpoints": [{"path": "/stats/prometheus", "relabelings": [
+                     {"action": "keep", "sourceLabels": ["__meta_kubernetes_pod_container_name"],
+                      "regex": "istio-proxy"},
+                     {"action": "replace", "replacement": tenant, "targetLabel": "tenant"}]}]}})
+
+
+def external_dns_chart() -> dict[str, Any]:
+    """The platform's external-dns: publishes the ingress gateway's Gateways only."""
+    return resource("kubernetes:helm.sh/v4:Chart", "external-dns", {
+        "chart": "external-dns", "version": "1.19.0", "namespace": "external-dns",
+        "repositoryOpts": {"repo": "https://kubernetes-sigs.github.io/external-dns/"},
+        "values": {"provider": {"name": "aws"}, "sources": ["istio-gateway"], "policy": "upsert-only",
+                   "domainFilters": [hostname(t) for t in ("acme", "bolt")],
+                   "extraArgs": ["--aws-zone-type=public"]}}, custom=False)
 
 
 def tenant_fences(tenant: str) -> list[dict[str, Any]]:
@@ -351,16 +375,23 @@ def tenant_workloads(tenant: str) -> list[dict[str, Any]]:
     """A tenant's workloads (a vcluster tenant's run inside its vCluster instead)."""
     if TIERS[tenant] == "vcluster":
         return [vcluster_chart(tenant)]
-    return [deployment(tenant), service(tenant), virtual_service(tenant), ingress_gateway(tenant)]
+    return [deployment(tenant), service(tenant), virtual_service(tenant), ingress_gateway(tenant),
+            pod_monitor(tenant)]
 
 
 # --- AWS: one tenant's data and identity -----------------------------------------------
 def kms_key(tenant: str = "acme", purpose: str = "files") -> dict[str, Any]:
     return resource("aws:kms/key:Key", f"{tenant}-{purpose}-key", {
         "description": f"{tenant} {purpose}", "enableKeyRotation": True,
-        "policy": doc({"Sid": "Root", "Effect": "Allow",
+        "policy": doc({"Sid": "PlatformAdminAdministersKey", "Effect": "Allow",
+                       "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/tp-{ENV}-platform-admin"},
+                       "Action": ["kms:DescribeKey", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"],
+                       "Resource": "*"},
+                      {"Sid": "AccountUsesKeyThroughS3", "Effect": "Allow",
                        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-                       "Action": "kms:*", "Resource": "*"}),
+                       "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+                       "Condition": {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com",
+                                                      "kms:CallerAccount": ACCOUNT}}}),
         "tags": tags(tenant)}, protect=True)
 
 
@@ -645,7 +676,7 @@ def platform(tenant: str | None = None) -> list[dict[str, Any]]:
             flow_log(tenant), subnet(tenant), db_security_group(tenant), db_instance(tenant),
             db_proxy((tenant,) if tenant else ("acme", "bolt"), tenant),
             mesh_peer_authentication(), ecr_repository(), storage_class(), monitoring_binding(),
-            platform_release()]
+            platform_release(), external_dns_chart()]
 
 
 def shared_stack() -> list[dict[str, Any]]:

@@ -418,10 +418,37 @@ CASES: list[Case] = [
         iso_data_06.MSG_ROTATION),
     one("data06-wildcard-principal", "ISO-DATA-06", f.kms_key, ("policy",), f.doc(
         {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:Decrypt", "Resource": "*"}),
-        iso_data_06.MSG_WILDCARD_PRINCIPAL),
+        iso_data_06.MSG_WILDCARD_PRINCIPAL, iso_data_06.MSG_ACCOUNT_WIDE),
     one("data06-anonymous-principal", "ISO-DATA-06", f.kms_key, ("policy",), f.doc(
         {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"}),
-        iso_data_06.MSG_WILDCARD_PRINCIPAL),
+        iso_data_06.MSG_WILDCARD_PRINCIPAL, iso_data_06.MSG_ACCOUNT_WIDE),
+    *(one(f"data06-{label}", "ISO-DATA-06", f.kms_key, ("policy",), f.doc(statement),
+          iso_data_06.MSG_ACCOUNT_WIDE)
+      for label, statement in (
+          ("account-root-admin", {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"},
+                                  "Action": "kms:*", "Resource": "*"}),
+          ("bare-account-id", {"Effect": "Allow", "Principal": {"AWS": f.ACCOUNT},
+                               "Action": "kms:Decrypt", "Resource": "*"}),
+          ("other-account", {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+                             "Action": "kms:Decrypt", "Resource": "*"}),
+          ("not-principal", {"Effect": "Allow", "NotPrincipal": {"AWS": BOLT_ROLE},
+                             "Action": "kms:Decrypt", "Resource": "*"}),
+          ("root-fenced-by-pattern", {
+              "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"},
+              "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": {"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{f.ACCOUNT}:role/*"}}}),
+          ("root-fenced-if-exists", {
+              "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"},
+              "Action": "kms:Decrypt", "Resource": "*",
+              "Condition": {"StringEqualsIfExists": {"aws:PrincipalTag/tenant": "acme"}}}),
+          ("via-service-admin", {
+              "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"},
+              "Action": ["kms:Decrypt", "kms:PutKeyPolicy"], "Resource": "*",
+              "Condition": {"StringEquals": {"kms:ViaService": f"s3.{f.REGION}.amazonaws.com",
+                                             "kms:CallerAccount": f.ACCOUNT}}}),
+          ("service-without-source", {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
+                                      "Action": "kms:Decrypt", "Resource": "*"}),
+      )),
     one("data06-lockout-bypass", "ISO-DATA-06", f.kms_key, ("bypassPolicyLockoutSafetyCheck",), True,
         iso_data_06.MSG_LOCKOUT_BYPASS),
     # ISO-DATA-07 (stack)
@@ -440,6 +467,22 @@ CASES: list[Case] = [
                                                    "Resource": "*"})},
         depends_on=[f.db_secret("acme")])),
         iso_data_07.MSG_WILDCARD_READER, about="acme-db-secret-policy"),
+    stack_edit("data07-root-inline-policy", "ISO-DATA-07",
+               changing(SECRET_TYPE, "bolt-db-secret", ("policy",), f.doc(
+                   {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"},
+                    "Action": "secretsmanager:GetSecretValue", "Resource": "*"})),
+               iso_data_07.MSG_WILDCARD_READER, about="bolt-db-secret"),
+    stack_edit("data07-account-id-fenced-by-other-tenant-tag", "ISO-DATA-07",
+               changing(SECRET_TYPE, "bolt-db-secret", ("policy",), f.doc(
+                   {"Effect": "Allow", "Principal": {"AWS": f.ACCOUNT},
+                    "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:PrincipalTag/tenant": "acme"}}})),
+               iso_data_07.MSG_WILDCARD_READER, about="bolt-db-secret"),
+    stack_edit("data05-bucket-policy-allows-everyone", "ISO-DATA-05", adding(lambda: bucket_policy("*")),
+               iso_data_05.MSG_OPEN_POLICY, about="acme-files-policy"),
+    stack_edit("data05-bucket-policy-allows-account", "ISO-DATA-05",
+               adding(lambda: bucket_policy(f"arn:aws:iam::{f.ACCOUNT}:root")),
+               iso_data_05.MSG_OPEN_POLICY, about="acme-files-policy"),
     stack_edit("data07-no-rotation", "ISO-DATA-07", without(ROTATION, "acme-db-rotation"),
                iso_data_07.MSG_NO_ROTATION, about="acme-db-secret"),
     stack_edit("data07-slow-rotation", "ISO-DATA-07",
@@ -533,3 +576,36 @@ def test_access_log_bucket_needs_no_logging_of_its_own() -> None:
     found = [v for v in evaluate(f.shared_stack()) if v["policy"] == "ISO-DATA-05"]
     assert found == []
     assert json.loads(json.dumps(f.shared_stack()))  # the fixture is plain JSON, like plan.json
+
+
+def test_fences_that_really_fence_are_accepted() -> None:
+    root = {"AWS": f"arn:aws:iam::{f.ACCOUNT}:root"}
+    fenced = [
+        {"Effect": "Allow", "Principal": root, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:PrincipalArn": BOLT_ROLE.replace("bolt", "acme")}}},
+        {"Effect": "Allow", "Principal": root, "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:PrincipalTag/tenant": "acme"}}},
+        {"Effect": "Allow", "Principal": {"Service": "logs.ap-northeast-1.amazonaws.com"},
+         "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": f.ACCOUNT}}},
+        {"Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*"},
+    ]
+    for statement in fenced:
+        key = f.changed(f.kms_key(), ("policy",), f.doc(statement))
+        assert _rule([key], "ISO-DATA-06") == [], statement
+
+
+def test_a_tenant_tag_fence_keeps_a_pattern_within_the_tenant() -> None:
+    stack = f.shared_stack()
+    secrets = f"arn:aws:secretsmanager:{f.REGION}:{f.ACCOUNT}:secret:tp/prod/*"
+
+    def fenced(operator: str, value: str) -> list[dict[str, Any]]:
+        role = f.changed(f.find(stack, ROLE, "acme-fileserver-role"), ("inlinePolicies",), inline({
+            **allow("secretsmanager:GetSecretValue", secrets),
+            "Condition": {operator: {"aws:ResourceTag/tenant": value}}}))
+        return _rule(f.replace(stack, role), "ISO-IAM-04")
+
+    assert fenced("StringEquals", "acme") == []
+    for operator, value in (("StringLike", "acme*"), ("StringEqualsIfExists", "acme"),
+                            ("StringEquals", "bolt"), ("StringNotEquals", "bolt")):
+        assert {v["message"] for v in fenced(operator, value)} == {iso_iam_04.MSG_FOREIGN_REACH}, operator
