@@ -54,8 +54,8 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
                 if not _interval_ok(as_map(res.props.get("rotationRules")), limit):
                     yield Finding(MSG_SLOW_ROTATION, res.urn)
         elif res.type == aws.SECRETSMANAGER_POLICY:
-            secret = stackview.linked(res, "secretArn", names)
-            if secret is not None and _open(res.props.get("policy"), _tenant(secrets[secret])):
+            linked = stackview.linked(res, "secretArn", names)
+            if linked is not None and _open(res.props.get("policy"), _tenant(secrets[linked])):
                 yield Finding(MSG_WILDCARD_READER, res.urn)
     for urn, secret in secrets.items():
         key = text(secret.props.get("kmsKeyId"))
