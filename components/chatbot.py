@@ -5,9 +5,11 @@ The workload is the shared restricted Deployment/Service/HPA/PDB of
 role gets one inline policy (:func:`components.iam_documents.chatbot_policy`): read the
 tenant's ``files/``, keep the tenant's chat history under ``chat-history/`` of the same
 bucket (so it is encrypted with the tenant's key and versioned like the files), use the
-tenant's key through S3, and ``bedrock:InvokeModel`` on exactly the foundation models the
-plan lists (its ``llm_models`` and its ``embedding_model``), in the cluster's region.
-Nothing else: no other bucket, no other key, no other Bedrock action or model.
+tenant's key through S3, and Bedrock invocation of exactly the models the plan lists (its
+``llm_models`` and its ``embedding_model``), in the cluster's region, and only through the
+tenant's own inference profiles (:mod:`components.token_budget`), so every token is
+metered to the tenant. Nothing else: no other bucket, no other key, no other Bedrock action
+or model.
 
 Vector store: pgvector in the tenant's own schema of its database (TenantDatabase). The
 chatbot embeds the tenant's files with the plan's ``embedding_model`` (``EMBEDDING_MODEL``,
@@ -23,9 +25,13 @@ the database bootstrap, so the chatbot sends no ``options`` startup parameter (R
 does not accept it); the schema is in its configuration for its migrations. Grants keep
 the user in its schema. No store is shared across tenants.
 
-Budget: the plan's per-tenant daily request and token budget is part of the chatbot's
-configuration (it refuses requests beyond it) and of the tenant's alert rules; the
-request rate at the edge is limited by TenantNamespace's gateway rate limit.
+Budget: the plan's daily token budget is *enforced* outside the chatbot by
+:class:`components.token_budget.TokenBudget`: a per-tenant alarm over the tenant's
+inference profiles and a budget guard that denies the chatbot role every Bedrock
+invocation until the day (UTC) ends, so a tenant that spends its budget stops while the
+others keep answering. The budgets are also in the chatbot's configuration (it refuses
+requests beyond them) and in the tenant's alert rules (warning at 90%); the request rate
+at the edge is limited by TenantNamespace's gateway rate limit.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from components import iam_documents as docs
 from components import workload as wl
 from components.context import ClusterRef, TenantContext
 from components.identity import WorkloadIdentity
+from components.token_budget import TokenBudget, TokenBudgetArgs, budget_models, through_profiles
 from tenants.plans import PlanSpec
 
 DEFAULT_PORT = 8080
@@ -49,8 +56,12 @@ DATABASE_PORT = 5432
 
 def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, port: int,
                    db_host: Any, db_port: pulumi.Input[int], db_name: Any, db_user: Any,
-                   db_schema: Any) -> dict[str, Any]:
-    """The chatbot's environment: where the files, vector store and models are; no secret."""
+                   db_schema: Any, profiles: Any = None) -> dict[str, Any]:
+    """The chatbot's environment: where the files, vector store and models are; no secret.
+
+    ``profiles``: model id -> the tenant's inference profile ARN, the ``modelId`` the
+    chatbot must send (as JSON in ``BEDROCK_PROFILES``): its role may invoke nothing else.
+    """
     return {
         "FILES_BUCKET": bucket,
         "FILES_PREFIX": docs.FILES_PREFIX,
@@ -73,6 +84,8 @@ def chatbot_config(*, plan: PlanSpec, bucket: Any, key_arn: Any, region: str, po
         "DB_AUTH": "iam",
         "BUDGET_REQUESTS_PER_DAY": str(plan.chatbot_budget.requests_per_day),
         "BUDGET_TOKENS_PER_DAY": str(plan.chatbot_budget.tokens_per_day),
+        "BEDROCK_PROFILES": pulumi.Output.from_input(profiles or {}).apply(
+            lambda p: json.dumps(dict(p), sort_keys=True)),
         "PORT": str(port),
         "METRICS_PORT": str(wl.METRICS_PORT),
         "TMPDIR": "/tmp",  # noqa: S108 - the pod's private emptyDir
@@ -118,10 +131,17 @@ class ChatbotStack(pulumi.ComponentResource):
         super().__init__("tenant-platform:index:ChatbotStack", name, None, opts)
         ctx, cluster = args.ctx, args.cluster
         plan = ctx.tenant.plan
-        policy = pulumi.Output.all(args.bucket_arn, args.key_arn).apply(
-            lambda v: json.dumps(docs.chatbot_policy(bucket=v[0], key_arn=v[1], region=cluster.region,
-                                                     partition=cluster.partition, models=plan.llm_models,
-                                                     embedding_model=plan.embedding_model)))
+        budget = TokenBudget(f"{name}-token-budget", TokenBudgetArgs(
+            ctx=ctx, cluster=cluster, chatbot_role_name=args.identity.role.name,
+            chatbot_role_arn=args.identity.role.arn), pulumi.ResourceOptions(parent=self))
+        model_arns = [docs.foundation_model_arn(cluster.partition, cluster.region, m)
+                      for m in budget_models(plan.llm_models, plan.embedding_model)]
+        policy = pulumi.Output.all(args.bucket_arn, args.key_arn, budget.profile_arns).apply(
+            lambda v: json.dumps(through_profiles(
+                docs.chatbot_policy(bucket=v[0], key_arn=v[1], region=cluster.region,
+                                    partition=cluster.partition, models=plan.llm_models,
+                                    embedding_model=plan.embedding_model),
+                profile_arns=[v[2][m] for m in sorted(v[2])], model_arns=model_arns)))
         aws.iam.RolePolicy(f"{name}-permissions", name="chatbot-files-and-models",
                            role=args.identity.role.name, policy=policy,
                            opts=pulumi.ResourceOptions(parent=self))
@@ -130,7 +150,8 @@ class ChatbotStack(pulumi.ComponentResource):
             config=chatbot_config(plan=plan, bucket=args.bucket_name, key_arn=args.key_arn,
                                   region=cluster.region, port=args.port, db_host=args.database_endpoint,
                                   db_port=args.database_port, db_name=args.database_name,
-                                  db_user=args.database_user, db_schema=args.database_schema))
+                                  db_user=args.database_user, db_schema=args.database_schema,
+                                  profiles=budget.profile_arns))
         workload = wl.TenantWorkload(
             f"{name}-workload",
             wl.TenantWorkloadArgs(ctx=ctx, cluster=cluster, namespace=args.namespace,

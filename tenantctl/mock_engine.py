@@ -10,9 +10,11 @@ never leak them.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -65,6 +67,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, pulumi.Resource):
         return f"[resource {type(value).__name__}]"
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return _asset(value)
     if value is pulumi.output.UNKNOWN or type(value).__name__ == "Unknown":
         return UNKNOWN
     if isinstance(value, float) and value.is_integer():
@@ -72,6 +76,22 @@ def plain(value: Any) -> Any:
         # program wrote an integer (a port, a uid, a replica count), so record it as one.
         return int(value)
     return value
+
+
+def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
+    """An asset or archive (a Lambda's code) as plain JSON: its kind and what it is made of.
+
+    File contents are named by path and SHA-256, so a plan changes when the code does.
+    """
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: _asset(item) for name, item in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset | pulumi.FileArchive):
+        path = Path(value.path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return {"file": path.name, "sha256": digest}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    return {"asset": type(value).__name__}
 
 
 def _unwrap(value: Any) -> Any:

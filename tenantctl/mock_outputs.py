@@ -101,6 +101,7 @@ def _register() -> None:
         "registryId": ACCOUNT_ID}
     _register_cluster()
     _register_database()
+    _register_token_budget()
     _ = json  # json is used by registrations added in other modules
 
 
@@ -130,6 +131,24 @@ def _register_cluster() -> None:
         "accessEntryArn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:access-entry/{i.get('clusterName')}/{name}"}
     RESOURCE_OUTPUTS["aws:eks/addon:Addon"] = lambda name, i: {
         "arn": f"arn:aws:eks:{REGION}:{ACCOUNT_ID}:addon/{i.get('clusterName')}/{i.get('addonName')}/0"}
+
+
+def _register_token_budget() -> None:
+    """ARNs in AWS's formats for the token budget (IAM policies name them; parliament checks them)."""
+    import hashlib
+
+    def profile(name: str, i: Outputs) -> Outputs:
+        profile_id = hashlib.sha256((i.get("name") or name).encode()).hexdigest()[:12]
+        return {"arn": f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:application-inference-profile/{profile_id}",
+                "id": profile_id}
+
+    RESOURCE_OUTPUTS["aws:bedrock/inferenceProfile:InferenceProfile"] = profile
+    RESOURCE_OUTPUTS["aws:cloudwatch/metricAlarm:MetricAlarm"] = lambda name, i: {
+        "arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{i.get('name') or name}"}
+    RESOURCE_OUTPUTS["aws:lambda/function:Function"] = lambda name, i: {
+        "arn": f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{i.get('name') or name}"}
+    RESOURCE_OUTPUTS["aws:cloudwatch/eventRule:EventRule"] = lambda name, i: {
+        "arn": f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{i.get('name') or name}"}
 
 
 def _register_database() -> None:

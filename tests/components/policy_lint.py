@@ -14,8 +14,11 @@ Two documented accommodations, each proven by a test in ``test_iam_documents.py`
   required, and also rejects the ``:`` of a model version (``...-v1:0``) in an ARN's
   resource part, so it reports RESOURCE_MISMATCH for any statement that grants only
   specific foundation models, which is exactly the least privilege we want. That one
-  finding is dropped only when the statement's only action is ``bedrock:InvokeModel``
-  and every resource is an exact foundation-model ARN; any other finding fails.
+  finding is dropped only when the statement's actions are ``bedrock:InvokeModel`` (and
+  ``bedrock:InvokeModelWithResponseStream``, which acts on the same types) and every
+  resource is an exact foundation-model ARN or an exact application inference profile
+  ARN (the tenant's metered profiles, :mod:`components.token_budget`); any other finding
+  fails.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from typing import Any
 import parliament
 
 FOUNDATION_MODEL_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+::foundation-model/[A-Za-z0-9.:-]+$")
+APPLICATION_PROFILE_ARN = re.compile(
+    r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:[0-9]{12}:application-inference-profile/[a-z0-9]+$")
+BEDROCK_INVOKE = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 ARN_RE = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[^\"\s,\]]+")
 
 
@@ -38,12 +44,13 @@ def _as_list(value: Any) -> list[Any]:
 def _is_bedrock_colon_mismatch(finding: Any, document: dict[str, Any]) -> bool:
     if finding.issue != "RESOURCE_MISMATCH":
         return False
-    if not all(d.get("action") == "bedrock:InvokeModel" for d in finding.detail):
+    if not all(d.get("action") in BEDROCK_INVOKE for d in finding.detail):
         return False
-    for statement in document["Statement"]:
-        if _as_list(statement.get("Action")) == ["bedrock:InvokeModel"]:
-            return all(FOUNDATION_MODEL_ARN.match(r) for r in _as_list(statement["Resource"]))
-    return False
+    invoking = [s for s in document["Statement"]
+                if _as_list(s.get("Action")) and set(_as_list(s.get("Action"))) <= set(BEDROCK_INVOKE)]
+    return bool(invoking) and all(
+        FOUNDATION_MODEL_ARN.match(r) or APPLICATION_PROFILE_ARN.match(r)
+        for s in invoking for r in _as_list(s["Resource"]))
 
 
 def findings(document: dict[str, Any] | str, *,

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from components import iam_documents as docs
+from components import token_budget
 from tenants.plans import load_plans
 from tests.components import manifest_checks, policy_lint
 from tests.components.stack_checks import DB, descendants, manifests, obj, pod, run_tenant, trust
@@ -33,6 +34,18 @@ def test_stack_declares_exactly_its_permissions_and_workload(run):
         ("kubernetes:core/v1:Service", "acme-chat-workload-service"),
         ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "acme-chat-workload-autoscaler"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "acme-chat-workload-disruption-budget"),
+        ("tenant-platform:index:TokenBudget", "acme-chat-token-budget"),
+        *[("aws:bedrock/inferenceProfile:InferenceProfile", f"acme-chat-token-budget-profile-{i}")
+          for i in range(3)],
+        ("aws:cloudwatch/metricAlarm:MetricAlarm", "acme-chat-token-budget-alarm"),
+        ("aws:cloudwatch/logGroup:LogGroup", "acme-chat-token-budget-guard-logs"),
+        ("aws:iam/role:Role", "acme-chat-token-budget-guard-role"),
+        ("aws:iam/rolePolicy:RolePolicy", "acme-chat-token-budget-guard-permissions"),
+        ("aws:lambda/function:Function", "acme-chat-token-budget-guard"),
+        ("aws:lambda/permission:Permission", "acme-chat-token-budget-guard-from-alarm"),
+        ("aws:lambda/permission:Permission", "acme-chat-token-budget-guard-from-schedule"),
+        ("aws:cloudwatch/eventRule:EventRule", "acme-chat-token-budget-guard-schedule"),
+        ("aws:cloudwatch/eventTarget:EventTarget", "acme-chat-token-budget-guard-target"),
     ])
 
 
@@ -60,8 +73,9 @@ def test_resources_and_replicas_come_from_the_plan(plan):
     run = run_tenant(plan=plan)
     size = PLANS[plan].chatbot
     (container,) = pod(run, "acme-chat")["containers"]
-    assert container["resources"]["requests"] == {"cpu": size.cpu, "memory": size.memory}
-    assert set(container["resources"]["limits"]) == {"cpu", "memory"}
+    assert container["resources"]["requests"] == {"cpu": size.cpu, "memory": size.memory,
+                                                  "ephemeral-storage": size.ephemeral_storage}
+    assert set(container["resources"]["limits"]) == {"cpu", "memory", "ephemeral-storage"}
     hpa = obj(run.named("acme-chat-workload-autoscaler"))["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (size.min_replicas, size.max_replicas)
 
@@ -90,18 +104,32 @@ def test_role_reads_files_keeps_history_and_invokes_only_the_plans_models(plan):
     permissions = run.named("acme-chat-permissions").inputs
     assert permissions["role"] == "tp-prod-acme-chatbot"
     policy = json.loads(permissions["policy"])
-    assert policy == docs.chatbot_policy(bucket=BUCKET, key_arn=KEY, region="ap-northeast-1", partition="aws",
-                                         models=PLANS[plan].llm_models,
-                                         embedding_model=PLANS[plan].embedding_model)
+    profiles = profile_arns(run)
+    models = [f"arn:aws:bedrock:ap-northeast-1::foundation-model/{m}" for m in MODELS_GRANTED[plan]]
+    assert sorted(profiles) == MODELS_GRANTED[plan]
+    assert policy == token_budget.through_profiles(
+        docs.chatbot_policy(bucket=BUCKET, key_arn=KEY, region="ap-northeast-1", partition="aws",
+                            models=PLANS[plan].llm_models, embedding_model=PLANS[plan].embedding_model),
+        profile_arns=[profiles[m] for m in MODELS_GRANTED[plan]], model_arns=models)
     assert policy_lint.allow_wildcards(policy) == []
     assert policy_lint.findings(policy) == []
-    (invoke,) = [s for s in policy["Statement"] if s["Action"] == "bedrock:InvokeModel"]
-    assert invoke["Resource"] == [f"arn:aws:bedrock:ap-northeast-1::foundation-model/{m}"
-                                  for m in MODELS_GRANTED[plan]]
-    expected = {BUCKET, f"{BUCKET}/files/*", f"{BUCKET}/chat-history/*", KEY, *invoke["Resource"]}
+    bedrock = [s for s in policy["Statement"]
+               if str(policy_lint._as_list(s["Action"])[0]).startswith("bedrock:")]
+    # The profiles, and the foundation models only through the tenant's own profiles.
+    assert [(s["Resource"], s.get("Condition")) for s in bedrock] == [
+        ([profiles[m] for m in MODELS_GRANTED[plan]], None),
+        (models, {"ArnEquals": {"bedrock:InferenceProfileArn": [profiles[m] for m in MODELS_GRANTED[plan]]}})]
+    expected = {BUCKET, f"{BUCKET}/files/*", f"{BUCKET}/chat-history/*", KEY, *models, *profiles.values()}
     assert policy_lint.arns_in(policy) == expected
     actions = {a for s in policy["Statement"] for a in policy_lint._as_list(s["Action"])}
-    assert {a for a in actions if a.startswith("bedrock:")} == {"bedrock:InvokeModel"}
+    assert {a for a in actions if a.startswith("bedrock:")} == set(token_budget.INVOKE_ACTIONS)
+
+
+def profile_arns(run) -> dict[str, str]:
+    """The tenant's inference profiles: model id -> ARN (the mock's outputs)."""
+    found = [r for r in descendants(run, "acme-chat")
+             if r.type == "aws:bedrock/inferenceProfile:InferenceProfile"]
+    return {r.inputs["modelSource"]["copyFrom"].rsplit("/", 1)[1]: r.outputs["arn"] for r in found}
 
 
 def test_configuration_locates_files_vector_store_and_models_without_secrets(run):
@@ -117,6 +145,7 @@ def test_configuration_locates_files_vector_store_and_models_without_secrets(run
         "PGDATABASE": "tenants", "PGUSER": "t_acme_app", "VECTOR_STORE_SCHEMA": "t_acme",
         "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "system", "DB_AUTH": "iam",
         "BUDGET_REQUESTS_PER_DAY": "5000", "BUDGET_TOKENS_PER_DAY": "2000000",
+        "BEDROCK_PROFILES": json.dumps(profile_arns(run), sort_keys=True),
         "PORT": "8080", "METRICS_PORT": "9090", "TMPDIR": "/tmp"}
     assert not [k for k in data if re.search(r"PASSWORD|SECRET|TOKEN(?!S_PER_DAY)|CREDENTIAL", k)]
     (container,) = pod(run, "acme-chat")["containers"]
