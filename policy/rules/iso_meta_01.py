@@ -3,8 +3,10 @@
 High, not the catalogue's medium: every rule decides by a resource's tier label whether
 it applies (``RuleConfig.applies``), so a tier label that disagrees with the namespace's
 switches rules off: a node-tier pod relabelled ``vcluster`` escapes ISO-NODE-02's pool
-pinning, a namespace-tier one relabelled ``cluster`` escapes ISO-POD-05. A label that
-decides enforcement must block when it lies.
+pinning, and a tier the stack does not hold (``cluster`` in a cell, ``namespace`` in a
+dedicated stack) escapes every rule. A label that decides enforcement must block when it
+lies, so this rule judges a resource by its tenant namespace's tier, never by its own
+label: the rule's tier filter cannot be switched off by the lie it is there to catch.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from policy import aws, kube, stackview, tenancy
 from policy.props import as_map, text
-from policy.rule import Finding, Resource, RuleConfig, StackRule
+from policy.rule import TIER_LETTERS, Finding, Resource, RuleConfig, StackRule
 
 MSG_TIER_MISMATCH = "Make the tier label or tag agree with the tier label of the tenant's namespace."
 MSG_MISSING_TIER = "Label or tag the tenant's resource with its tier next to its tenant."
@@ -30,15 +32,22 @@ def _pool(res: Resource) -> Iterator[str]:
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
+    if not cfg.tiers:
+        return
+    # Every tier, so that a lying tier label hides neither a namespace nor a resource.
+    every_tier = RuleConfig(scope=cfg.scope, tiers=frozenset(TIER_LETTERS), options=cfg.options)
     tiers = {ns.tenant: text(kube.labels(ns.resource.props).get(tenancy.LABEL_TIER))
-             for ns in stackview.tenant_namespaces(resources, cfg)}
+             for ns in stackview.tenant_namespaces(resources, every_tier)}
     for res in resources:
-        if tenancy.is_helm(res.type) or not cfg.applies(res):
+        if tenancy.is_helm(res.type) or not every_tier.applies(res):
             continue
         labels = tenancy.owner_labels(res.type, res.props)
         tenant = text(labels.get(tenancy.LABEL_TENANT))
         if tenant is None:
             continue
+        true_tier = tenancy.TIER_LETTER.get(tiers.get(tenant) or "")
+        if true_tier is not None and true_tier not in cfg.tiers:
+            continue  # the tenant's real tier is one this rule is not configured for
         tier = text(labels.get(tenancy.LABEL_TIER))
         if tenant not in tiers:
             yield Finding(MSG_UNKNOWN_TENANT, res.urn)

@@ -23,6 +23,7 @@ from policy.rules import (
     iso_pod_12,
     iso_pod_13,
     iso_pod_14,
+    iso_rbac_07,
 )
 from tests.policy import fixtures as f
 from tests.policy.cases import Case, alone, check, evaluate, one, params
@@ -72,7 +73,59 @@ TRAVERSAL: list[Case] = [
     for kind in KINDS for field in FIELDS
 ]
 
+def retyped(type_: str, kind: str, path: tuple[str, ...] = ("spec", "template")) -> dict[str, Any]:
+    """The compliant Deployment's pod template, as an object of another type (at ``path``)."""
+    dep = f.deployment()
+    inputs: dict[str, Any] = {"apiVersion": dep["inputs"]["apiVersion"], "kind": kind,
+                              "metadata": dep["inputs"]["metadata"]}
+    node = inputs
+    for step in path[:-1]:
+        node = node.setdefault(step, {})
+    node[path[-1]] = dep["inputs"]["spec"]["template"]
+    return f.resource(type_, f"acme-{kind.lower()}-{type_.rsplit(':', 1)[-1].lower()}", inputs)
+
+
+#: Pod-template types beyond the seven kinds: the retired extensions group, PodTemplate
+#: objects, and Server-Side Apply patches (which write the template into a live object).
+MORE_TEMPLATES = {
+    "extensions-daemonset": lambda: retyped("kubernetes:extensions/v1beta1:DaemonSet", "DaemonSet"),
+    "apps-v1beta2-deployment": lambda: retyped("kubernetes:apps/v1beta2:Deployment", "Deployment"),
+    "pod-template": lambda: retyped("kubernetes:core/v1:PodTemplate", "PodTemplate", ("template",)),
+    "deployment-patch": lambda: retyped("kubernetes:apps/v1:DeploymentPatch", "Deployment"),
+    "cronjob-patch": lambda: retyped("kubernetes:batch/v1:CronJobPatch", "CronJob",
+                                     ("spec", "jobTemplate", "spec", "template")),
+    "pod-template-patch": lambda: retyped("kubernetes:core/v1:PodTemplatePatch", "PodTemplate",
+                                          ("template",)),
+}
+
+
+def _privileged(build: Any) -> Any:
+    def mutate() -> list[dict[str, Any]]:
+        res = build()
+        template = kube.pod_template(res["type"], res["inputs"])
+        dict(template.spec)["containers"][0]["securityContext"]["privileged"] = True
+        return [res]
+    return mutate
+
+
+def persistent_volume(source: dict[str, Any]) -> dict[str, Any]:
+    """A tenant-labelled PersistentVolume with one volume source."""
+    return f.resource("kubernetes:core/v1:PersistentVolume", "acme-pv", {
+        "apiVersion": "v1", "kind": "PersistentVolume",
+        "metadata": {"name": "acme-data", "labels": f.labels("acme")},
+        "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"], **source}})
+
+
+def projected_token(**token: Any) -> dict[str, Any]:
+    """A volume projecting a ServiceAccount token (``token``: the source's fields)."""
+    return {"name": "api-token", "projected": {"sources": [
+        {"serviceAccountToken": {"path": "token", **token}}]}}
+
+
 CASES: list[Case] = TRAVERSAL + [
+    Case(f"pod01-{name}", "ISO-POD-01", _privileged(build), (iso_pod_01.MSG_PRIVILEGED,))
+    for name, build in MORE_TEMPLATES.items()
+] + [
     # ISO-POD-02
     one("pod02-host-network", "ISO-POD-02", f.deployment, T + ("hostNetwork",), True,
         iso_pod_02.MSG_HOST_NETWORK),
@@ -90,6 +143,11 @@ CASES: list[Case] = TRAVERSAL + [
     one("pod04-runtime-socket", "ISO-POD-04", lambda: f.workload("DaemonSet"), T + ("volumes", 1),
         {"name": "credentials", "hostPath": {"path": "/run/containerd/containerd.sock"}},
         iso_pod_04.MSG_HOST_PATH),
+    alone("pod04-host-path-persistent-volume", "ISO-POD-04",
+          lambda: persistent_volume({"hostPath": {"path": "/var/lib/kubelet"}}),
+          iso_pod_04.MSG_NODE_VOLUME),
+    alone("pod04-local-persistent-volume", "ISO-POD-04",
+          lambda: persistent_volume({"local": {"path": "/mnt/disks/ssd1"}}), iso_pod_04.MSG_NODE_VOLUME),
     # ISO-POD-05
     one("pod05-nfs", "ISO-POD-05", f.deployment, T + ("volumes", 0),
         {"name": "tmp", "nfs": {"server": "10.0.0.9", "path": "/"}}, iso_pod_05.MSG_VOLUME_TYPE),
@@ -188,6 +246,12 @@ CASES: list[Case] = TRAVERSAL + [
     one("pod14-secret-env-from", "ISO-POD-14", f.deployment, I0 + ("envFrom",),
         [{"secretRef": {"name": "db"}}], iso_pod_14.MSG_SECRETS_IN_ENV),
     alone("pod14-bare-pod", "ISO-POD-14", lambda: f.workload("Pod"), iso_pod_14.MSG_BARE_POD),
+    # ISO-RBAC-07's pod-template part: the Kubernetes API token mounted by hand
+    one("rbac07-projected-api-token", "ISO-RBAC-07", f.deployment, T + ("volumes", 2),
+        projected_token(expirationSeconds=3600), iso_rbac_07.MSG_PROJECTED_API_MOUNT),
+    one("rbac07-projected-api-audience", "ISO-RBAC-07", lambda: f.workload("CronJob"),
+        ("spec", "jobTemplate", "spec", "template", "spec", "volumes", 2),
+        projected_token(audience="https://kubernetes.default.svc/"), iso_rbac_07.MSG_PROJECTED_API_MOUNT),
 ]
 
 
@@ -223,3 +287,31 @@ def test_platform_workloads_are_not_judged_by_tenant_pod_rules() -> None:
     res = f.changed(res, TM + ("labels",), {"app": "coredns"})
     res = f.changed(res, SC + ("privileged",), True)
     assert [v for v in evaluate([res]) if v["policy"].startswith("ISO-POD")] == []
+
+
+@pytest.mark.parametrize("name", sorted(MORE_TEMPLATES))
+def test_more_pod_template_types_are_compliant_as_built(name: str) -> None:
+    found = [v for v in evaluate([MORE_TEMPLATES[name]()])
+             if v["policy"].startswith(("ISO-POD", "ISO-RBAC"))]
+    assert found == []
+
+
+def test_patch_types_are_workloads_of_their_base_kind() -> None:
+    assert kube.patched_kind("kubernetes:apps/v1:StatefulSetPatch") == "StatefulSet"
+    assert kube.patched_kind("kubernetes:core/v1:NamespacePatch") == "NamespacePatch"
+    assert not kube.is_workload("kubernetes:core/v1:ConfigMapPatch")
+
+
+def test_network_backed_persistent_volumes_are_not_node_paths() -> None:
+    res = persistent_volume({"csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-1"}})
+    assert [v for v in evaluate([res]) if v["policy"] == "ISO-POD-04"] == []
+
+
+def test_platform_persistent_volumes_are_not_judged() -> None:
+    res = f.changed(persistent_volume({"hostPath": {"path": "/data"}}), ("metadata", "labels"), {})
+    assert [v for v in evaluate([res]) if v["policy"] == "ISO-POD-04"] == []
+
+
+def test_tokens_for_other_audiences_may_be_projected() -> None:
+    res = f.changed(f.deployment(), T + ("volumes", 2), projected_token(audience="sts.amazonaws.com"))
+    assert [v for v in evaluate([res]) if v["policy"] == "ISO-RBAC-07"] == []
