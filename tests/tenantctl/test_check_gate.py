@@ -2,6 +2,7 @@
 
 Each case takes the sample fleet's real plan.json, changes exactly one resource the way a
 careless change would, and expects exit 1 with a line naming the rule and the resource.
+Pod-template breakages live in tests/adversarial/test_pods.py, on the fixture fleet.
 """
 
 from __future__ import annotations
@@ -24,12 +25,6 @@ def _one(resources: Resources, type_: str, name: str | None = None) -> dict[str,
     found = [r for r in resources if r["type"] == type_ and (name is None or r["name"] == name)]
     assert found, f"no {type_} {name or ''} in the plan"
     return found[0]
-
-
-def privileged(resources: Resources) -> str:
-    dep = _one(resources, "kubernetes:apps/v1:Deployment", f"{TENANT}-files-workload-deployment")
-    dep["inputs"]["spec"]["template"]["spec"]["containers"][0]["securityContext"]["privileged"] = True
-    return dep["name"]
 
 
 def nodeport(resources: Resources) -> str:
@@ -91,7 +86,6 @@ def other_tenants_bucket(resources: Resources) -> str:
 
 
 CASES: list[tuple[Callable[[Resources], str], str]] = [
-    (privileged, "ISO-POD-01"),
     (nodeport, "ISO-NET-05"),
     (public_rds, "ISO-DATA-01"),
     (no_default_deny, "ISO-NET-01"),
