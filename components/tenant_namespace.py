@@ -105,7 +105,7 @@ class TenantNamespaceArgs:
 
 def _groups(ctx: TenantContext, given: Sequence[str] | None, default: str) -> list[str]:
     groups = [default] if given is None else list(given)
-    prefix = f"tenant:{ctx.id}:"
+    prefix = f"{naming.TENANT_GROUP_PREFIX}{ctx.id}:"
     for group in groups:
         if not group.startswith(prefix) or group == prefix:
             raise ValueError(f"group {group!r} of tenant {ctx.id!r} must start with {prefix!r}: "

@@ -29,23 +29,58 @@ and friends) belong to :data:`EVERY_TENANT`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from policy import aws, kube
+from policy import aws, kube, tenancy
 from policy.props import as_list, as_map, as_str_list, text
 from policy.rule import Resource
 from tenants import access, naming
 
 BUILTIN_PATH = Path(__file__).with_name("rbac_builtin.yaml")
-IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role")
-IS_CLUSTER_ROLE = kube.matcher("rbac.authorization.k8s.io/ClusterRole")
-IS_ROLE_BINDING = kube.matcher("rbac.authorization.k8s.io/RoleBinding")
-IS_CLUSTER_ROLE_BINDING = kube.matcher("rbac.authorization.k8s.io/ClusterRoleBinding")
+RBAC_GROUP = "rbac.authorization.k8s.io"
+KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+
+
+def _kinds(kind: str) -> Callable[[str], bool]:
+    """The kind, its Server-Side Apply ``<Kind>Patch`` and its ``<Kind>List`` types.
+
+    A patch makes its fields the live object's (a ``ClusterRoleBindingPatch`` can add a
+    subject to any binding), and a list holds whole objects: all three grant rights.
+    """
+    return kube.matcher(*(f"{RBAC_GROUP}/{kind}{suffix}" for suffix in ("", "Patch", "List")))
+
+
+IS_ROLE = _kinds("Role")
+IS_CLUSTER_ROLE = _kinds("ClusterRole")
+IS_ROLE_BINDING = _kinds("RoleBinding")
+IS_CLUSTER_ROLE_BINDING = _kinds("ClusterRoleBinding")
+
+
+@dataclass(frozen=True)
+class RbacObject:
+    """One RBAC object of the stack: its kind without Patch/List, its body, its resource."""
+
+    kind: str
+    props: Mapping[str, Any]
+    resource: Resource
+
+
+def objects(resources: Iterable[Resource]) -> Iterator[RbacObject]:
+    """Every Role, ClusterRole and binding, patches included and lists expanded."""
+    for res in resources:
+        if not tenancy.is_k8s_object(res.type) or tenancy.k8s_group(res.type) != RBAC_GROUP:
+            continue
+        kind = tenancy.k8s_kind(res.type)
+        if kind.endswith("List") and kind[:-len("List")] in KINDS:
+            for item in as_list(res.props.get("items")):
+                yield RbacObject(kind[:-len("List")], as_map(item), res)
+        elif kind.removesuffix("Patch") in KINDS:
+            yield RbacObject(kind.removesuffix("Patch"), res.props, res)
 
 #: The owner of subjects that every tenant's users or ServiceAccounts are part of.
 EVERY_TENANT = "*"
@@ -141,15 +176,15 @@ class RoleIndex:
     def __init__(self, resources: Iterable[Resource]) -> None:
         self.roles: dict[tuple[str, str], tuple[Mapping[str, Any], ...]] = {}
         self.cluster_roles: dict[str, ClusterRoleDef] = dict(builtin_cluster_roles())
-        for res in resources:
-            name = kube.name(res.props)
+        for obj in objects(resources):
+            name = kube.name(obj.props)
             if name is None:
                 continue
-            if IS_ROLE(res.type):
-                key = (kube.namespace(res.props) or "", name)
-                self.roles[key] = self.roles.get(key, ()) + tuple(kube.rules_of(res.props))
-            elif IS_CLUSTER_ROLE(res.type):
-                found = _definition(name, res.props, kube.labels(res.props))
+            if obj.kind == "Role":
+                key = (kube.namespace(obj.props) or "", name)
+                self.roles[key] = self.roles.get(key, ()) + tuple(kube.rules_of(obj.props))
+            elif obj.kind == "ClusterRole":
+                found = _definition(name, obj.props, kube.labels(obj.props))
                 known = self.cluster_roles.get(name)
                 self.cluster_roles[name] = known.merged(found) if known else found
 
@@ -287,7 +322,7 @@ class Identities:
 
 
 def _of_namespace(namespace: str | None) -> set[str]:
-    tenant = naming.tenant_of_namespace(namespace)
+    tenant = tenancy.tenant_of_namespace(namespace)
     return {tenant} if tenant else set()
 
 

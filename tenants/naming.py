@@ -118,17 +118,15 @@ def tenant_of_group(group: str) -> str | None:
     """The tenant whose people a group holds (``acme`` for ``tenant:acme:admins``), else None.
 
     Anything that starts with ``tenant:`` counts as the tenant it names, however the rest
-    is spelt (``tenant:acme:``, ``tenant:acme:x:y``): a group that merely looks like a
-    tenant's must never be read as a platform group. Reserved or malformed ids are no
-    tenant (``tenant:platform:ops`` is not one).
+    is spelt (``tenant:acme:``, ``tenant:acme:x:y``, even an id no registry could hold,
+    ``tenant:Acme:admins``): a group that looks like a tenant's must never be read as a
+    platform group. Only reserved ids are no tenant (``tenant:platform:ops`` is the
+    platform's).
     """
     if not isinstance(group, str) or not group.startswith(TENANT_GROUP_PREFIX):
         return None
     tenant_id = group[len(TENANT_GROUP_PREFIX):].split(":", 1)[0]
-    try:
-        return validate_tenant_id(tenant_id)
-    except NameError_:
-        return None
+    return tenant_id if tenant_id and tenant_id.lower() not in RESERVED_TENANT_IDS else None
 
 
 def tenant_of_namespace(namespace: str | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policy import kube, tenancy
+from policy import kube, rbac, tenancy
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_UNLABELED = ("Label admin-owned ResourceQuota, LimitRange, NetworkPolicy and RoleBinding "
@@ -15,8 +15,13 @@ MSG_ROLE_MODIFIES = ("Remove write verbs on resourcequotas, limitranges, network
 
 ADMIN_OWNED = kube.matcher("ResourceQuota", "LimitRange", "networking.k8s.io/NetworkPolicy",
                            "rbac.authorization.k8s.io/RoleBinding")
-#: Tenant-labelled ClusterRoles count too: a RoleBinding in the namespace can refer to one.
-IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole")
+
+
+def IS_ROLE(type_: str) -> bool:  # noqa: N802 (a predicate constant, as in policy.rbac)
+    """Roles and tenant-labelled ClusterRoles (a RoleBinding can refer to one), patches included."""
+    return rbac.IS_ROLE(type_) or rbac.IS_CLUSTER_ROLE(type_)
+
+
 #: The fences the platform puts in every tenant namespace (``components.k8s_manifests``):
 #: quota, limit range, NetworkPolicies (``extensions`` is their old group), the tenant's
 #: Roles and RoleBindings, and the mesh's PeerAuthentication, AuthorizationPolicies,
@@ -33,7 +38,8 @@ FENCES = (
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if IS_ROLE(res.type):
         if any(kube.grants(rule, groups, resources, kube.WRITE_VERBS)
-               for rule in kube.rules_of(res.props) for groups, resources in FENCES):
+               for obj in rbac.objects([res]) for rule in kube.rules_of(obj.props)
+               for groups, resources in FENCES):
             yield MSG_ROLE_MODIFIES
     elif kube.labels(res.props).get(tenancy.LABEL_MANAGED_BY) != tenancy.MANAGED_BY:
         yield MSG_UNLABELED

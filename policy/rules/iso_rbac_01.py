@@ -26,7 +26,8 @@ def is_tenant_subject(subject: Mapping[str, Any]) -> bool:
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if tenancy.tenant_of(res.type, res.props) is not None:
         yield MSG_TENANT_OWNED
-    if any(is_tenant_subject(s) for s in kube.subjects_of(res.props)):
+    if any(is_tenant_subject(s) for obj in rbac.objects([res])
+           for s in kube.subjects_of(obj.props)):
         yield MSG_TENANT_SUBJECT
 
 
@@ -36,4 +37,4 @@ RULE = ResourceRule(
         "No ClusterRoleBinding grants anything to a tenant's users, groups or ServiceAccounts."
     ),
     severity="critical", tiers="NPV", scope="all",
-    applies_to=kube.matcher("rbac.authorization.k8s.io/ClusterRoleBinding"), check=check)
+    applies_to=rbac.IS_CLUSTER_ROLE_BINDING, check=check)

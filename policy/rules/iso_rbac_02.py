@@ -33,10 +33,14 @@ def _service_account_namespace(subject: Mapping[str, Any], own: str) -> str | No
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    own = kube.namespace(res.props) or ""
-    tenant = naming.tenant_of_namespace(own)
-    platform = list(cfg.option("platformNamespaces"))
-    for subject in kube.subjects_of(res.props):
+    for obj in rbac.objects([res]):
+        yield from _judge(obj.props, list(cfg.option("platformNamespaces")))
+
+
+def _judge(props: Mapping[str, Any], platform: list[str]) -> Iterator[str]:
+    own = kube.namespace(props) or ""
+    tenant = tenancy.tenant_of_namespace(own)
+    for subject in kube.subjects_of(props):
         owners = rbac.subject_tenants(subject, own, rbac.Identities())
         sa_namespace = _service_account_namespace(subject, own)
         if rbac.EVERY_TENANT in owners:
@@ -63,4 +67,4 @@ RULE = ResourceRule(
         "type": "array", "items": {"type": "string"},
         "default": list(tenancy.PLATFORM_NAMESPACES),
         "description": "Namespaces whose ServiceAccounts may be bound in tenant namespaces."}},
-    applies_to=kube.matcher("rbac.authorization.k8s.io/RoleBinding"), check=check)
+    applies_to=rbac.IS_ROLE_BINDING, check=check)

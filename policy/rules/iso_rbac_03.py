@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policy import kube
+from policy import kube, rbac
 from policy.props import as_list
 from policy.rule import Resource, ResourceRule, RuleConfig
 
@@ -14,7 +14,7 @@ MSG_GROUPS = "List apiGroups explicitly instead of '*'."
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    for rule in kube.rules_of(res.props):
+    for rule in (r for obj in rbac.objects([res]) for r in kube.rules_of(obj.props)):
         if "*" in as_list(rule.get("verbs")):
             yield MSG_VERBS
         if "*" in as_list(rule.get("resources")):
@@ -27,5 +27,4 @@ RULE = ResourceRule(
     id="ISO-RBAC-03",
     description="Tenant Roles and ClusterRoles name their verbs, resources and API groups; no '*'.",
     severity="high", tiers="NPV", scope="tenant",
-    applies_to=kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole"),
-    check=check)
+    applies_to=lambda t: rbac.IS_ROLE(t) or rbac.IS_CLUSTER_ROLE(t), check=check)

@@ -20,9 +20,14 @@ MSG_ADMIN_ROLE = ("Bind a namespace-scoped tenant Role instead of a built-in Clu
                   "grants escalate, bind or impersonate (cluster-admin, admin, edit).")
 
 ESCALATION_VERBS = frozenset({"escalate", "bind", "impersonate", "*"})
-IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole")
-IS_BINDING = kube.matcher("rbac.authorization.k8s.io/RoleBinding",
-                          "rbac.authorization.k8s.io/ClusterRoleBinding")
+def IS_ROLE(type_: str) -> bool:  # noqa: N802 (a predicate constant, as in policy.rbac)
+    return rbac.IS_ROLE(type_) or rbac.IS_CLUSTER_ROLE(type_)
+
+
+def IS_BINDING(type_: str) -> bool:  # noqa: N802
+    return rbac.IS_ROLE_BINDING(type_) or rbac.IS_CLUSTER_ROLE_BINDING(type_)
+
+
 #: Only Kubernetes' built-in roles: a resource rule does not see the stack's other objects.
 BUILTINS = rbac.RoleIndex(())
 
@@ -33,13 +38,14 @@ def escalates(rules: Iterable[Mapping[str, Any]]) -> bool:
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    if IS_ROLE(res.type):
-        if escalates(kube.rules_of(res.props)):
-            yield MSG_ESCALATION_VERBS
-        return
-    ref = kube.role_ref(res.props)
-    if ref.get("kind") == "ClusterRole" and escalates(BUILTINS.resolve(ref, None).rules):
-        yield MSG_ADMIN_ROLE
+    for obj in rbac.objects([res]):
+        if obj.kind in ("Role", "ClusterRole"):
+            if escalates(kube.rules_of(obj.props)):
+                yield MSG_ESCALATION_VERBS
+            continue
+        ref = kube.role_ref(obj.props)
+        if ref.get("kind") == "ClusterRole" and escalates(BUILTINS.resolve(ref, None).rules):
+            yield MSG_ADMIN_ROLE
 
 
 RULE = ResourceRule(

@@ -34,9 +34,6 @@ CLUSTER_EXTENSIONS = (
                                "certificatesigningrequests/status", "signers"}),
     ({"apiextensions.k8s.io"}, {"customresourcedefinitions"}),
 )
-IS_ROLE = kube.matcher("rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/ClusterRole")
-IS_BINDING = kube.matcher("rbac.authorization.k8s.io/RoleBinding",
-                          "rbac.authorization.k8s.io/ClusterRoleBinding")
 #: Only Kubernetes' built-in roles: the stack's own are resolved by ISO-RBAC-08.
 BUILTINS = rbac.RoleIndex(())
 
@@ -63,12 +60,13 @@ def judge(rules: Sequence[Mapping[str, Any]]) -> Iterator[str]:
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
-    if IS_ROLE(res.type):
-        yield from judge(kube.rules_of(res.props))
-        return
-    ref = kube.role_ref(res.props)
-    if ref.get("kind") == "ClusterRole":
-        yield from judge(BUILTINS.resolve(ref, None).rules)
+    for obj in rbac.objects([res]):
+        if obj.kind in ("Role", "ClusterRole"):
+            yield from judge(kube.rules_of(obj.props))
+            continue
+        ref = kube.role_ref(obj.props)
+        if ref.get("kind") == "ClusterRole":
+            yield from judge(BUILTINS.resolve(ref, None).rules)
 
 
 RULE = ResourceRule(
@@ -79,4 +77,6 @@ RULE = ResourceRule(
         "secret, write services/status, or touch webhooks, CSRs and CRDs."
     ),
     severity="high", tiers="NP", scope="tenant",
-    applies_to=lambda t: IS_ROLE(t) or IS_BINDING(t), check=check)
+    applies_to=lambda t: any(is_(t) for is_ in (rbac.IS_ROLE, rbac.IS_CLUSTER_ROLE,
+                                                rbac.IS_ROLE_BINDING, rbac.IS_CLUSTER_ROLE_BINDING)),
+    check=check)

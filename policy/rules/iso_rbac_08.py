@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from policy import aws, kube, rbac
+from policy import aws, kube, rbac, tenancy
 from policy.props import as_map, as_str_list, text
 from policy.rule import Finding, Resource, RuleConfig, StackRule
 from tenants import naming
@@ -47,13 +47,14 @@ MSG_ACCESS_SCOPE = ("An EKS access policy of a tenant principal is scoped to the
                     "tenant's own namespace only.")
 
 
-def _binding(res: Resource, index: rbac.RoleIndex,
+def _binding(binding: rbac.RbacObject, index: rbac.RoleIndex,
              identities: rbac.Identities) -> Iterator[str]:
-    cluster_wide = rbac.IS_CLUSTER_ROLE_BINDING(res.type)
-    namespace = None if cluster_wide else kube.namespace(res.props)
-    home = naming.tenant_of_namespace(namespace)
+    cluster_wide = binding.kind == "ClusterRoleBinding"
+    props = binding.props
+    namespace = None if cluster_wide else kube.namespace(props)
+    home = tenancy.tenant_of_namespace(namespace)
     owners = set().union(*(rbac.subject_tenants(s, namespace, identities)
-                           for s in kube.subjects_of(res.props)))
+                           for s in kube.subjects_of(props)))
     if not owners:
         return
     if cluster_wide:
@@ -63,7 +64,7 @@ def _binding(res: Resource, index: rbac.RoleIndex,
         yield MSG_OTHER_NAMESPACE
     if home not in owners:
         return
-    resolved = index.resolve(kube.role_ref(res.props), namespace)
+    resolved = index.resolve(kube.role_ref(props), namespace)
     if not resolved.known:
         yield MSG_UNKNOWN_ROLE
     elif rbac.beyond_allowlist(resolved.rules):
@@ -119,10 +120,10 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     index = rbac.RoleIndex(resources)
     entries = rbac.access_entries(resources)
     identities = rbac.Identities.of(entries)
-    for res in judged:
-        if rbac.IS_ROLE_BINDING(res.type) or rbac.IS_CLUSTER_ROLE_BINDING(res.type):
-            for message in _binding(res, index, identities):
-                yield Finding(message, res.urn)
+    for obj in rbac.objects(judged):
+        if obj.kind in ("RoleBinding", "ClusterRoleBinding"):
+            for message in _binding(obj, index, identities):
+                yield Finding(message, obj.resource.urn)
     judged_urns = {r.urn for r in judged}
     for entry in entries:
         if entry.resource.urn in judged_urns:

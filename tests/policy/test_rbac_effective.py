@@ -125,6 +125,10 @@ CASES: list[Case] = [
                adding(entry(["tenant:acme:admins", "ops"]),
                       crb("ops-admin", "cluster-admin", [group("ops")])),
                r08.MSG_CLUSTER_BINDING, r08.MSG_ENTRY_GROUPS),
+    stack_edit("rbac08-crb-patch-adds-tenant", "ISO-RBAC-08", adding(lambda: f.resource(
+        f"kubernetes:{RBAC}/v1:ClusterRoleBindingPatch", "admins-patch", {
+            "metadata": {"name": "cluster-admin"}, "subjects": [group("tenant:acme:admins")]})),
+        r08.MSG_CLUSTER_BINDING, about="admins-patch"),
     # RoleBindings outside the subject's tenant.
     stack_edit("rbac08-other-tenant-group", "ISO-RBAC-08",
                changing(BINDING, ACME_BINDING, ("subjects", 0, "name"), "tenant:bolt:viewers"),
@@ -156,6 +160,17 @@ CASES: list[Case] = [
         adding(cluster_role("secret-view", [rule([""], ["secrets"], ["list"])],
                             labels={"rbac.authorization.k8s.io/aggregate-to-view": "true"})),
         role_ref("ClusterRole", "view")), r08.MSG_BEYOND_ALLOWLIST, about=ACME_BINDING),
+    stack_edit("rbac08-patch-labels-builtin-into-aggregate", "ISO-RBAC-08", then(
+        adding(APPS_ROLE, APPS_PIECE, lambda: f.resource(
+            f"kubernetes:{RBAC}/v1:ClusterRolePatch", "kcm-label", {"metadata": {
+                "name": "system:kube-controller-manager", "labels": {AGGREGATE_LABEL: "true"}}})),
+        role_ref("ClusterRole", "tenant-apps")), r08.MSG_BEYOND_ALLOWLIST, about=ACME_BINDING),
+    stack_edit("rbac08-binding-in-a-list", "ISO-RBAC-08", adding(lambda: f.resource(
+        f"kubernetes:{RBAC}/v1:RoleBindingList", "acme-bindings", {"items": [{
+            "metadata": {"name": "edit", "namespace": "tenant-acme"},
+            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": "edit"},
+            "subjects": [group("tenant:acme:admins")]}]})),
+        r08.MSG_BEYOND_ALLOWLIST, about="acme-bindings"),
     widened("networkpolicies", "networking.k8s.io"),
     widened("resourcequotas"),
     widened("endpoints"),
@@ -301,6 +316,8 @@ def test_label_selectors(selector: dict[str, Any], matches: bool) -> None:
     (group("tenant:acme:admins"), {"acme"}),
     (group("tenant:acme:anything:else"), {"acme"}),
     (group("tenant:platform:ops"), set()),
+    (group("tenant:Acme:admins"), {"Acme"}),
+    ({"kind": "ServiceAccount", "name": "x", "namespace": "tenant-x"}, {"x"}),
     (group("system:serviceaccounts:tenant-acme"), {"acme"}),
     (group("system:authenticated"), {rbac.EVERY_TENANT}),
     (group("ops"), set()),

@@ -99,6 +99,11 @@ CASES: list[Case] = [
     alone("rbac01-platform-named-tenant-group", "ISO-RBAC-01", lambda: cluster_role_binding(
         [{"kind": "Group", "name": "tenant:acme:admins", "apiGroup": RBAC}]),
         iso_rbac_01.MSG_TENANT_SUBJECT),
+    alone("rbac01-patch-adds-tenant-group", "ISO-RBAC-01", lambda: f.resource(
+        f"kubernetes:{RBAC}/v1:ClusterRoleBindingPatch", "crb-patch", {
+            "metadata": {"name": "cluster-admin"},
+            "subjects": [{"kind": "Group", "name": "tenant:acme:admins", "apiGroup": RBAC}]}),
+        iso_rbac_01.MSG_TENANT_SUBJECT),
     alone("rbac01-tenant-sa-user", "ISO-RBAC-01", lambda: cluster_role_binding(
         [{"kind": "User", "name": "system:serviceaccount:tenant-acme:fileserver", "apiGroup": RBAC}]),
         iso_rbac_01.MSG_TENANT_SUBJECT),
