@@ -13,8 +13,10 @@ rewrites a workspace's current-stack file), plugins installed once before fannin
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +45,45 @@ class StackResult:
     changes: dict[str, int] = field(default_factory=dict)
     error: str = ""
     attempts: int = 1
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """A resource plugin the program needs: what ``pulumi plugin install`` takes."""
+
+    name: str
+    version: str
+    server: str | None = None
+
+
+def _requirement_name(requirement: str) -> str:
+    """``'pulumi<4.0.0,>=3.165.0'`` -> ``'pulumi'`` (PEP 508 name, normalised)."""
+    return re.split(r"[\s<>=!~;\[(]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def required_plugins() -> list[Plugin]:
+    """The resource plugins of the installed Pulumi provider packages, sorted by name.
+
+    The same source the Python language host reads to tell the engine which plugins a
+    program needs: the ``pulumi-plugin.json`` every provider package ships (``resource``,
+    ``name``, ``version`` and, for third-party providers, ``server``). So the versions
+    installed are exactly the SDKs' pinned ones.
+    """
+    found: dict[str, Plugin] = {}
+    for dist in importlib.metadata.distributions():
+        if not any(_requirement_name(r) == "pulumi" for r in dist.requires or ()):
+            continue  # every provider SDK depends on pulumi; skip reading the others' RECORDs
+        for file in dist.files or ():
+            if file.name != "pulumi-plugin.json":
+                continue
+            try:
+                meta = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if meta.get("resource") and meta.get("name") and meta.get("version"):
+                version = "v" + str(meta["version"]).removeprefix("v")
+                found[meta["name"]] = Plugin(meta["name"], version, meta.get("server") or None)
+    return [found[name] for name in sorted(found)]
 
 
 def waves(specs: Sequence[StackSpec], canary: str = "shared-dev") -> list[list[StackSpec]]:
@@ -110,6 +151,25 @@ class FleetRunner:
         stack.set_all_config({k: auto.ConfigValue(v) for k, v in config.items()})
         return stack
 
+    def install_plugins(self, plugins: Sequence[Plugin] | None = None) -> list[Plugin]:
+        """Install the program's plugins once, serially, before any stack runs.
+
+        Concurrent ``pulumi up`` runs that each download a missing plugin race on the
+        plugin cache: installing them first leaves nothing to download.
+        Raises ``auto.CommandError`` when an install fails.
+        """
+        wanted = required_plugins() if plugins is None else list(plugins)
+        directory = self.work_root / ".plugins"  # not a stack name: never a stack's work dir
+        directory.mkdir(parents=True, exist_ok=True)
+        workspace = auto.LocalWorkspace(work_dir=str(directory), pulumi_command=self.command,
+                                        project_settings=self._settings(directory), env_vars=self.env)
+        for plugin in wanted:
+            if plugin.server:
+                workspace.install_plugin_from_server(plugin.name, plugin.version, plugin.server)
+            else:
+                workspace.install_plugin(plugin.name, plugin.version)
+        return wanted
+
     def _policy_config(self, spec: StackSpec) -> list[str] | None:
         """Write the stack's policy config (tiers, levels, its tenants' hosts) beside it; return it.
 
@@ -164,6 +224,11 @@ class FleetRunner:
         """Run ``action`` wave by wave; a failed wave stops the rollout."""
         results: list[StackResult] = []
         ordered = waves(specs)
+        try:
+            self.install_plugins()
+        except auto.CommandError as exc:
+            self._say(f"plugin install failed, no stack run: {str(exc).strip()}")
+            return results
         total, done = sum(len(w) for w in ordered), 0
         for number, wave in enumerate(ordered, start=1):
             self._say(f"wave {number}/{len(ordered)}: {', '.join(s.name for s in wave)}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from tenantctl import diff_cmd, lifecycle_cmd, planner
 from tenantctl.db import add_db_parser
+from tenantctl.rollout import add_rollout_parser
 from tenants.loader import LEDGER_FILE, REGISTRY_ENV, Registry, load_registry, registry_directory
 from tenants.naming import ENVIRONMENT_RE
 from tenants.problems import RegistryInvalid
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_db_parser(sub)
     lifecycle_cmd.add_lifecycle_parsers(sub, registry_opts)
+    add_rollout_parser(sub, registry_opts)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--plan", required=True, help="path to plan.json")
