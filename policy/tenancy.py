@@ -19,10 +19,11 @@ from policy.props import EMPTY, as_map, get, text
 from tenants import naming
 from tenants.naming import RESERVED_TENANT_IDS
 
-LABEL_TENANT = "tenant"
-LABEL_TIER = "tier"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-MANAGED_BY = "tenant-platform"
+#: Label and tag keys are the components' own (``tenants.naming``), never a second spelling.
+LABEL_TENANT = naming.LABEL_TENANT
+LABEL_TIER = naming.LABEL_TIER
+LABEL_MANAGED_BY = naming.LABEL_MANAGED_BY
+MANAGED_BY = naming.MANAGED_BY
 NAMESPACE_PREFIX = "tenant-"
 #: Tier label/tag values and the catalogue's tier letters.
 TIER_LETTER = {"namespace": "N", "node": "P", "vcluster": "V", "cluster": "D"}
