@@ -1,4 +1,11 @@
-"""ISO-NS-01: tenant objects live only in their tenant's namespace, never default or kube-*."""
+"""ISO-NS-01: tenant objects live only in their tenant's namespace, never default or kube-*.
+
+The platform keeps nothing in ``default``: its objects live in their own namespaces. So an
+object in ``default`` (or a workload, Service, Secret... with no namespace, which means
+``default``) that carries neither a tenant label nor a tenant namespace is a tenant object
+that lost its labels on the way, and every tenant-scoped rule would skip it. It is judged
+here for that reason (the rule's scope is ``all``; everything else it checks is tenant-owned).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +20,14 @@ MSG_NO_NAMESPACE = ("Set metadata.namespace to the tenant's namespace 'tenant-<i
                     "an unset namespace means 'default'.")
 MSG_SYSTEM_NAMESPACE = "Move the object out of 'default' and 'kube-*' into its tenant namespace."
 MSG_OTHER_NAMESPACE = "Set metadata.namespace to 'tenant-<id>' matching the object's tenant label."
+MSG_UNOWNED_DEFAULT = ("Put the object in its tenant's namespace with its tenant labels: nothing "
+                       "of the platform lives in 'default', and an unlabelled object there escapes "
+                       "every tenant rule.")
+#: Kinds that are always namespaced, so an unset namespace means ``default``.
+NAMESPACED_KINDS = frozenset({
+    "Service", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "NetworkPolicy",
+    "PersistentVolumeClaim", "Ingress", "ResourceQuota", "LimitRange", "HorizontalPodAutoscaler",
+    "PodDisruptionBudget", "Endpoints", "EndpointSlice", "Lease"})
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
@@ -26,6 +41,11 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if kind in kube.CLUSTER_SCOPED_KINDS:
         return
     namespace = kube.namespace(res.props)
+    if tenancy.tenant_of(res.type, res.props) is None:
+        if namespace == "default" or (namespace is None and (
+                kube.is_workload(res.type) or kind in NAMESPACED_KINDS)):
+            yield MSG_UNOWNED_DEFAULT
+        return
     if namespace is None:
         yield MSG_NO_NAMESPACE
     elif namespace == "default" or namespace.startswith("kube-"):
@@ -37,7 +57,8 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
 RULE = ResourceRule(
     id="ISO-NS-01",
     description=(
-        "Tenant objects live only in their own tenant-<id> namespace, never default or kube-*."
+        "Tenant objects live only in their own tenant-<id> namespace, never default or kube-*, and"
+        " no unlabelled object lives in default."
     ),
-    severity="high", tiers="NPVD", scope="tenant",
+    severity="high", tiers="NPVD", scope="all",
     applies_to=tenancy.is_k8s_object, check=check)

@@ -293,6 +293,14 @@ def service_account_moved_to_kube_public(resources: Resources) -> str:
 
 
 @mutation("ISO-NS-01")
+def unlabelled_copy_lands_in_default(resources: Resources) -> str:
+    job = clone_as(resources, "Job", "alpha-migrate-copied-from-a-runbook")
+    job["inputs"]["metadata"] = {"name": "migrate"}   # no labels, no namespace: 'default'
+    job["inputs"]["spec"]["template"]["metadata"] = {}
+    return _culprit(job)
+
+
+@mutation("ISO-NS-01")
 def tenant_namespace_renamed(resources: Resources) -> str:
     ns = tenant_namespace(resources)
     ns["inputs"]["metadata"]["name"] = "alpha-files"
@@ -434,7 +442,8 @@ MUTATIONS: list[Mutation] = [
     tenant_built_image_without_sandbox,
     workload_moved_to_default, workload_moved_to_kube_system,
     workload_moved_to_another_tenants_namespace, workload_namespace_dropped,
-    service_account_moved_to_kube_public, tenant_namespace_renamed,
+    service_account_moved_to_kube_public, unlabelled_copy_lands_in_default,
+    tenant_namespace_renamed,
     psa_enforce_baseline, psa_enforce_removed, psa_version_latest, psa_audit_privileged,
     psa_warn_removed, psa_relaxed_by_namespace_patch, tenant_label_dropped_and_psa_relaxed,
     node_tier_pod_relabelled_vcluster, cell_workload_claims_the_cluster_tier,

@@ -74,6 +74,14 @@ CASES: list[Case] = [
     one("ns02-unlabelled-tenant-namespace", "ISO-NS-02", f.namespace, ("metadata", "labels"),
         {"istio-injection": "enabled"},
         iso_ns_02.MSG_ENFORCE, iso_ns_02.MSG_VERSION, iso_ns_02.MSG_AUDIT, iso_ns_02.MSG_WARN),
+    # ISO-NS-01: tenant objects that lost their labels on the way to 'default'
+    alone("ns01-unlabelled-workload-in-default", "ISO-NS-01", lambda: f.changed(
+        f.changed(f.deployment(), ("metadata",), {"name": "fileserver", "namespace": "default"}),
+        ("spec", "template", "metadata", "labels"), {"app": "fileserver"}), iso_ns_01.MSG_UNOWNED_DEFAULT),
+    alone("ns01-unlabelled-secret-without-namespace", "ISO-NS-01", lambda: f.resource(
+        "kubernetes:core/v1:Secret", "db-copy", {"apiVersion": "v1", "kind": "Secret",
+                                                 "metadata": {"name": "db"}, "type": "Opaque"}),
+        iso_ns_01.MSG_UNOWNED_DEFAULT),
     # ISO-META-01: a tier label the stack's rules do not judge
     stack_edit("meta01-cell-resource-claims-cluster-tier", "ISO-META-01",
                changing(DEPLOY, "acme-fileserver", ("metadata", "labels", "tier"), "cluster"),
@@ -140,3 +148,14 @@ def test_meta01_still_follows_the_tenants_true_tier_when_narrowed() -> None:
 def test_a_system_pool_does_not_flag_compliant_tenant_pods() -> None:
     stack = adding(system_pool)(f.shared_stack())
     assert [v for v in evaluate(stack) if v["policy"].startswith(("ISO-NODE", "ISO-META"))] == []
+
+
+@pytest.mark.parametrize(("type_", "metadata"), [
+    ("kubernetes:core/v1:ConfigMap", {"name": "coredns-custom", "namespace": "kube-system"}),
+    ("kubernetes:core/v1:ConfigMap", {"name": "mesh", "namespace": "istio-system"}),
+    ("kubernetes:karpenter.sh/v1:NodePool", {"name": "spot"}),
+], ids=["kube-system", "platform-namespace", "cluster-scoped-custom-kind"])
+def test_platform_objects_outside_default_are_not_ns01s_business(type_: str,
+                                                                  metadata: dict[str, Any]) -> None:
+    res = f.resource(type_, metadata["name"], {"kind": type_.rsplit(":", 1)[-1], "metadata": metadata})
+    assert [v for v in evaluate([res]) if v["policy"] == "ISO-NS-01"] == []
