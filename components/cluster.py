@@ -49,9 +49,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -143,30 +143,42 @@ _DATA_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReE
 KMS_USE_ACTIONS = (*_DATA_KEY_ACTIONS, "kms:CreateGrant")
 
 
-def _account_administers(partition: str, account_id: str) -> dict[str, Any]:
-    # "*" in a key policy means this key. The account principal keeps the key manageable
-    # (no lockout) and lets the account's IAM policies grant its use to the cluster's
-    # roles; actions are listed, not "kms:*".
-    return {"Sid": "AccountAdministersAndDelegatesUse", "Effect": "Allow",
-            "Principal": {"AWS": docs.account_root_arn(partition, account_id)},
-            "Action": sorted({*docs.KMS_ADMIN_ACTIONS, *KMS_USE_ACTIONS}), "Resource": "*"}
+def _named_roles_use(partition: str, account_id: str, users: Sequence[str]) -> list[dict[str, Any]]:
+    # "*" in a key policy means this key. The account principal under an exact
+    # aws:PrincipalArn fence: only these roles, as far as their IAM policies allow. A
+    # condition rather than the roles as principals, because the roles are created after
+    # the key and KMS rejects a key policy naming a principal that does not exist yet.
+    if not users:
+        return []
+    return [{"Sid": "NamedRolesUseKey", "Effect": "Allow",
+             "Principal": {"AWS": docs.account_root_arn(partition, account_id)},
+             "Action": sorted({*KMS_USE_ACTIONS, "kms:DescribeKey", "kms:ListGrants"}), "Resource": "*",
+             "Condition": {"ArnEquals": {"aws:PrincipalArn": sorted(set(users))}}}]
 
 
-def secrets_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
-    """Key policy of the secrets key: the account only; the cluster role gets use via IAM."""
-    return {"Version": VERSION, "Statement": [_account_administers(partition, account_id)]}
+def secrets_key_policy(account_id: str, partition: str = "aws", *, admin_role_arn: str,
+                       users: Sequence[str] = ()) -> dict[str, Any]:
+    """Key policy of the secrets key: the platform admin role administers, ``users`` use it.
+
+    The users are the cluster role and the deployer, whose CreateCluster makes EKS's grant.
+    """
+    return {"Version": VERSION, "Statement": [
+        docs.key_administration(admin_role_arn), *_named_roles_use(partition, account_id, users)]}
 
 
-def volume_key_policy(account_id: str, partition: str = "aws") -> dict[str, Any]:
+def volume_key_policy(account_id: str, partition: str = "aws", *, admin_role_arn: str,
+                      users: Sequence[str] = ()) -> dict[str, Any]:
     """Key policy of the volumes key.
 
     EC2 Auto Scaling's service-linked role launches the managed node groups' instances and
-    must use the key for their encrypted root volumes, else instances fail to start.
+    must use the key for their encrypted root volumes, else instances fail to start. KMS
+    rejects a key policy naming a principal that does not exist, and that role exists
+    only once something created it: see :attr:`TenantClusterArgs.autoscaling_role`.
+    ``users`` (the EBS CSI driver's role) use the key for volumes they create.
     """
-    autoscaling = (f"arn:{partition}:iam::{account_id}:role/aws-service-role/"
-                   "autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
+    autoscaling = docs.autoscaling_role_arn(partition, account_id)
     return {"Version": VERSION, "Statement": [
-        _account_administers(partition, account_id),
+        docs.key_administration(admin_role_arn), *_named_roles_use(partition, account_id, users),
         {"Sid": "AutoScalingUsesKeyForVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
          "Action": [*_DATA_KEY_ACTIONS, "kms:DescribeKey"], "Resource": "*"},
         {"Sid": "AutoScalingAttachesVolumes", "Effect": "Allow", "Principal": {"AWS": autoscaling},
@@ -181,11 +193,11 @@ def log_group_arn(partition: str, region: str, account_id: str, log_group: str) 
 
 
 def logs_key_policy(account_id: str, region: str, log_groups: Sequence[str],
-                    partition: str = "aws") -> dict[str, Any]:
+                    partition: str = "aws", *, admin_role_arn: str) -> dict[str, Any]:
     """Key policy of the logs key: CloudWatch Logs may use it for exactly these log groups."""
     arns = [log_group_arn(partition, region, account_id, g) for g in log_groups]
     return {"Version": VERSION, "Statement": [
-        _account_administers(partition, account_id),
+        docs.key_administration(admin_role_arn),
         {"Sid": "CloudWatchLogsEncryptsTheClusterLogGroups", "Effect": "Allow",
          "Principal": {"Service": f"logs.{region}.amazonaws.com"},
          "Action": list(_DATA_KEY_ACTIONS), "Resource": "*",
@@ -401,6 +413,13 @@ class TenantClusterArgs:
     #: The region's deploy runner: its private path to the API and databases
     #: (:mod:`components.deploy_runner`); None: ``pulumi up`` runs inside the VPC.
     deploy_runner: DeployRunner | None = None
+    #: Who provides the account's EC2 Auto Scaling service-linked role, which the volume
+    #: keys name (KMS refuses a key policy naming a missing principal): ``bootstrap``, the
+    #: account bootstrap created it (as it creates the platform admin role: the platform
+    #: account, where several cells share it); ``declare``, this stack declares it and its
+    #: volumes key waits for it (the one stack of a dedicated tenant's own account). Two
+    #: stacks of one account must never both declare it: the second create would fail.
+    autoscaling_role: Literal["bootstrap", "declare"] = "bootstrap"
 
 
 class TenantCluster(pulumi.ComponentResource):
@@ -566,11 +585,22 @@ class TenantCluster(pulumi.ComponentResource):
     def _keys(self) -> dict[str, aws.kms.Key]:
         args, names = self._args, self._args.names
         log_groups = [names.control_plane_log_group, names.flow_log_group]
-        policies = {
-            "eks": lambda account: secrets_key_policy(account, args.partition),
-            "volumes": lambda account: volume_key_policy(account, args.partition),
-            "logs": lambda account: logs_key_policy(account, args.region, log_groups, args.partition),
+        if args.kubeconfig_role_arn is None:
+            raise ValueError(f"cluster {names.cluster}: give kubeconfig_role_arn, the platform admin "
+                             "role: it administers the cluster's keys")
+
+        def role(account: str, purpose: str) -> str:
+            return f"arn:{args.partition}:iam::{account}:role/{names.role(purpose)}"
+
+        policies: dict[str, Callable[[str, str], dict[str, Any]]] = {
+            "eks": lambda account, admin: secrets_key_policy(
+                account, args.partition, admin_role_arn=admin, users=[role(account, "cluster"), admin]),
+            "volumes": lambda account, admin: volume_key_policy(
+                account, args.partition, admin_role_arn=admin, users=[role(account, "ebs-csi")]),
+            "logs": lambda account, admin: logs_key_policy(
+                account, args.region, log_groups, args.partition, admin_role_arn=admin),
         }
+        waits: dict[str, list[pulumi.Resource]] = {"volumes": list(self._autoscaling_role())}
         descriptions = {"eks": "envelope encryption of Kubernetes secrets",
                         "volumes": "node root volumes and the default StorageClass",
                         "logs": "control-plane and VPC flow log groups"}
@@ -580,11 +610,32 @@ class TenantCluster(pulumi.ComponentResource):
                 f"{self._name}-{purpose}-key",
                 description=f"{names.cluster}: {descriptions[purpose]}",
                 enable_key_rotation=True, deletion_window_in_days=30,
-                policy=_json(self._account_id, policies[purpose]),
-                tags=self._tags, opts=self._data())
+                policy=self._key_policy(policies[purpose], waits.get(purpose, [])),
+                tags=self._tags, opts=pulumi.ResourceOptions(
+                    parent=self, protect=True, retain_on_delete=True, depends_on=waits.get(purpose, [])))
             aws.kms.Alias(f"{self._name}-{purpose}-key-alias", name=names.kms_alias(purpose),
                           target_key_id=keys[purpose].key_id, opts=self._child())
         return keys
+
+    def _key_policy(self, build: Callable[[str, str], dict[str, Any]],
+                    waits: Sequence[pulumi.Resource]) -> pulumi.Output[str]:
+        """A key policy from (account, admin role); computed after ``waits`` (their URNs)."""
+        after = [w.urn for w in waits]
+        return pulumi.Output.all(self._account_id, self._args.kubeconfig_role_arn, *after).apply(
+            lambda v: json.dumps(build(str(v[0]), str(v[1]))))
+
+    def _autoscaling_role(self) -> list[aws.iam.ServiceLinkedRole]:
+        """The Auto Scaling service-linked role, when this stack owns it (``autoscaling_role``).
+
+        Retained on delete: it is the account's, and deleting a stack must not take it from
+        node groups of other stacks (IAM refuses while it is in use anyway).
+        """
+        if self._args.autoscaling_role != "declare":
+            return []
+        return [aws.iam.ServiceLinkedRole(
+            f"{self._name}-autoscaling-role", aws_service_name=docs.AUTOSCALING_SERVICE,
+            description="EC2 Auto Scaling (managed node groups), declared by the account's one stack",
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))]
 
     def _log_group(self, role: str, log_group: str, key: aws.kms.Key) -> aws.cloudwatch.LogGroup:
         return aws.cloudwatch.LogGroup(

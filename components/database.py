@@ -38,6 +38,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components import db_documents as docs
+from components import iam_documents as iam_docs
 from components import versions
 from components.context import ClusterRef, TenantContext
 from components.db_bootstrap import RoleLimits
@@ -95,10 +96,12 @@ def _data_opts(parent: pulumi.Resource, **kwargs: Any) -> pulumi.ResourceOptions
 
 
 def _database_key(name: str, parent: pulumi.Resource, *, cluster: ClusterRef, alias: str,
-                  description: str, tags: Mapping[str, str]) -> aws.kms.Key:
+                  description: str, tags: Mapping[str, str], environment: str) -> aws.kms.Key:
     """A customer-managed key for a database and its secrets (see db_documents)."""
     policy = pulumi.Output.from_input(cluster.account_id).apply(lambda account: json.dumps(
-        docs.database_key_policy(partition=cluster.partition, account_id=account, region=cluster.region)))
+        docs.database_key_policy(partition=cluster.partition, account_id=account, region=cluster.region,
+                                 admin_role_arn=iam_docs.platform_admin_role_arn(
+                                     cluster.partition, account, environment))))
     key = aws.kms.Key(
         f"{name}-key", description=description, enable_key_rotation=True,
         rotation_period_in_days=KEY_ROTATION_DAYS, deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
@@ -403,7 +406,7 @@ class CellDatabase(pulumi.ComponentResource):
                 "managed-by": naming.MANAGED_BY}
         key = _database_key(name, self, cluster=args.cluster, alias=args.names.kms_alias("db"),
                             description=f"database of cell {args.names.cell} ({args.names.environment})",
-                            tags=tags)
+                            tags=tags, environment=args.names.environment)
         self._auths = ProxyAuthCollector(args.tenant_ids)
         self.server = DatabaseServer(f"{name}-server", DatabaseServerArgs(
             names=DbServerNames(args.names.db_identifier), environment=args.names.environment,
@@ -485,7 +488,7 @@ class TenantDatabase(pulumi.ComponentResource):
         else:
             key_arn = _database_key(name, self, cluster=cluster, alias=names.kms_alias("db"),
                                     description=f"database of tenant {ctx.id} ({ctx.environment})",
-                                    tags=ctx.tags).arn
+                                    tags=ctx.tags, environment=ctx.environment).arn
 
         server_identifier = args.cell.server_identifier if args.cell is not None else names.db_identifier
         # The server tag is what the proxy role's one policy grants by (docs.proxy_secrets_policy).

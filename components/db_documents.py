@@ -119,16 +119,19 @@ def proxy_secrets_policy(*, partition: str, account_id: str, region: str, enviro
     )
 
 
-def database_key_policy(*, partition: str, account_id: str, region: str,
+def database_key_policy(*, partition: str, account_id: str, region: str, admin_role_arn: str,
                         services: Sequence[str] = DB_KEY_SERVICES) -> dict[str, Any]:
     """Key policy of a database key (a cell's, or a tenant's for its secret and dedicated RDS).
 
-    The account administers the key, and principals of this account may use it only
-    through the listed services in this region (``kms:ViaService``), as their IAM
-    policies allow: the proxy's role reads a tenant's secret with it, the deployment
-    writes it, RDS encrypts storage and snapshots with it (grants only for AWS
-    resources). Tenant workloads get no KMS permission at all: they sign in with IAM
-    tokens and never read the secret. No wildcard principal; lockout check stays on.
+    The platform admin role administers the key (``iam_documents.key_administration``),
+    and principals of this account may use it only through the listed services in this
+    region (``kms:ViaService`` with ``kms:CallerAccount``), as their IAM policies allow:
+    the proxy's role reads a tenant's secret with it, the deployment writes it, the
+    rotation function (whose role its SAR template names) rotates it, RDS encrypts storage
+    and snapshots with it (grants only for AWS resources). The account root appears only
+    under that service fence and for key *use*, never for administration. Tenant
+    workloads get no KMS permission at all: they sign in with IAM tokens and never read
+    the secret. No wildcard principal; lockout check stays on.
     """
     unknown = sorted(set(services) - set(DB_KEY_SERVICES))
     if unknown or not services:
@@ -136,13 +139,7 @@ def database_key_policy(*, partition: str, account_id: str, region: str,
     root = iam.account_root_arn(partition, account_id)
     via = sorted(iam.via_service(s, region) for s in set(services))
     return _document(
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": root},
-            "Action": list(iam.KMS_ADMIN_ACTIONS),
-            "Resource": "*",
-        },
+        iam.key_administration(admin_role_arn),
         {
             "Sid": "AccountUsesKeyThroughDatabaseServices",
             "Effect": "Allow",

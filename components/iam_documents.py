@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tenants import naming
+
 VERSION = "2012-10-17"
 
 #: Where the tenant's files live in its bucket.
@@ -66,8 +68,44 @@ def objects_arn(bucket: str, prefix: str = "") -> str:
 
 
 def account_root_arn(partition: str, account_id: str) -> str:
-    """The account principal: delegates to the account's own IAM policies."""
+    """The account principal: delegates to the account's own IAM policies.
+
+    Resource policies use it only under a condition that pins the caller
+    (``aws:PrincipalArn``) or, in key policies, key use through one service
+    (``kms:ViaService`` with ``kms:CallerAccount``): never bare (ISO-DATA-05/06/07).
+    """
     return f"arn:{partition}:iam::{account_id}:root"
+
+
+def platform_admin_role_arn(partition: str, account_id: str, environment: str) -> str:
+    """The platform admin role (account bootstrap): the deployer, and every key's administrator."""
+    return f"arn:{partition}:iam::{account_id}:role/{naming.platform_admin_role(environment)}"
+
+
+#: EC2 Auto Scaling's service-linked role: launches managed node groups' instances.
+AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
+AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
+
+
+def autoscaling_role_arn(partition: str, account_id: str) -> str:
+    """ARN of the account's EC2 Auto Scaling service-linked role."""
+    return f"arn:{partition}:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SERVICE}/{AUTOSCALING_ROLE}"
+
+
+def key_administration(admin_role_arn: str) -> dict[str, Any]:
+    """Key policy statement: the platform admin role administers the key, and nobody else.
+
+    Why a named role, not the account root: a root statement lets any principal of the
+    account whose IAM policies say ``kms:*`` manage (and through ``PutKeyPolicy`` use) the
+    key, tenant roles included if a policy ever slips. Why this cannot lock the key out:
+    KMS's lockout safety check (never bypassed) refuses a policy that would not let the
+    caller call ``PutKeyPolicy`` again, and the caller of ``pulumi up`` is this role; the
+    role is account bootstrap (protected, not managed by any stack), and an account
+    administrator can always re-create it under the same name to regain the key.
+    """
+    return {"Sid": "PlatformAdminAdministersKey", "Effect": "Allow",
+            "Principal": {"AWS": admin_role_arn}, "Action": list(KMS_ADMIN_ACTIONS),
+            "Resource": "*"}
 
 
 def foundation_model_arn(partition: str, region: str, model_id: str) -> str:
@@ -185,18 +223,36 @@ def _deny_insecure_transport(resources: list[str]) -> list[dict[str, Any]]:
     ]
 
 
-def files_bucket_policy(*, bucket: str, key_arn: str,
-                        tenant_role_arns: Sequence[str]) -> dict[str, Any]:
+#: Bucket-level listing: also what HeadBucket needs, which the AWS provider calls to read
+#: (refresh, update) any bucket; there is no separate permission for HeadBucket.
+S3_LIST_ACTION = "s3:ListBucket"
+
+
+def files_bucket_policy(*, bucket: str, key_arn: str, tenant_role_arns: Sequence[str],
+                        deployer_role_arn: str) -> dict[str, Any]:
     """TLS-only, tenant-only bucket policy of the files bucket (``bucket`` is its ARN).
 
-    Nobody but the tenant's own workload roles can read, write, list or delete its data,
+    Nobody but the tenant's own workload roles can read, write or delete its objects,
     whatever their IAM policies say (a bucket-policy Deny beats any Allow). Objects can
     only be written encrypted with the tenant's key. The policy grants nothing itself:
     the roles' identity policies do.
+
+    The deployer (``naming.platform_admin_role``, which runs ``pulumi up``) is exempt from
+    the deny of ``s3:ListBucket`` only: the provider reads the bucket with HeadBucket,
+    which needs ``s3:ListBucket`` (terraform-provider-aws ``findBucket``), and without it
+    every later refresh or update fails with 403. Bucket configuration (``GetBucket*``/
+    ``PutBucket*``: policy, encryption, versioning, logging, lifecycle, public-access
+    block, ownership) is not denied at all. The cost: the deployer can list object keys,
+    which are customer data *names*; it still cannot read, write, restore or delete an
+    object, list versions or uploads. That is accepted because the deployer can rewrite
+    this policy anyway (``PutBucketPolicy``), so denying it listing protects nothing
+    against the deployer itself, and S3 data events record any listing.
     """
     roles = sorted(set(tenant_role_arns))
     if not roles:
         raise ValueError("a files bucket needs at least one tenant role")
+    if deployer_role_arn in roles:
+        raise ValueError("the deployer role must not be one of the tenant's roles")
     both = [bucket, objects_arn(bucket)]
     return _document(
         *_deny_insecure_transport(both),
@@ -204,9 +260,17 @@ def files_bucket_policy(*, bucket: str, key_arn: str,
             "Sid": "DenyDataAccessOutsideTenant",
             "Effect": "Deny",
             "Principal": "*",
-            "Action": list(S3_DATA_ACTIONS),
+            "Action": [a for a in S3_DATA_ACTIONS if a != S3_LIST_ACTION],
             "Resource": both,
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": roles}},
+        },
+        {
+            "Sid": "DenyListingOutsideTenantAndDeployer",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": S3_LIST_ACTION,
+            "Resource": bucket,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted([*roles, deployer_role_arn])}},
         },
         {
             "Sid": "DenyOtherEncryption",
@@ -253,24 +317,19 @@ def access_log_bucket_policy(*, log_bucket: str, source_bucket: str,
 
 
 def tenant_key_policy(*, partition: str, account_id: str, region: str,
-                      tenant_role_arns: Sequence[str]) -> dict[str, Any]:
+                      tenant_role_arns: Sequence[str], admin_role_arn: str) -> dict[str, Any]:
     """Key policy of a tenant's files key.
 
-    The account administers the key (so it can never become unmanageable, and the
+    The platform admin role administers the key (:func:`key_administration`: the
     lockout safety check stays on) but cannot use it: only the tenant's roles may
-    encrypt and decrypt, and only through S3 in this region. No wildcard principal.
+    encrypt and decrypt, and only through S3 in this region. No account root, no
+    wildcard principal.
     """
     roles = sorted(set(tenant_role_arns))
     if not roles:
         raise ValueError("a tenant key needs at least one tenant role")
     return _document(
-        {
-            "Sid": "AccountAdministersKey",
-            "Effect": "Allow",
-            "Principal": {"AWS": account_root_arn(partition, account_id)},
-            "Action": list(KMS_ADMIN_ACTIONS),
-            "Resource": "*",
-        },
+        key_administration(admin_role_arn),
         {
             "Sid": "TenantRolesUseKeyThroughS3",
             "Effect": "Allow",

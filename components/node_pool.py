@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import iam_documents as docs
 from components import scheduling
 from components.cluster import (
     NODE_ROLE_POLICIES,
@@ -80,7 +81,9 @@ class TenantNodePool(pulumi.ComponentResource):
             description=f"Root volumes of tenant {ctx.id}'s dedicated nodes",
             enable_key_rotation=True, deletion_window_in_days=30,
             policy=pulumi.Output.from_input(cluster.account_id).apply(
-                lambda account: json.dumps(volume_key_policy(account, cluster.partition))),
+                lambda account: json.dumps(volume_key_policy(
+                    account, cluster.partition, admin_role_arn=docs.platform_admin_role_arn(
+                        cluster.partition, account, ctx.environment)))),
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True))
         aws.kms.Alias(f"{name}-volume-key-alias", name=names.kms_alias("nodes"),

@@ -77,7 +77,9 @@ def build_dedicated(spec: StackSpec) -> None:
     # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource.
     cluster = _host_cluster(spec, TenantClusterArgs(
         names=ctx.names.cluster_names, vpc_cidr=ctx.tenant.network_cidr, region=spec.region,
-        workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags, deploy_runner=spec.deploy_runner))
+        workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags, deploy_runner=spec.deploy_runner,
+        # The tenant's own account holds only this stack: it owns the Auto Scaling role.
+        autoscaling_role="declare"))
     build_tenant(ctx, cluster)
 
 

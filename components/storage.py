@@ -1,10 +1,13 @@
 """A tenant's own storage: a KMS key and a files bucket with its access-log bucket.
 
 ``TenantKey`` is a customer-managed key per tenant and purpose (rotation on, the
-lockout safety check never bypassed, used only by the tenant's roles through S3).
+lockout safety check never bypassed, administered by the platform admin role, used only
+by the tenant's roles through S3).
 ``TenantBucket`` is the tenant's files bucket (versioned, SSE-KMS with the tenant's key
 and an S3 Bucket Key, all four public-access blocks, ACLs disabled, TLS-only and
-tenant-only policy, access logging) plus the bucket that receives its access logs.
+tenant-only policy, access logging) plus the bucket that receives its access logs. The
+deployer (the platform admin role) may list the files bucket, which reading it needs
+(HeadBucket), but not touch its objects (``iam_documents.files_bucket_policy``).
 
 Why the log bucket uses SSE-S3 and not the tenant key: S3 server access logging cannot
 deliver into a bucket whose default encryption is SSE-KMS (AWS documents SSE-S3 as the
@@ -86,7 +89,8 @@ class TenantKey(pulumi.ComponentResource):
         policy = pulumi.Output.all(cluster.account_id, *args.tenant_role_arns).apply(
             lambda v: json.dumps(docs.tenant_key_policy(
                 partition=cluster.partition, account_id=v[0], region=cluster.region,
-                tenant_role_arns=v[1:])))
+                tenant_role_arns=v[1:], admin_role_arn=docs.platform_admin_role_arn(
+                    cluster.partition, v[0], ctx.environment))))
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.purpose} of tenant {ctx.id} ({ctx.environment})",
@@ -182,9 +186,11 @@ class TenantBucket(pulumi.ComponentResource):
             target_prefix=docs.ACCESS_LOG_PREFIX,
             target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
             opts=_config_opts(self, depends_on=[logs_policy]))
-        files_policy = pulumi.Output.all(files.arn, args.key_arn, *args.tenant_role_arns).apply(
+        files_policy = pulumi.Output.all(files.arn, args.key_arn, cluster.account_id,
+                                         *args.tenant_role_arns).apply(
             lambda v: json.dumps(docs.files_bucket_policy(
-                bucket=v[0], key_arn=v[1], tenant_role_arns=v[2:])))
+                bucket=v[0], key_arn=v[1], tenant_role_arns=v[3:],
+                deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment))))
         aws.s3.BucketPolicy(f"{name}-files-policy", bucket=files.bucket, policy=files_policy,
                             opts=_config_opts(self, depends_on=[files_locked]))
 

@@ -244,18 +244,20 @@ KMS_SERVICE_USE_ACTIONS = frozenset(a.lower() for a in (
     "kms:RevokeGrant"))
 
 
-def fenced_to_services(statement: Statement) -> bool:
-    """A KMS statement limited to key use through named AWS services of one account.
+def fenced_to_services(statement: Statement, *, account: bool = True) -> bool:
+    """A KMS statement limited to key use through named AWS services (of one account).
 
-    ``kms:ViaService`` (exact service endpoints) and ``kms:CallerAccount`` both pinned by
-    equality, and only use/grant actions, none of administration (``PutKeyPolicy``,
-    ``ScheduleKeyDeletion``...), which would let the account rewrite the fence.
+    ``kms:ViaService`` (exact service endpoints) and, in key policies (``account``),
+    ``kms:CallerAccount`` pinned by equality, and only use/grant actions, none of
+    administration (``PutKeyPolicy``, ``ScheduleKeyDeletion``...), which would let the
+    account rewrite the fence. The key is then reached only through that service, whose
+    own resource permissions (bucket policies, secret policies) decide what is decrypted.
     """
     actions = statement.actions
     return (bool(actions) and not statement.has_not_action
             and all(a.lower() in KMS_SERVICE_USE_ACTIONS for a in actions)
             and exact_condition_values(statement, "kms:viaservice") is not None
-            and exact_condition_values(statement, "kms:calleraccount") is not None)
+            and (not account or exact_condition_values(statement, "kms:calleraccount") is not None))
 
 
 #: Condition keys that tie a service principal's request to this account's own resources.

@@ -10,8 +10,10 @@ from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_WILDCARD_ACTION = ("Name actions explicitly in tenant policies: no '*', 'service:*', partial "
                        "patterns ('s3:Get*', '?') or NotAction in Allow statements.")
-MSG_WILDCARD_RESOURCE = ("Name resources explicitly in tenant policies: no '*' or NotResource in "
-                         "Allow statements (option wildcardResourceActions lists the exceptions).")
+MSG_WILDCARD_RESOURCE = ("Name resources explicitly in tenant policies: no '*', open ARNs "
+                         "('arn:aws:s3:::*', 'key/*') or NotResource in Allow statements (option "
+                         "wildcardResourceActions lists the exceptions; KMS use pinned to kms:ViaService "
+                         "is judged by that service's own resource permissions).")
 MSG_ADMIN_POLICY = ("Attach no administrator policy (AdministratorAccess, PowerUserAccess, "
                     "IAMFullAccess, *FullAccess) to a tenant role.")
 
@@ -45,7 +47,8 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
                 yield MSG_WILDCARD_ACTION
             open_ = [r for r in statement.resources if iam.is_open_resource(r)]
             if statement.has_not_resource or (open_ and not (
-                    open_ == ["*"] and statement.actions and set(statement.actions) <= exempt)):
+                    statement.actions and set(statement.actions) <= exempt)
+                    and not iam.fenced_to_services(statement, account=False)):
                 yield MSG_WILDCARD_RESOURCE
     arns = as_str_list(res.props.get("managedPolicyArns")) + as_str_list(res.props.get("policyArn"))
     if any(iam.is_admin_policy_arn(a) for a in arns):
@@ -62,6 +65,7 @@ RULE = ResourceRule(
     options={"wildcardResourceActions": {
         "type": "array", "items": {"type": "string"},
         "default": ["sts:GetCallerIdentity", "ecr:GetAuthorizationToken", "route53:ListHostedZones",
-                    "route53:ListHostedZonesByName"],
-        "description": "Actions that only support Resource '*' (no resource types) and may use it."}},
+                    "route53:ListHostedZonesByName", "route53:GetChange"],
+        "description": ("Actions whose resources cannot be named in advance and may use '*' or "
+                        "an open ARN: no resource types, or ids made per request (route53 change/*).")}},
     applies_to=lambda t: t in TYPES, check=check)

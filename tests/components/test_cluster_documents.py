@@ -16,10 +16,13 @@ ALIAS = f"arn:aws:kms:ap-northeast-1:{ACCOUNT}:alias/tp/prod/acme/eks"
 LOG_GROUPS = ["/aws/eks/tp-prod-acme/cluster", "/tp/vpc-flow-logs/tp-prod-acme"]
 FLOW_LOG_GROUP = f"arn:aws:logs:ap-northeast-1:{ACCOUNT}:log-group:/tp/vpc-flow-logs/tp-prod-acme"
 
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/tp-prod-platform-admin"
+CLUSTER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/tp-prod-acme-cluster"
+EBS_CSI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/tp-prod-acme-ebs-csi"
 KEY_POLICIES = {
-    "secrets": c.secrets_key_policy(ACCOUNT),
-    "volumes": c.volume_key_policy(ACCOUNT),
-    "logs": c.logs_key_policy(ACCOUNT, "ap-northeast-1", LOG_GROUPS),
+    "secrets": c.secrets_key_policy(ACCOUNT, admin_role_arn=ADMIN, users=[CLUSTER_ROLE, ADMIN]),
+    "volumes": c.volume_key_policy(ACCOUNT, admin_role_arn=ADMIN, users=[EBS_CSI_ROLE]),
+    "logs": c.logs_key_policy(ACCOUNT, "ap-northeast-1", LOG_GROUPS, admin_role_arn=ADMIN),
 }
 PERMISSION_POLICIES = {
     "cluster-encryption": c.cluster_encryption_policy(KEY),
@@ -33,10 +36,16 @@ def test_key_policies_lint_clean_and_name_no_wildcard(purpose):
     document = KEY_POLICIES[purpose]
     assert policy_lint.findings(document, key_resources=[KEY, ALIAS]) == []
     assert policy_lint.allow_wildcards(document) == []
-    # The account keeps administering the key (no lockout); "kms:*" is not needed for it.
-    [admin] = [s for s in document["Statement"] if s["Sid"] == "AccountAdministersAndDelegatesUse"]
-    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:Decrypt"} <= set(admin["Action"])
+    # The platform admin role (the deployer) administers the key, so the lockout safety check
+    # passes, but cannot use it; the account root appears only under an exact principal fence.
+    [admin] = [s for s in document["Statement"] if s["Sid"] == "PlatformAdminAdministersKey"]
+    assert admin["Principal"] == {"AWS": ADMIN}
+    assert {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"} <= set(admin["Action"])
+    assert "kms:Decrypt" not in admin["Action"]
+    for statement in document["Statement"]:
+        if statement["Principal"].get("AWS") == f"arn:aws:iam::{ACCOUNT}:root":
+            assert set(statement["Condition"]) == {"ArnEquals"}, statement
+            assert statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]
 
 
 def test_logs_key_serves_exactly_the_clusters_log_groups():

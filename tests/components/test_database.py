@@ -89,7 +89,9 @@ def test_cell_database_children(cell_run: ProgramRun) -> None:
 def test_cell_key_is_rotated_retained_and_named_for_the_cell(cell_run: ProgramRun) -> None:
     key = cell_run.named("cell-db-key")
     assert key.inputs["enableKeyRotation"] is True and key.inputs["bypassPolicyLockoutSafetyCheck"] is False
-    assert policy(key) == database_key_policy(partition="aws", account_id=ACCOUNT_ID, region=REGION)
+    assert policy(key) == database_key_policy(
+        partition="aws", account_id=ACCOUNT_ID, region=REGION,
+        admin_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/tp-prod-platform-admin")
     assert (key.options["protect"], key.options["retainOnDelete"]) == (True, True)
     assert cell_run.named("cell-db-key-alias").inputs["name"] == "alias/tp/prod/cell-apne1-01/db"
 

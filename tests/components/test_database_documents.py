@@ -61,7 +61,8 @@ DOCS = {
     "proxy-secrets": d.proxy_secrets_policy(partition="aws", account_id=ACCOUNT, region=REGION,
                                             environment="prod", server_identifier="tp-prod-cell-c1-db"),
     "proxy-trust": d.proxy_assume_role_policy(account_id=ACCOUNT),
-    "key": d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION),
+    "key": d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION,
+                                 admin_role_arn=f"arn:aws:iam::{ACCOUNT}:role/tp-prod-platform-admin"),
     "secret": d.tenant_secret_policy(tenant_id="acme", proxy_role_arn=PROXY_ROLE),
 }
 #: What each resource policy's "*" stands for, for parliament (alias operations act on the
@@ -126,7 +127,9 @@ def test_proxy_policy_is_one_size_for_any_number_of_tenants() -> None:
 
 def test_key_policy_has_no_wildcard_principal_and_uses_only_through_database_services() -> None:
     statements = DOCS["key"]["Statement"]
-    assert all(s["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} for s in statements)
+    # The platform admin role administers; the account root only uses, through the services.
+    assert statements[0]["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:role/tp-prod-platform-admin"}
+    assert all(s["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} for s in statements[1:])
     for s in statements[1:]:
         assert s["Condition"]["StringEquals"]["kms:ViaService"] == [
             f"rds.{REGION}.amazonaws.com", f"secretsmanager.{REGION}.amazonaws.com"]
@@ -137,11 +140,13 @@ def test_key_policy_has_no_wildcard_principal_and_uses_only_through_database_ser
 
 def test_key_policy_for_secrets_only() -> None:
     doc = d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION,
+                                admin_role_arn=f"arn:aws:iam::{ACCOUNT}:role/tp-prod-platform-admin",
                                 services=["secretsmanager"])
     assert doc["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"] == [
         f"secretsmanager.{REGION}.amazonaws.com"]
     with pytest.raises(ValueError):
-        d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION, services=["s3"])
+        d.database_key_policy(partition="aws", account_id=ACCOUNT, region=REGION, services=["s3"],
+                              admin_role_arn=f"arn:aws:iam::{ACCOUNT}:role/tp-prod-platform-admin")
 
 
 def test_secret_policy_denies_principals_of_other_tenants_and_lets_the_proxy_read() -> None:

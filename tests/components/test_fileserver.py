@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components import iam_documents as docs
+from tenants.naming import platform_admin_role
 from tests.components import manifest_checks, policy_lint
 from tests.components.stack_checks import descendants, manifests, obj, pod, run_tenant, trust
 from tests.factories import ACCOUNT_ID, OIDC_ISSUER, TEST_IMAGES
@@ -135,10 +136,18 @@ def test_bucket_is_private_versioned_encrypted_with_the_tenant_key_and_logged(ru
     assert lifecycle["noncurrentVersionExpiration"] == {"noncurrentDays": 14}  # standard's retention
 
 
-def test_bucket_policy_admits_only_the_tenants_roles(run):
+def test_bucket_policy_admits_only_the_tenants_roles_and_lets_the_deployer_read_the_bucket(run):
+    """Issue 12.3: the platform admin role (``pulumi up``) may HeadBucket (s3:ListBucket), no object."""
     policy = json.loads(run.named("acme-files-storage-files-policy").inputs["policy"])
-    assert policy == docs.files_bucket_policy(bucket=BUCKET, key_arn=KEY,
-                                              tenant_role_arns=[ROLE, CHATBOT_ROLE])
+    deployer = f"arn:aws:iam::{ACCOUNT_ID}:role/{platform_admin_role('prod')}"
+    assert policy == docs.files_bucket_policy(
+        bucket=BUCKET, key_arn=KEY, tenant_role_arns=[ROLE, CHATBOT_ROLE], deployer_role_arn=deployer)
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    listing = statements["DenyListingOutsideTenantAndDeployer"]
+    assert deployer in listing["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    objects = statements["DenyDataAccessOutsideTenant"]
+    assert deployer not in objects["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]
+    assert "s3:GetObject" in objects["Action"] and "s3:ListBucket" not in objects["Action"]
     assert policy_lint.findings(policy) == []
 
 
@@ -171,8 +180,10 @@ def test_key_rotates_is_retained_and_is_used_only_by_tenant_roles(run):
     assert (key.options["protect"], key.options["retainOnDelete"]) == (True, True)
     assert key.inputs["tags"]["tenant"] == "acme"
     policy = json.loads(key.inputs["policy"])
-    assert policy == docs.tenant_key_policy(partition="aws", account_id=ACCOUNT_ID, region="ap-northeast-1",
-                                            tenant_role_arns=[ROLE, CHATBOT_ROLE])
+    assert policy == docs.tenant_key_policy(
+        partition="aws", account_id=ACCOUNT_ID, region="ap-northeast-1",
+        tenant_role_arns=[ROLE, CHATBOT_ROLE],
+        admin_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{platform_admin_role('prod')}")
     assert run.named("acme-files-key-alias").inputs["name"] == "alias/tp/prod/acme/files"
 
 

@@ -15,6 +15,7 @@ REGION = "ap-northeast-1"
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
 SONNET = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 TITAN = "amazon.titan-embed-text-v2:0"
+ADMIN = d.platform_admin_role_arn("aws", ACCOUNT, "prod")
 
 
 def tenant(tenant_id: str) -> dict[str, str]:
@@ -34,11 +35,12 @@ def documents(tenant_id: str) -> dict[str, dict]:
         "fileserver": d.fileserver_policy(bucket=t["bucket"], key_arn=t["key"], region=REGION),
         "chatbot": d.chatbot_policy(bucket=t["bucket"], key_arn=t["key"], region=REGION, partition="aws",
                                     models=[HAIKU, SONNET], embedding_model=TITAN),
-        "files-bucket": d.files_bucket_policy(bucket=t["bucket"], key_arn=t["key"], tenant_role_arns=roles),
+        "files-bucket": d.files_bucket_policy(bucket=t["bucket"], key_arn=t["key"], tenant_role_arns=roles,
+                                              deployer_role_arn=ADMIN),
         "log-bucket": d.access_log_bucket_policy(log_bucket=t["logs"], source_bucket=t["bucket"],
                                                  account_id=ACCOUNT),
         "key": d.tenant_key_policy(partition="aws", account_id=ACCOUNT, region=REGION,
-                                   tenant_role_arns=roles),
+                                   tenant_role_arns=roles, admin_role_arn=ADMIN),
     }
 
 
@@ -181,7 +183,11 @@ def test_files_bucket_denies_plain_http_and_everyone_but_the_tenant_roles():
     outsider = statements["DenyDataAccessOutsideTenant"]
     roles = sorted([T["chatbot"], T["fileserver"]])
     assert outsider["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": roles}}
-    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= set(outsider["Action"])
+    assert set(outsider["Action"]) == set(d.S3_DATA_ACTIONS) - {"s3:ListBucket"}
+    # Listing (which HeadBucket needs) is denied to all but the tenant roles and the deployer.
+    listing = statements["DenyListingOutsideTenantAndDeployer"]
+    assert listing["Action"] == "s3:ListBucket" and listing["Resource"] == T["bucket"]
+    assert listing["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": sorted([*roles, ADMIN])}}
     assert statements["DenyOtherKeys"]["Condition"] == {
         "ArnNotEqualsIfExists": {"s3:x-amz-server-side-encryption-aws-kms-key-id": T["key"]}}
 
@@ -194,22 +200,57 @@ def test_log_bucket_accepts_only_this_tenants_access_logs():
                                   "StringEquals": {"aws:SourceAccount": ACCOUNT}}
 
 
-def test_key_is_administered_by_the_account_but_used_only_by_tenant_roles_through_s3():
+def test_the_deployer_reads_the_bucket_configuration_but_no_object():
+    """What the deployer may still do on the files bucket, by AWS's policy evaluation order.
+
+    Each action below is evaluated against the policy's explicit Denies for the deployer
+    (the bucket policy allows nothing itself; the deployer's IAM policy allows).
+    """
+    denied = {a for s in DOCS["files-bucket"]["Statement"] if s["Effect"] == "Deny"
+              and ADMIN not in s["Condition"].get("ArnNotEquals", {}).get("aws:PrincipalArn", [ADMIN])
+              for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    # The provider's read path (HeadBucket = s3:ListBucket, then the GetBucket* calls).
+    for action in ("s3:ListBucket", "s3:GetBucketPolicy", "s3:GetEncryptionConfiguration",
+                   "s3:GetBucketVersioning", "s3:GetLifecycleConfiguration", "s3:GetBucketLogging",
+                   "s3:GetBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
+                   "s3:PutBucketPolicy", "s3:PutEncryptionConfiguration"):
+        assert action not in denied, action
+    for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion",
+                   "s3:ListBucketVersions", "s3:RestoreObject"):
+        assert action in denied, action
+
+
+def test_the_deployer_is_never_a_tenant_role():
+    with pytest.raises(ValueError, match="deployer"):
+        d.files_bucket_policy(bucket=T["bucket"], key_arn=T["key"], tenant_role_arns=[ADMIN],
+                              deployer_role_arn=ADMIN)
+
+
+def test_key_is_administered_by_the_platform_admin_but_used_only_by_tenant_roles_through_s3():
     statements = by_sid(DOCS["key"])
-    admin, use = statements["AccountAdministersKey"], statements["TenantRolesUseKeyThroughS3"]
-    assert admin["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
+    admin, use = statements["PlatformAdminAdministersKey"], statements["TenantRolesUseKeyThroughS3"]
+    assert admin["Principal"] == {"AWS": ADMIN}  # never the account root
     use_actions = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:ReEncryptFrom"}
     assert not use_actions & set(admin["Action"])
-    assert "kms:PutKeyPolicy" in admin["Action"]  # the account can always repair the policy
+    assert "kms:PutKeyPolicy" in admin["Action"]  # the deployer passes the lockout safety check
     assert use["Principal"] == {"AWS": sorted([T["chatbot"], T["fileserver"]])}
     assert use["Condition"]["StringEquals"]["kms:ViaService"] == f"s3.{REGION}.amazonaws.com"
     assert all(s["Resource"] == "*" for s in statements.values())  # "*" is this key
 
 
 @pytest.mark.parametrize("build", [
-    lambda: d.files_bucket_policy(bucket=T["bucket"], key_arn=T["key"], tenant_role_arns=[]),
-    lambda: d.tenant_key_policy(partition="aws", account_id=ACCOUNT, region=REGION, tenant_role_arns=[]),
+    lambda: d.files_bucket_policy(bucket=T["bucket"], key_arn=T["key"], tenant_role_arns=[],
+                                  deployer_role_arn=ADMIN),
+    lambda: d.tenant_key_policy(partition="aws", account_id=ACCOUNT, region=REGION, tenant_role_arns=[],
+                                admin_role_arn=ADMIN),
 ], ids=["bucket", "key"])
 def test_resource_policies_need_a_tenant_role(build):
     with pytest.raises(ValueError, match="at least one tenant role"):
         build()
+
+
+@pytest.mark.parametrize("kind", ["files-bucket", "log-bucket", "key"])
+def test_resource_policies_pass_the_pack_account_wide_check(kind):
+    """The pack's own judgement (ISO-DATA-05/06): no unfenced root, account id or '*' Allow."""
+    from policy import iam
+    assert iam.open_grants(json.dumps(DOCS[kind]), tenant="acme", kms=kind == "key") == []

@@ -94,7 +94,8 @@ def test_volume_key_is_the_tenants_own_rotated_protected_and_has_no_wildcard_pri
     assert (key.options["protect"], key.options["retainOnDelete"]) == (True, True)
     assert run.named("orbit-pool-volume-key-alias").inputs["name"] == "alias/tp/prod/orbit/nodes"
     policy = json.loads(key.inputs["policy"])
-    assert policy == volume_key_policy(ACCOUNT_ID)
+    assert policy == volume_key_policy(
+        ACCOUNT_ID, admin_role_arn=f"arn:aws:iam::{ACCOUNT_ID}:role/tp-prod-platform-admin")
     for statement in policy["Statement"]:
         assert statement["Principal"] != "*" and "*" not in statement["Principal"]["AWS"]
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
