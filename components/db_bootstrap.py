@@ -488,42 +488,33 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
                            temp_file_limit_on_role=temp_file_limit_on_role)
 
 
-def _guc(name: str) -> sql.Composable:
-    """A parameter name (``app.setting`` has two parts) as SQL."""
-    return sql.SQL(".").join(sql.Identifier(part) for part in name.split("."))
-
-
 def _converge_settings(cur: psycopg.Cursor[Any], names: TenantDbNames, limits: RoleLimits,
                        database: str) -> bool:
-    """The login role's settings: search_path and the plan's limits, nothing else.
+    """The login role's settings: search_path and the plan's limits, in that order, nothing else.
 
-    Whatever else is set on the role (a tenant may ``ALTER ROLE`` itself ``SET``, in this
-    database too) is reset, so the role's defaults are always the plan's. Returns whether
-    ``temp_file_limit`` could be set on the role: it is superuser-only, and a non-superuser
-    admin needs ``GRANT SET ON PARAMETER`` (PostgreSQL 15+) for it.
+    Whatever else is set on the role (a tenant may ``ALTER ROLE`` itself ``SET`` or
+    ``RESET``, in this database too) goes: the role's settings are reset and written
+    again in one fixed order, so a rerun stores exactly the same array. Returns whether
+    ``temp_file_limit`` could be set on the role: it is superuser-only, and a
+    non-superuser admin (RDS's) needs ``GRANT SET ON PARAMETER`` (PostgreSQL 15+) for it;
+    without it the parameter group's instance-wide value is the cap. ``RESET ALL`` by a
+    non-superuser keeps settings it may not set, so it never fails on those.
     """
     login = sql.Identifier(names.login_role)
+    in_database = _one(cur, """
+        SELECT count(*) FROM pg_db_role_setting WHERE setrole = %s::regrole
+        AND setdatabase = (SELECT oid FROM pg_database WHERE datname = %s)""", (names.login_role, database))
+    if in_database:
+        cur.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(login, sql.Identifier(database)))
+    cur.execute(sql.SQL("ALTER ROLE {} RESET ALL").format(login))
     cur.execute(sql.SQL("ALTER ROLE {} SET search_path TO {}, {}").format(
         login, sql.Identifier(names.schema), sql.Identifier(naming.DB_EXTENSIONS_SCHEMA)))
-    wanted = limits.settings()
     allowed = {name: bool(_one(cur, "SELECT has_parameter_privilege(%s, 'SET')", (name,)))
                for name in SUSET_SETTINGS}
-    for name, value in wanted.items():
+    for name, value in limits.settings().items():
         if allowed.get(name, True):
-            cur.execute(sql.SQL("ALTER ROLE {} SET {} TO {}").format(login, _guc(name), sql.Literal(value)))
-    rows = cur.execute("""
-        SELECT s.setdatabase, split_part(c.item, '=', 1) FROM pg_db_role_setting s
-        CROSS JOIN LATERAL unnest(s.setconfig) AS c(item)
-        WHERE s.setrole = %s::regrole AND s.setdatabase IN (0, (SELECT oid FROM pg_database
-                                                              WHERE datname = %s))""",
-                       (names.login_role, database)).fetchall()
-    keep = {"search_path", *(n for n in wanted if allowed.get(n, True))}
-    for setdatabase, name in rows:
-        if setdatabase != 0:
-            cur.execute(sql.SQL("ALTER ROLE {} IN DATABASE {} RESET ALL").format(
-                login, sql.Identifier(database)))
-        elif name not in keep:
-            cur.execute(sql.SQL("ALTER ROLE {} RESET {}").format(login, _guc(name)))
+            cur.execute(sql.SQL("ALTER ROLE {} SET {} TO {}").format(login, sql.Identifier(name),
+                                                                    sql.Literal(value)))
     return all(allowed.values())
 
 

@@ -234,26 +234,6 @@ class DatabaseLimits(_Frozen):
     temp_file_limit_mib: int = Field(default=2048, ge=1, le=1_048_576)
 
 
-class DatabaseLimits(_Frozen):
-    """What one tenant's login may use of a (shared) PostgreSQL, set on its role.
-
-    Times in seconds, sizes in MiB. ``connection_limit`` (a role attribute) and
-    ``temp_file_limit_mib`` (a superuser-only setting) are hard limits: the tenant cannot
-    change them. The others are the role's session defaults; a tenant can lower them, and
-    raise them in its own session, so the cell's watchdog (``platform.enforce_limits``,
-    docs/database.md) cancels statements and ends idle transactions past the same values.
-    """
-
-    connection_limit: int = Field(default=20, ge=1, le=10_000)
-    statement_timeout_seconds: int = Field(default=60, ge=1, le=3600)
-    idle_in_transaction_timeout_seconds: int = Field(default=60, ge=1, le=3600)
-    idle_session_timeout_seconds: int = Field(default=1800, ge=60, le=86_400)
-    lock_timeout_seconds: int = Field(default=10, ge=1, le=600)
-    work_mem_mib: int = Field(default=16, ge=1, le=2048)
-    maintenance_work_mem_mib: int = Field(default=128, ge=1, le=8192)
-    temp_file_limit_mib: int = Field(default=2048, ge=1, le=1_048_576)
-
-
 class DatabaseSize(_Frozen):
     """RDS sizing for dedicated databases, backup retention and per-tenant limits."""
 

@@ -6,8 +6,8 @@ module. The server is configured the way an RDS instance behaves for our code:
 - password (SCRAM) authentication for every role but the bootstrap superuser, so a
   tenant really cannot sign in as another without its password;
 - an admin that is *not* a superuser (``platform_admin``: CREATEROLE, owner of the
-  database, member of ``pg_signal_backend``), like RDS's master user in
-  ``rds_superuser``; bootstraps in the tests run as this admin;
+  database, member of ``pg_signal_backend`` and ``pg_read_all_stats``), like RDS's master
+  user in ``rds_superuser``; bootstraps in the tests run as this admin;
 - pgvector pre-installed in ``extensions`` by the superuser, as RDS lets its master user
   create allow-listed extensions (pgvector is not a trusted extension on plain
   PostgreSQL). One test bootstraps as the superuser to cover ``CREATE EXTENSION``.
@@ -31,6 +31,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from components.db_bootstrap import TenantDbNames
+
 with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR in containers
     warnings.simplefilter("ignore")
     import pgserver
@@ -39,6 +41,26 @@ ADMIN = "platform_admin"
 ADMIN_PASSWORD = "admin-Passw0rd-for-tests-only"
 PASSWORDS = {"alpha": "alpha-Passw0rd-0123456789", "beta": "beta-Passw0rd-9876543210"}
 _DATABASES = itertools.count()
+
+
+class _DbNames(dict[str, str]):
+    """``{acme}``, ``{acme_app}``, ``{acme_owner}``: a tenant's schema, login and owner role
+    (``kobe_design`` stands for the id ``kobe-design``); see :func:`q`."""
+
+    def __missing__(self, key: str) -> str:
+        for suffix, attribute in (("_app", "login_role"), ("_owner", "owner_role"), ("", "schema")):
+            if key.endswith(suffix):
+                names = TenantDbNames.of(key.removesuffix(suffix).replace("_", "-") if suffix
+                                         else key.replace("_", "-"))
+                return str(getattr(names, attribute))
+        raise KeyError(key)
+
+
+def q(text: str, **values: Any) -> str:
+    """``text`` with tenants' PostgreSQL names filled in (they are opaque hashes of the id:
+    tenants.naming.db_token), plus ``values`` (``{db}``, ...)."""
+    names = _DbNames(values)
+    return text.format_map(names)
 
 
 def password_for(tenant: str) -> str:
@@ -97,7 +119,10 @@ def pg_server() -> PgServer:
         conn.execute("SET password_encryption = 'scram-sha-256'")
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
             sql.Identifier(ADMIN), sql.Literal(ADMIN_PASSWORD)))
-        conn.execute(sql.SQL("GRANT pg_signal_backend TO {}").format(sql.Identifier(ADMIN)))
+        # rds_superuser sees every session in pg_stat_activity and may cancel or end any
+        # (AWS: "Understanding the rds_superuser role"): the watchdog relies on both.
+        conn.execute(sql.SQL("GRANT pg_signal_backend, pg_read_all_stats TO {}").format(
+            sql.Identifier(ADMIN)))
         conn.execute("SELECT pg_reload_conf()")
     return pg
 

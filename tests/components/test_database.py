@@ -11,15 +11,23 @@ import pytest
 
 from components import versions
 from components.database import (
+    STORAGE_ALARM_FREE_FRACTION,
     CellDatabase,
     CellDatabaseArgs,
     ProxyAuthCollector,
     TenantDatabase,
     TenantDatabaseArgs,
 )
-from components.db_documents import database_key_policy, max_allocated_storage, proxy_resource_id
+from components.db_bootstrap import RoleLimits
+from components.db_documents import (
+    database_key_policy,
+    max_allocated_storage,
+    proxy_resource_id,
+    proxy_secrets_policy,
+)
 from components.program import build_stack
 from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
+from tenants import naming
 from tenants.loader import load_registry
 from tenants.naming import WORKLOADS, CellNames
 from tenants.plans import load_plans
@@ -82,8 +90,8 @@ def test_cell_database_children(cell_run: ProgramRun) -> None:
         f"cell-db-server-{role}" for role in (
             "subnets", "params", "instance-sg", "proxy-sg", "rotation-sg", "instance-from-proxy",
             "instance-from-admin-0", "instance-from-rotation", "proxy-from-nodes", "proxy-to-instance",
-            "rotation-to-instance", "rotation-to-secrets-manager", "instance", "proxy-role", "proxy",
-            "proxy-targets", "proxy-target"))
+            "rotation-to-instance", "rotation-to-secrets-manager", "instance", "proxy-role",
+            "proxy-secrets", "proxy", "proxy-targets", "proxy-target", "free-storage"))
 
 
 def test_cell_key_is_rotated_retained_and_named_for_the_cell(cell_run: ProgramRun) -> None:
@@ -131,9 +139,31 @@ def test_cell_subnets_and_parameters(cell_run: ProgramRun) -> None:
     assert subnets == ["subnet-a", "subnet-b", "subnet-c"]
     params = cell_run.named("cell-db-server-params").inputs
     assert params["family"] == "postgres16"
-    assert {p["name"]: p["value"] for p in params["parameters"]} == {
-        "rds.force_ssl": "1", "ssl_min_protocol_version": "TLSv1.2", "password_encryption": "scram-sha-256",
-        "log_connections": "1", "log_disconnections": "1"}
+    assert {p["name"]: (p["value"], p["applyMethod"]) for p in params["parameters"]} == {
+        "rds.force_ssl": ("1", "immediate"), "ssl_min_protocol_version": ("TLSv1.2", "immediate"),
+        "password_encryption": ("scram-sha-256", "immediate"), "log_connections": ("1", "immediate"),
+        "log_disconnections": ("1", "immediate"),
+        # The instance-wide cap on temporary files (kB): the standard plan's, the cell's largest here.
+        "temp_file_limit": (str(PLANS["standard"].database.limits.temp_file_limit_mib * 1024), "immediate"),
+        # pg_cron runs the tenant-limits watchdog in the application database (static: next reboot).
+        "shared_preload_libraries": ("pg_stat_statements,pg_cron", "pending-reboot"),
+        "cron.database_name": ("app", "pending-reboot")}
+
+
+@pytest.mark.parametrize("run_name", ["cell", "dedicated"])
+def test_free_storage_alarm_watches_the_instance(cell_run: ProgramRun, dedicated_run: ProgramRun,
+                                                 run_name: str) -> None:
+    run = cell_run if run_name == "cell" else dedicated_run
+    (instance,) = run.of_type("aws:rds/instance:Instance")
+    (alarm,) = run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    allocated = instance.inputs["allocatedStorage"]
+    assert {k: alarm.inputs[k] for k in ("namespace", "metricName", "statistic", "comparisonOperator",
+                                         "threshold", "dimensions", "treatMissingData")} == {
+        "namespace": "AWS/RDS", "metricName": "FreeStorageSpace", "statistic": "Minimum",
+        "comparisonOperator": "LessThanThreshold",
+        "threshold": STORAGE_ALARM_FREE_FRACTION * allocated * 1024 ** 3,
+        "dimensions": {"DBInstanceIdentifier": instance.inputs["identifier"]},
+        "treatMissingData": "breaching"}
 
 
 def test_security_groups_admit_only_nodes_to_proxy_and_proxy_runner_and_rotation_to_instance(
@@ -183,12 +213,28 @@ def test_proxy_role_trusts_rds_only(cell_run: ProgramRun) -> None:
         "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}}]
 
 
+@pytest.mark.parametrize("run_name", ["cell", "dedicated"])
+def test_proxy_role_has_one_tag_scoped_policy_whatever_the_tenants(cell_run: ProgramRun,
+                                                                   dedicated_run: ProgramRun,
+                                                                   run_name: str) -> None:
+    """Issue 12.4: no policy per tenant on the proxy role (IAM's 10,240-character quota)."""
+    run = cell_run if run_name == "cell" else dedicated_run
+    identifier = "tp-prod-cell-apne1-01-db" if run_name == "cell" else "tp-prod-initech-db"
+    (only,) = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert (only.inputs["role"], only.inputs["name"]) == (
+        f"{identifier}-proxy", f"{identifier}-tenant-secrets")
+    assert policy(only) == proxy_secrets_policy(partition="aws", account_id=ACCOUNT_ID, region=REGION,
+                                                environment="prod", server_identifier=identifier)
+    # Every tenant secret of the server carries the tag the policy grants by.
+    secrets = run.of_type("aws:secretsmanager/secret:Secret")
+    assert secrets and {s.inputs["tags"][naming.TAG_DB_SERVER] for s in secrets} == {identifier}
+
+
 # --- a tenant in schema mode -------------------------------------------------------------
 def test_schema_mode_children(cell_run: ProgramRun) -> None:
     tenant = cell_run.named("acme-db")
     assert sorted((r.type, r.name) for r in cell_run.children_of(tenant.urn)) == [
         ("aws:iam/policy:Policy", "acme-db-connect"),
-        ("aws:iam/rolePolicy:RolePolicy", "acme-db-proxy-access"),
         ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "acme-db-connect-0"),
         ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "acme-db-connect-1"),
         ("aws:kms/alias:Alias", "acme-db-key-alias"),
@@ -210,11 +256,13 @@ def test_connect_policy_is_exactly_the_tenant_user_through_the_cell_proxy(cell_r
     prx = proxy_resource_id(proxy_arn)
     assert prx.startswith("prx-") and prx != "prx-"
     doc = policy(cell_run.named(f"{tenant}-db-connect"))
-    assert re.fullmatch(rf"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:prx-[0-9a-f]{{17}}/t_{tenant}_app",
+    user = naming.db_login_role(tenant)  # opaque: the ARN does not name the tenant either
+    assert re.fullmatch(rf"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:prx-[0-9a-f]{{17}}/{user}",
                         doc["Statement"][0]["Resource"])
+    assert tenant not in doc["Statement"][0]["Resource"]
     assert doc["Statement"] == [{
         "Sid": "ConnectAsTenantUserThroughProxy", "Effect": "Allow", "Action": "rds-db:connect",
-        "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:{prx}/t_{tenant}_app"}]
+        "Resource": f"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:{prx}/{user}"}]
     connect = cell_run.named(f"{tenant}-db-connect").inputs
     assert connect["name"] == f"tp-prod-{tenant}-db-connect" and connect["tags"]["tenant"] == tenant
     attachments = [cell_run.named(f"{tenant}-db-connect-{i}").inputs for i in range(len(WORKLOADS))]
@@ -273,32 +321,33 @@ def test_each_tenant_gets_its_own_rotation_function_every_30_days(cell_run: Prog
     assert first_value <= set(rotation.options["dependsOn"])
 
 
-def test_secret_policy_and_proxy_access_name_only_this_tenant(cell_run: ProgramRun) -> None:
+def test_secret_policy_names_only_this_tenant(cell_run: ProgramRun) -> None:
     proxy_role = "arn:aws:iam::123456789012:role/tp-prod-cell-apne1-01-db-proxy"
     secret_policy = cell_run.named("acme-db-secret-policy")
     assert secret_policy.inputs["blockPublicPolicy"] is True
     deny, allow = policy(secret_policy)["Statement"]
     assert deny["Condition"]["StringNotEquals"] == {"aws:PrincipalTag/tenant": "acme"}
     assert allow["Principal"] == {"AWS": proxy_role}
-    access = cell_run.named("acme-db-proxy-access")
-    assert access.inputs["role"] == "tp-prod-cell-apne1-01-db-proxy"
-    assert access.inputs["name"] == "tp-prod-acme-db-secret"
-    read, decrypt = policy(access)["Statement"]
-    assert read["Resource"] == arn_of(cell_run, "acme-db-secret")
-    assert decrypt["Resource"] == arn_of(cell_run, "acme-db-key")
 
 
-def test_bootstrap_targets_the_cell_instance_with_secret_credentials(cell_run: ProgramRun) -> None:
+def test_bootstrap_targets_the_cell_instance_with_the_master_secret_and_plan_limits(
+        cell_run: ProgramRun) -> None:
+    """Issue 12.7: the bootstrap gets the master secret's ARN, never the (rotating) password."""
     bootstrap = cell_run.named("acme-db-bootstrap")
     inputs = {k: v for k, v in bootstrap.inputs.items() if k != "__provider"}
+    instance = cell_run.named("cell-db-server-instance")
     assert inputs == {
-        "tenant_id": "acme", "host": cell_run.named("cell-db-server-instance").outputs["address"],
-        "port": 5432, "dbname": "app", "admin_user": "tpadmin", "admin_password": "[secret]",
+        "tenant_id": "acme", "host": instance.outputs["address"],
+        "port": 5432, "dbname": "app", "admin_user": "tpadmin",
+        "admin_secret_arn": instance.outputs["masterUserSecrets"][0]["secretArn"],
         "login_password": "[secret]", "sslmode": "verify-full",
         "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem", "grant_rds_iam": False,
-        "connection_limit": 50, "role": "t_acme_app", "schema": "t_acme", "owner_role": "t_acme_owner",
-        "database": "app"}
-    assert bootstrap.options["additionalSecretOutputs"] == ["admin_password", "login_password"]
+        "limits": RoleLimits.from_plan(PLANS["standard"].database.limits).as_dict(),
+        "role": naming.db_login_role("acme"), "schema": naming.db_schema_name("acme"),
+        "owner_role": naming.db_owner_role("acme"), "database": "app"}
+    assert inputs["admin_secret_arn"].startswith("arn:aws:secretsmanager:")
+    assert "admin_password" not in bootstrap.inputs
+    assert bootstrap.options["additionalSecretOutputs"] == ["login_password"]
     assert {cell_run.named("cell-db-server-instance").urn,
             cell_run.named("cell-db-server-instance-from-admin-0").urn} <= set(bootstrap.options["dependsOn"])
     assert bootstrap.options["protect"] is False  # its delete only disables the login
@@ -345,8 +394,7 @@ def test_dedicated_proxy_has_only_the_tenant_secret_and_the_policy_uses_its_id(
         "secretArn": arn_of(dedicated_run, "initech-db-secret"), "description": "tenant initech"}]
     prx = proxy_resource_id(str(proxy.outputs["arn"]))
     assert policy(dedicated_run.named("initech-db-connect"))["Statement"][0]["Resource"] == (
-        f"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:{prx}/t_initech_app")
-    assert dedicated_run.named("initech-db-proxy-access").inputs["role"] == "tp-prod-initech-db-proxy"
+        f"arn:aws:rds-db:{REGION}:{ACCOUNT_ID}:dbuser:{prx}/{naming.db_login_role('initech')}")
     bootstrap = dedicated_run.named("initech-db-bootstrap").inputs
     assert bootstrap["host"] == dedicated_run.named("initech-db-server-instance").outputs["address"]
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
+import fnmatch
 import json
+
+import pytest
 
 from components import db_documents as d
 from tenants import aws_limits, naming
@@ -99,7 +100,8 @@ def test_proxy_reads_only_its_servers_tenant_secrets_and_decrypts_only_through_s
     assert read["Resource"] == SECRETS_PATTERN
     assert read["Condition"] == {"StringEquals": {
         f"aws:ResourceTag/{naming.TAG_DB_SERVER}": "tp-prod-cell-c1-db"}}
-    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*"
+    assert (decrypt["Action"], decrypt["Resource"]) == (
+        "kms:Decrypt", f"arn:aws:kms:{REGION}:{ACCOUNT}:key/*")
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": f"secretsmanager.{REGION}.amazonaws.com"},
         "StringLike": {"kms:EncryptionContext:SecretARN": SECRETS_PATTERN}}
@@ -108,9 +110,8 @@ def test_proxy_reads_only_its_servers_tenant_secrets_and_decrypts_only_through_s
 
 
 def test_a_tenants_secret_name_matches_the_proxy_pattern_and_other_secrets_do_not() -> None:
-    import fnmatch
-
-    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{naming.TenantNames('acme', 'prod').db_secret}-AbCdEf"
+    secret = naming.TenantNames("acme", "prod").db_secret
+    arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret}-AbCdEf"
     assert fnmatch.fnmatchcase(arn, SECRETS_PATTERN)
     for other in ("tp/dev/acme/db-AbCdEf", "tp/prod/acme/files-AbCdEf", "tp/prod/acme/db-AbCdEfG",
                   "rds!db-1234-AbCdEf"):

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from components import db_bootstrap
 from components.db_bootstrap import BootstrapError, TenantDbNames
+from tenants import naming
 from tenants.naming import NameError_
 from tests.components.pg_support import (
     ADMIN,
@@ -21,7 +22,10 @@ from tests.components.pg_support import (
     connected,
     password_for,
     pg_server,
+    q,
 )
+
+A = TenantDbNames.of("alpha")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +34,7 @@ def pg() -> PgServer:
 
 
 def tenant_dsn(pg: PgServer, db: str, tenant: str) -> str:
-    return pg.dsn(db, f"t_{tenant.replace('-', '_')}_app", password_for(tenant))
+    return pg.dsn(db, TenantDbNames.of(tenant).login_role, password_for(tenant))
 
 
 def setup(pg: PgServer, db: str, tenant: str, **kwargs: Any) -> db_bootstrap.BootstrapResult:
@@ -42,52 +46,56 @@ def setup(pg: PgServer, db: str, tenant: str, **kwargs: Any) -> db_bootstrap.Boo
 def test_bootstrap_sets_up_roles_schema_and_grants_exactly(pg: PgServer) -> None:
     db = pg.new_database()
     result = db_bootstrap.bootstrap(pg.admin_dsn(db), "alpha", password=PASSWORDS["alpha"])
-    assert result.summary() == {"role": "t_alpha_app", "schema": "t_alpha"}
-    assert (result.database, result.owner_role) == (db, "t_alpha_owner")
+    app, owner, schema = A.login_role, A.owner_role, A.schema
+    assert result.summary() == {"role": app, "schema": schema}
+    assert (result.database, result.owner_role) == (db, owner)
     snap = catalog_snapshot(pg, db)
     roles = {r[0]: r[1:9] for r in snap["roles"]}
     # rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls, limit
-    assert roles == {"t_alpha_app": (False, False, False, False, True, False, False, 50),
-                     "t_alpha_owner": (False, False, False, False, False, False, False, -1)}
+    assert roles == {app: (False, False, False, False, True, False, False,
+                           db_bootstrap.DEFAULT_CONNECTION_LIMIT),
+                     owner: (False, False, False, False, False, False, False, -1)}
     # The tenant's roles are members of nothing; only the admin is a member of them.
-    assert [m for m in snap["members"] if m[1].startswith("t_")] == []
+    assert [m for m in snap["members"] if m[1] in (app, owner)] == []
     # (role, member, admin, inherit, set): PostgreSQL 16 records the creator's ADMIN option
     # (no inherit, no set); the bootstrap adds SET on the login role (to set its default
     # privileges) and INHERIT+SET on the owner role (to manage the schema it owns).
-    assert {m[:5] for m in snap["members"] if m[0].startswith("t_")} == {
-        ("t_alpha_app", ADMIN, True, False, False), ("t_alpha_app", ADMIN, False, False, True),
-        ("t_alpha_owner", ADMIN, True, False, False), ("t_alpha_owner", ADMIN, False, True, True)}
+    assert {m[:5] for m in snap["members"] if m[0] in (app, owner)} == {
+        (app, ADMIN, True, False, False), (app, ADMIN, False, False, True),
+        (owner, ADMIN, True, False, False), (owner, ADMIN, False, True, True)}
     schemas = {s[0]: s[1:] for s in snap["schemas"]}
-    assert schemas["t_alpha"] == ("t_alpha_owner",
-                                  "{t_alpha_owner=UC/t_alpha_owner,t_alpha_app=UC/t_alpha_owner}")
+    assert schemas[schema] == (owner, f"{{{owner}=UC/{owner},{app}=UC/{owner}}}")
     assert schemas["public"][1] == "{pg_database_owner=UC/pg_database_owner}"
-    assert schemas["extensions"] == (ADMIN, f"{{{ADMIN}=UC/{ADMIN},t_alpha_app=U/{ADMIN}}}")
-    assert schemas["platform"][1] == f"{{{ADMIN}=UC/{ADMIN},t_alpha_app=U/{ADMIN}}}"
+    assert schemas["extensions"] == (ADMIN, f"{{{ADMIN}=UC/{ADMIN},{app}=U/{ADMIN}}}")
+    assert schemas["platform"][1] == f"{{{ADMIN}=UC/{ADMIN},{app}=U/{ADMIN}}}"
     datacl = dict(snap["database"])[db]
-    assert datacl == f"{{{ADMIN}=CTc/{ADMIN},t_alpha_app=c/{ADMIN}}}"  # no PUBLIC entry at all
-    assert snap["settings"] == [("t_alpha_app", ["search_path=t_alpha, extensions"])]
+    assert datacl == f"{{{ADMIN}=CTc/{ADMIN},{app}=c/{ADMIN}}}"  # no PUBLIC entry at all
+    limits = db_bootstrap.RoleLimits()
+    # The plan's limits on the role; temp_file_limit only where the admin may set it (not here).
+    assert snap["settings"] == [(app, [f"search_path={schema}, extensions", *(
+        f"{k}={v}" for k, v in limits.settings().items() if k != "temp_file_limit")])]
     assert snap["extensions"] == [("plpgsql", "pg_catalog"), ("vector", "extensions")]
     tables = {t[0]: t[1:] for t in snap["tables"]}
     assert tables["platform.usage_events"] == (
-        f"{{{ADMIN}=arwdDxt/{ADMIN},t_alpha_app=r/{ADMIN}}}", True, True)
+        f"{{{ADMIN}=arwdDxt/{ADMIN},{app}=r/{ADMIN}}}", True, True)
     assert tables["platform.tenants"] == (f"{{{ADMIN}=arwdDxt/{ADMIN}}}", False, False)
     assert {(c[1], c[2]) for c in snap["columns"] if c[0] == "platform.usage_events"} == {
-        ("metric", f"{{t_alpha_app=a/{ADMIN}}}"), ("quantity", f"{{t_alpha_app=a/{ADMIN}}}")}
+        ("metric", f"{{{app}=a/{ADMIN}}}"), ("quantity", f"{{{app}=a/{ADMIN}}}")}
     assert snap["policies"] == [("usage_events_own_rows_v1", "(tenant_role = CURRENT_USER)",
                                  "(tenant_role = CURRENT_USER)")]
     assert {(d[0], d[1], d[2]) for d in snap["default_acl"]} == {
-        ("t_alpha_app", "f", "{t_alpha_app=X/t_alpha_app}"),
-        ("t_alpha_app", "T", "{t_alpha_app=U/t_alpha_app}")}
-    assert [r[:4] for r in snap["registry"]] == [("alpha", "t_alpha_app", "t_alpha_owner", "t_alpha")]
+        (app, "f", f"{{{app}=X/{app}}}"), (app, "T", f"{{{app}=U/{app}}}")}
+    assert [r[:4] for r in snap["registry"]] == [("alpha", app, owner, schema)]
+    assert tables["platform.tenant_limits"] == (f"{{{ADMIN}=arwdDxt/{ADMIN}}}", False, False)
 
 
 def test_login_role_password_is_stored_as_scram_verifier_computed_client_side(pg: PgServer) -> None:
     db = pg.new_database()
     db_bootstrap.bootstrap(pg.admin_dsn(db), "alpha", password=PASSWORDS["alpha"])
-    stored = dict((r[0], r[9]) for r in catalog_snapshot(pg, db)["roles"])["t_alpha_app"]
-    assert stored == db_bootstrap.scram_sha256_verifier(PASSWORDS["alpha"], "t_alpha_app")
+    stored = dict((r[0], r[9]) for r in catalog_snapshot(pg, db)["roles"])[A.login_role]
+    assert stored == db_bootstrap.scram_sha256_verifier(PASSWORDS["alpha"], A.login_role)
     with connected(tenant_dsn(pg, db, "alpha")) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("t_alpha_app",)
+        assert conn.execute("SELECT current_user").fetchone() == (A.login_role,)
 
 
 def test_scram_verifier_is_stable_per_role_and_differs_between_roles() -> None:
@@ -121,22 +129,29 @@ def test_bootstrap_twice_is_a_no_op(pg: PgServer) -> None:
 @pytest.mark.parametrize("drift", [
     "GRANT ALL ON DATABASE {db} TO PUBLIC",
     "GRANT CREATE ON SCHEMA public TO PUBLIC",
-    "GRANT USAGE ON SCHEMA t_drifter TO PUBLIC",
-    "ALTER ROLE t_drifter_app SET search_path = public",
-    "ALTER ROLE t_drifter_app NOLOGIN CONNECTION LIMIT 500",
-    "ALTER ROLE t_drifter_app INHERIT",
-    "ALTER SCHEMA t_drifter OWNER TO platform_admin",
+    "GRANT USAGE ON SCHEMA {drifter} TO PUBLIC",
+    "ALTER ROLE {drifter_app} SET search_path = public",
+    "ALTER ROLE {drifter_app} NOLOGIN CONNECTION LIMIT 500",
+    "ALTER ROLE {drifter_app} INHERIT",
+    "ALTER SCHEMA {drifter} OWNER TO platform_admin",
+    "ALTER ROLE {drifter_app} SET statement_timeout = 0",
+    "ALTER ROLE {drifter_app} SET work_mem = '1GB'",
+    "ALTER ROLE {drifter_app} RESET idle_in_transaction_session_timeout",
+    "ALTER ROLE {drifter_app} SET row_security = off",
+    "ALTER ROLE {drifter_app} IN DATABASE {db} SET statement_timeout = 0",
     "ALTER TABLE platform.usage_events NO FORCE ROW LEVEL SECURITY",
     "DROP POLICY usage_events_own_rows_v1 ON platform.usage_events",
     "CREATE POLICY open_all ON platform.usage_events USING (true)",
 ], ids=["database-to-public", "public-schema-create", "tenant-schema-to-public", "search-path",
-        "login-and-limit", "inherit", "schema-owner", "rls-force", "policy-dropped", "extra-policy"])
+        "login-and-limit", "inherit", "schema-owner", "statement-timeout-off", "work-mem-raised",
+        "idle-timeout-reset", "extra-role-setting", "in-database-override", "rls-force", "policy-dropped",
+        "extra-policy"])
 def test_rerun_converges_drift(pg: PgServer, drift: str) -> None:
     db = pg.new_database()
     db_bootstrap.bootstrap(pg.admin_dsn(db), "drifter", password=password_for("drifter"))
     expected = catalog_snapshot(pg, db)
     with pg.superuser(db) as conn:
-        conn.execute(drift.format(db=db))
+        conn.execute(q(drift, db=db))
     assert catalog_snapshot(pg, db) != expected
     db_bootstrap.bootstrap(pg.admin_dsn(db), "drifter", password=password_for("drifter"))
     assert catalog_snapshot(pg, db) == expected
@@ -147,8 +162,8 @@ def test_schema_taken_over_by_the_tenant_stops_the_bootstrap(pg: PgServer) -> No
     db = pg.new_database()
     setup(pg, db, "usurper")
     with pg.superuser(db) as conn:
-        conn.execute("ALTER SCHEMA t_usurper OWNER TO t_usurper_app")
-    with pytest.raises(BootstrapError, match="must be owner of schema t_usurper"):
+        conn.execute(q("ALTER SCHEMA {usurper} OWNER TO {usurper_app}"))
+    with pytest.raises(BootstrapError, match=q("must be owner of schema {usurper}")):
         setup(pg, db, "usurper")
 
 
@@ -157,13 +172,13 @@ def test_bootstrap_refuses_a_tenant_role_with_a_dangerous_attribute(pg: PgServer
     db = pg.new_database()
     db_bootstrap.bootstrap(pg.admin_dsn(db), "tainted", password=password_for("tainted"))
     with pg.superuser(db) as conn:
-        conn.execute(sql.SQL("ALTER ROLE t_tainted_app {}").format(sql.SQL(attribute)))
+        conn.execute(sql.SQL(q("ALTER ROLE {tainted_app} ") + "{}").format(sql.SQL(attribute)))
     try:
-        with pytest.raises(BootstrapError, match=f"t_tainted_app has {attribute}"):
+        with pytest.raises(BootstrapError, match=q("{tainted_app} has ") + attribute):
             db_bootstrap.bootstrap(pg.admin_dsn(db), "tainted")
     finally:
         with pg.superuser(db) as conn:
-            conn.execute(sql.SQL("ALTER ROLE t_tainted_app NO{}").format(sql.SQL(attribute)))
+            conn.execute(sql.SQL(q("ALTER ROLE {tainted_app} NO") + "{}").format(sql.SQL(attribute)))
 
 
 def test_concurrent_bootstraps_of_a_cell_serialise(pg: PgServer) -> None:
@@ -221,11 +236,12 @@ def test_rds_iam_membership_only_when_asked_and_the_role_exists(pg: PgServer) ->
             return {m[1] for m in catalog_snapshot(pg, db)["members"] if m[0] == "rds_iam"}
 
         db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser")
-        assert "t_iamuser_app" not in members()
+        login = q("{iamuser_app}")
+        assert login not in members()
         db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser", grant_rds_iam=True)
-        assert "t_iamuser_app" in members()
+        assert login in members()
         db_bootstrap.bootstrap(pg.admin_dsn(db), "iamuser")  # the proxy path: membership revoked
-        assert "t_iamuser_app" not in members()
+        assert login not in members()
     finally:
         with pg.superuser() as conn:
             conn.execute("DROP ROLE rds_iam")
@@ -236,9 +252,9 @@ def test_offboard_disables_login_ends_sessions_and_keeps_data(pg: PgServer) -> N
     db = pg.new_database()
     db_bootstrap.bootstrap(pg.admin_dsn(db), "leaver", password=password_for("leaver"))
     live = psycopg.connect(tenant_dsn(pg, db, "leaver"), autocommit=True)
-    live.execute("CREATE TABLE t_leaver.docs AS SELECT 1 AS id")
+    live.execute(q("CREATE TABLE {leaver}.docs AS SELECT 1 AS id"))
     result = db_bootstrap.offboard(pg.admin_dsn(db), "leaver")
-    assert result.summary() == {"role": "t_leaver_app", "schema": "t_leaver", "login": "disabled",
+    assert result.summary() == {"role": q("{leaver_app}"), "schema": q("{leaver}"), "login": "disabled",
                                 "sessions_terminated": 1, "data": "kept"}
     with pytest.raises(psycopg.OperationalError):
         live.execute("SELECT 1")
@@ -246,12 +262,12 @@ def test_offboard_disables_login_ends_sessions_and_keeps_data(pg: PgServer) -> N
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         psycopg.connect(tenant_dsn(pg, db, "leaver")).close()
     with pg.superuser(db) as conn:
-        assert conn.execute("SELECT count(*) FROM t_leaver.docs").fetchone() == (1,)
+        assert conn.execute(q("SELECT count(*) FROM {leaver}.docs")).fetchone() == (1,)
         assert conn.execute("SELECT offboarded_at IS NOT NULL FROM platform.tenants").fetchone() == (True,)
     # Onboarding again brings the same data back.
     db_bootstrap.bootstrap(pg.admin_dsn(db), "leaver")
     with connected(tenant_dsn(pg, db, "leaver")) as conn:
-        assert conn.execute("SELECT count(*) FROM t_leaver.docs").fetchone() == (1,)
+        assert conn.execute(q("SELECT count(*) FROM {leaver}.docs")).fetchone() == (1,)
 
 
 def test_offboard_of_unknown_tenant_changes_nothing(pg: PgServer) -> None:
@@ -268,21 +284,21 @@ def test_offboard_with_drop_data_removes_schema_and_roles_but_keeps_billing(pg: 
     for tenant in ("dropper", "stayer"):
         setup(pg, db, tenant)
     with connected(tenant_dsn(pg, db, "dropper")) as conn:
-        conn.execute("CREATE TABLE t_dropper.docs AS SELECT 1 AS id")
+        conn.execute(q("CREATE TABLE {dropper}.docs AS SELECT 1 AS id"))
         conn.execute("SELECT lo_from_bytea(0, 'x')")
         conn.execute("INSERT INTO platform.usage_events (metric, quantity) VALUES ('tokens', 3)")
     result = db_bootstrap.offboard(pg.admin_dsn(db), "dropper", drop_data=True)
     assert result.summary()["data"] == "dropped"
     snap = catalog_snapshot(pg, db)
-    assert [r[0] for r in snap["roles"]] == ["t_stayer_app", "t_stayer_owner"]
-    assert "t_dropper" not in {s[0] for s in snap["schemas"]}
+    assert sorted(r[0] for r in snap["roles"]) == sorted([q("{stayer_app}"), q("{stayer_owner}")])
+    assert q("{dropper}") not in {s[0] for s in snap["schemas"]}
     with pg.superuser(db) as conn:
         assert conn.execute("SELECT tenant_role, quantity FROM platform.usage_events").fetchall() == [
-            ("t_dropper_app", 3)]
+            (q("{dropper_app}"), 3)]
         assert conn.execute("SELECT data_dropped_at IS NOT NULL FROM platform.tenants "
                             "WHERE tenant_id = 'dropper'").fetchone() == (True,)
     with connected(tenant_dsn(pg, db, "stayer")) as conn:  # the neighbour is untouched
-        assert conn.execute("SELECT current_user").fetchone() == ("t_stayer_app",)
+        assert conn.execute("SELECT current_user").fetchone() == (q("{stayer_app}"),)
 
 
 # --- the gate: no SQL for a bad tenant id -----------------------------------------------------
@@ -338,9 +354,24 @@ def test_bad_tenant_id_leaves_a_real_database_untouched(pg: PgServer) -> None:
     assert catalog_snapshot(pg, db) == before
 
 
-@pytest.mark.parametrize(("tenant_id", "schema", "login", "owner"), [
-    ("acme", "t_acme", "t_acme_app", "t_acme_owner"),
-    ("kobe-design", "t_kobe_design", "t_kobe_design_app", "t_kobe_design_owner"),
-], ids=["plain", "hyphen"])
-def test_names_derive_from_the_id(tenant_id: str, schema: str, login: str, owner: str) -> None:
-    assert TenantDbNames.of(tenant_id) == TenantDbNames(tenant_id, schema, login, owner)
+@pytest.mark.parametrize("tenant_id", ["acme", "kobe-design", "a" * 30])
+def test_names_derive_from_the_id_and_do_not_contain_it(tenant_id: str) -> None:
+    names = TenantDbNames.of(tenant_id)
+    token = naming.db_token(tenant_id)
+    assert names == TenantDbNames(tenant_id, token, f"{token}_app", f"{token}_owner")
+    assert naming.DB_TOKEN_RE.match(token) and all(len(n.encode()) <= 63 for n in (token, names.login_role,
+                                                                                  names.owner_role))
+    for form in (tenant_id, tenant_id.replace("-", "_"), tenant_id.replace("-", "")):
+        assert form not in names.schema + names.login_role + names.owner_role
+
+
+def test_names_are_pinned_identities() -> None:
+    """Names are identities: a change of the derivation would orphan every tenant's schema.
+    These values must never change (bump the ``v1`` domain only with a migration)."""
+    assert (naming.db_schema_name("acme"), naming.db_login_role("kobe-design")) == (
+        "te135aba4e6eb211de420", "td3150ac34a3a4a1204c7_app")
+
+
+def test_names_of_different_tenants_differ() -> None:
+    ids = [f"tenant-{i:05d}" for i in range(5000)]
+    assert len({naming.db_token(i) for i in ids}) == len(ids)

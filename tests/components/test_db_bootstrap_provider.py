@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import dill
@@ -13,7 +15,8 @@ from psycopg import sql
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import db_provider
-from components.db_provider import DatabaseUnreachable, TenantDatabaseBootstrapProvider
+from components.db_bootstrap import RoleLimits, TenantDbNames
+from components.db_provider import AdminSecretUnreadable, DatabaseUnreachable, TenantDatabaseBootstrapProvider
 from tests.components.pg_support import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -23,6 +26,38 @@ from tests.components.pg_support import (
     pg_server,
 )
 
+ADMIN_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:rds!db-0123-AbCdEf"
+
+
+class FakeSecretsManager:
+    """The RDS-managed master secret as Secrets Manager serves it: ``password`` is its
+    *current* value (rotation changes it). Records every read."""
+
+    def __init__(self, password: str = ADMIN_PASSWORD, fail: Exception | None = None) -> None:
+        self.password, self.fail = password, fail
+        self.reads: list[tuple[str, str]] = []
+
+    def client(self, region: str) -> FakeSecretsManager.Client:
+        return FakeSecretsManager.Client(self, region)
+
+    class Client:
+        def __init__(self, store: FakeSecretsManager, region: str) -> None:
+            self.store, self.region = store, region
+
+        def get_secret_value(self, *, SecretId: str) -> dict[str, Any]:  # noqa: N803 - boto3's spelling
+            self.store.reads.append((self.region, SecretId))
+            if self.store.fail is not None:
+                raise self.store.fail
+            return {"ARN": SecretId, "SecretString": json.dumps({"username": ADMIN,
+                                                                 "password": self.store.password})}
+
+
+@pytest.fixture
+def secrets(monkeypatch: pytest.MonkeyPatch) -> FakeSecretsManager:
+    fake = FakeSecretsManager()
+    monkeypatch.setattr(db_provider, "secrets_client_factory", fake.client)
+    return fake
+
 
 @pytest.fixture(scope="module")
 def pg() -> PgServer:
@@ -30,17 +65,19 @@ def pg() -> PgServer:
 
 
 def props(pg: PgServer, db: str, tenant: str, **overrides: Any) -> dict[str, Any]:
+    names = TenantDbNames.of(tenant)
     base = {"tenant_id": tenant, "host": pg.socket_dir, "port": 5432, "dbname": db,
-            "admin_user": ADMIN, "admin_password": ADMIN_PASSWORD,
+            "admin_user": ADMIN, "admin_secret_arn": ADMIN_SECRET_ARN,
             "login_password": password_for(tenant), "sslmode": "disable", "sslrootcert": None,
-            "grant_rds_iam": False, "connection_limit": 20,
-            "role": f"t_{tenant}_app", "schema": f"t_{tenant}", "owner_role": f"t_{tenant}_owner",
+            "grant_rds_iam": False, "limits": RoleLimits(connection_limit=20).as_dict(),
+            "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role,
             "database": db, "__provider": "[pickled]"}
     return {**base, **overrides}
 
 
 def login(pg: PgServer, db: str, tenant: str, password: str | None = None) -> str:
-    with psycopg.connect(pg.dsn(db, f"t_{tenant}_app", password or password_for(tenant))) as conn:
+    dsn = pg.dsn(db, TenantDbNames.of(tenant).login_role, password or password_for(tenant))
+    with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT current_user").fetchone()
         assert row is not None
         return str(row[0])
@@ -49,8 +86,8 @@ def login(pg: PgServer, db: str, tenant: str, password: str | None = None) -> st
 # --- check ----------------------------------------------------------------------------------
 def test_check_accepts_valid_and_unknown_inputs(pg: PgServer) -> None:
     # Numbers reach a dynamic provider as floats.
-    news = props(pg, "app", "checker", admin_password=pulumi.UNKNOWN, host=pulumi.UNKNOWN,
-                 port=5432.0, connection_limit=50.0)
+    news = props(pg, "app", "checker", admin_secret_arn=pulumi.UNKNOWN, host=pulumi.UNKNOWN,
+                 port=5432.0, limits={**RoleLimits().as_dict(), "connection_limit": 50.0})
     result = TenantDatabaseBootstrapProvider().check({}, news)
     assert result.failures == [] and result.inputs is news
 
@@ -58,14 +95,19 @@ def test_check_accepts_valid_and_unknown_inputs(pg: PgServer) -> None:
 @pytest.mark.parametrize(("overrides", "prop"), [
     ({"tenant_id": "x'; DROP SCHEMA t_beta; --"}, "tenant_id"),
     ({"tenant_id": "public"}, "tenant_id"),
-    ({"role": "t_other_app"}, "role"),
+    ({"role": TenantDbNames.of("other").login_role}, "role"),
     ({"schema": "public"}, "schema"),
     ({"sslmode": "prefer"}, "sslmode"),
-    ({"connection_limit": 0}, "connection_limit"),
-    ({"connection_limit": 2.5}, "connection_limit"),
+    ({"limits": {"connection_limit": 0}}, "limits"),
+    ({"limits": {"connection_limit": 2.5}}, "limits"),
+    ({"limits": {"statement_timeout": 0}}, "limits"),
+    ({"limits": {"statement_timeout": True}}, "limits"),
+    ({"limits": {"no_such_limit": 1}}, "limits"),
+    ({"limits": 5}, "limits"),
     ({"login_password": "short"}, "login_password"),
+    ({"admin_secret_arn": "rds!db-0123"}, "admin_secret_arn"),
 ], ids=["injection", "reserved", "role-mismatch", "schema-mismatch", "weak-tls", "limit", "fraction",
-        "password"])
+        "no-statement-timeout", "boolean", "unknown-limit", "not-a-mapping", "password", "secret-arn"])
 def test_check_rejects_bad_inputs(pg: PgServer, overrides: dict[str, Any], prop: str) -> None:
     failures = TenantDatabaseBootstrapProvider().check({}, props(pg, "app", "checker", **overrides)).failures
     assert [f.property for f in failures] == [prop]
@@ -75,13 +117,14 @@ def test_check_rejects_bad_inputs(pg: PgServer, overrides: dict[str, Any], prop:
 @pytest.mark.parametrize(("change", "changes", "replaces"), [
     ({}, False, []),
     ({"__provider": "[other pickle]"}, False, []),
-    ({"admin_password": "rotated-by-rds-0123456789"}, True, []),
+    ({"admin_password": "legacy-state-0123456789"}, False, []),  # read at connect time, never diffed
+    ({"admin_secret_arn": ADMIN_SECRET_ARN.replace("AbCdEf", "XyZxYz")}, True, []),
     ({"host": "other.cluster.rds.amazonaws.com"}, True, []),
     ({"login_password": "new-Passw0rd-0123456789"}, False, []),  # create-only: rotation owns it
-    ({"connection_limit": 99}, True, []),
+    ({"limits": RoleLimits(connection_limit=99).as_dict()}, True, []),
     ({"tenant_id": "someone-else"}, True, ["tenant_id"]),
-], ids=["same", "provider-pickle-only", "admin-password-rotated", "endpoint-moved", "login-password",
-        "limit", "other-tenant"])
+], ids=["same", "provider-pickle-only", "legacy-admin-password", "master-secret-replaced", "endpoint-moved",
+        "login-password", "limit", "other-tenant"])
 def test_diff(pg: PgServer, change: dict[str, Any], changes: bool, replaces: list[str]) -> None:
     olds = props(pg, "app", "differ")
     result = TenantDatabaseBootstrapProvider().diff("app/t_differ_app", olds, {**olds, **change})
@@ -89,78 +132,189 @@ def test_diff(pg: PgServer, change: dict[str, Any], changes: bool, replaces: lis
 
 
 # --- create / update / delete against PostgreSQL ---------------------------------------------
-def test_create_bootstraps_and_returns_secret_free_identity(pg: PgServer) -> None:
+def test_create_bootstraps_and_returns_secret_free_identity(pg: PgServer,
+                                                             secrets: FakeSecretsManager) -> None:
     db = pg.new_database()
+    names = TenantDbNames.of("creator")
     result = TenantDatabaseBootstrapProvider().create(props(pg, db, "creator"))
-    assert result.id == f"{db}/t_creator_app"
+    assert result.id == f"{db}/{names.login_role}"
     assert result.outs is not None
     assert {k: result.outs[k] for k in db_provider.RESULT_KEYS} == {
-        "role": "t_creator_app", "schema": "t_creator", "owner_role": "t_creator_owner", "database": db}
+        "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role, "database": db}
     assert "__provider" not in result.outs  # the engine adds it back
-    assert login(pg, db, "creator") == "t_creator_app"
+    assert login(pg, db, "creator") == names.login_role
+    # The admin's password was read from the master secret (in its region) and stored nowhere.
+    assert secrets.reads == [("ap-northeast-1", ADMIN_SECRET_ARN)]
+    assert ADMIN_PASSWORD not in json.dumps(result.outs) and "admin_password" not in result.outs
 
 
-def test_update_with_same_inputs_is_a_no_op_and_never_resets_the_password(pg: PgServer) -> None:
+def test_create_sets_the_plan_limits_on_the_role(pg: PgServer, secrets: FakeSecretsManager) -> None:
+    db = pg.new_database()
+    limits = RoleLimits(connection_limit=3, statement_timeout=1500, work_mem=2048)
+    TenantDatabaseBootstrapProvider().create(props(pg, db, "limiter", limits=limits.as_dict()))
+    with psycopg.connect(pg.dsn(db, TenantDbNames.of("limiter").login_role, password_for("limiter"))) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone() == ("1500ms",)
+        assert conn.execute("SHOW work_mem").fetchone() == ("2MB",)
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user"
+                            ).fetchone() == (3,)
+
+
+def test_update_with_same_inputs_is_a_no_op_and_never_resets_the_password(
+        pg: PgServer, secrets: FakeSecretsManager) -> None:
     db = pg.new_database()
     provider = TenantDatabaseBootstrapProvider()
     olds = props(pg, db, "updater")
     provider.create(olds)
     before = catalog_snapshot(pg, db)
-    provider.update(f"{db}/t_updater_app", olds, olds)
+    provider.update(f"{db}/{olds['role']}", olds, olds)
     assert catalog_snapshot(pg, db) == before
-    provider.update(f"{db}/t_updater_app", olds, {**olds, "login_password": "another-Passw0rd-0123456789"})
-    assert login(pg, db, "updater") == "t_updater_app"
+    provider.update(f"{db}/{olds['role']}", olds, {**olds, "login_password": "another-Passw0rd-0123456789"})
+    assert login(pg, db, "updater") == olds["role"]
     with pytest.raises(psycopg.OperationalError):
         login(pg, db, "updater", "another-Passw0rd-0123456789")
 
 
-def test_single_user_rotation_works_and_survives_the_next_update(pg: PgServer) -> None:
+def test_single_user_rotation_works_and_survives_the_next_update(
+        pg: PgServer, secrets: FakeSecretsManager) -> None:
     """What AWS's single-user rotation function does: sign in as the login, change its own
     password, check the new one. A later ``pulumi up`` (update) must leave it in place."""
     db = pg.new_database()
     provider = TenantDatabaseBootstrapProvider()
-    olds = props(pg, db, "rotator", connection_limit=5)
+    olds = props(pg, db, "rotator", limits=RoleLimits(connection_limit=5).as_dict())
+    role = olds["role"]
     provider.create(olds)
     rotated = "Rotated-by-secrets-manager-0123456789"
-    with psycopg.connect(pg.dsn(db, "t_rotator_app", password_for("rotator")), autocommit=True) as conn:
-        conn.execute(sql.SQL("ALTER USER {} WITH PASSWORD {}").format(
-            sql.Identifier("t_rotator_app"), sql.Literal(rotated)))
-    assert login(pg, db, "rotator", rotated) == "t_rotator_app"
-    provider.update(f"{db}/t_rotator_app", olds, {**olds, "connection_limit": 7})
-    assert login(pg, db, "rotator", rotated) == "t_rotator_app"
+    with psycopg.connect(pg.dsn(db, role, password_for("rotator")), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER USER {} WITH PASSWORD {}").format(sql.Identifier(role),
+                                                                     sql.Literal(rotated)))
+    assert login(pg, db, "rotator", rotated) == role
+    provider.update(f"{db}/{role}", olds, {**olds, "limits": RoleLimits(connection_limit=7).as_dict()})
+    assert login(pg, db, "rotator", rotated) == role
     with pytest.raises(psycopg.OperationalError):
         login(pg, db, "rotator")
     with pg.superuser(db) as conn:
-        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = 't_rotator_app'"
-                            ).fetchone() == (7,)
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                            (role,)).fetchone() == (7,)
 
 
-def test_delete_offboards_and_keeps_data(pg: PgServer) -> None:
+def test_delete_offboards_and_keeps_data(pg: PgServer, secrets: FakeSecretsManager) -> None:
     db = pg.new_database()
     provider = TenantDatabaseBootstrapProvider()
     state = provider.create(props(pg, db, "deleter")).outs
     assert state is not None
-    with psycopg.connect(pg.dsn(db, "t_deleter_app", password_for("deleter")), autocommit=True) as conn:
-        conn.execute("CREATE TABLE t_deleter.docs AS SELECT 'kept' AS body")
-    provider.delete(f"{db}/t_deleter_app", state)
+    schema = TenantDbNames.of("deleter").schema
+    with psycopg.connect(pg.dsn(db, state["role"], password_for("deleter")), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {}.docs AS SELECT 'kept' AS body").format(sql.Identifier(schema)))
+    provider.delete(f"{db}/{state['role']}", state)
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         login(pg, db, "deleter")
     with pg.superuser(db) as conn:
-        assert conn.execute("SELECT body FROM t_deleter.docs").fetchall() == [("kept",)]
+        assert conn.execute(sql.SQL("SELECT body FROM {}.docs").format(sql.Identifier(schema))
+                            ).fetchall() == [("kept",)]
+
+
+@pytest.fixture
+def rotated_admin(pg: PgServer) -> Iterator[str]:
+    """RDS rotated the master password after the last ``pulumi up``: the admin's password
+    is now another one (restored afterwards for the other tests)."""
+    rotated = "Rotated-master-Passw0rd-by-RDS-0123"
+    with pg.superuser() as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ADMIN), sql.Literal(rotated)))
+    yield rotated
+    with pg.superuser() as conn:
+        conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(ADMIN),
+                                                                 sql.Literal(ADMIN_PASSWORD)))
+
+
+def test_delete_weeks_later_signs_in_with_the_rotated_master_password(
+        pg: PgServer, secrets: FakeSecretsManager, request: pytest.FixtureRequest) -> None:
+    """Issue 12.7: the state holds no admin password, so the delete reads the secret's
+    current value; with the value of the last update it could not sign in."""
+    db = pg.new_database()
+    provider = TenantDatabaseBootstrapProvider()
+    state = provider.create(props(pg, db, "latecomer")).outs
+    assert state is not None and "admin_password" not in state
+    rotated = request.getfixturevalue("rotated_admin")
+    with pytest.raises(DatabaseUnreachable):  # the secret still says the old value: refused
+        provider.delete(f"{db}/{state['role']}", state)
+    secrets.password = rotated  # Secrets Manager now holds the rotated value
+    secrets.reads.clear()
+    provider.delete(f"{db}/{state['role']}", state)
+    assert secrets.reads == [("ap-northeast-1", ADMIN_SECRET_ARN)]
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        login(pg, db, "latecomer")
+
+
+def test_update_reads_the_current_master_password_too(pg: PgServer, secrets: FakeSecretsManager,
+                                                      request: pytest.FixtureRequest) -> None:
+    db = pg.new_database()
+    provider = TenantDatabaseBootstrapProvider()
+    olds = props(pg, db, "updated-late")
+    provider.create(olds)
+    secrets.password = request.getfixturevalue("rotated_admin")
+    news = {**olds, "limits": RoleLimits(connection_limit=4).as_dict()}
+    outs = provider.update(f"{db}/{olds['role']}", olds, news).outs
+    assert outs is not None and "admin_password" not in outs
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                            (olds["role"],)).fetchone() == (4,)
+
+
+def test_a_state_from_before_still_deletes_with_its_stored_password(pg: PgServer,
+                                                                    secrets: FakeSecretsManager) -> None:
+    """A state written by the old provider has ``admin_password`` and no secret ARN."""
+    db = pg.new_database()
+    provider = TenantDatabaseBootstrapProvider()
+    state = provider.create(props(pg, db, "oldtimer")).outs
+    assert state is not None
+    legacy = {**{k: v for k, v in state.items() if k not in ("admin_secret_arn", "limits")},
+              "admin_password": ADMIN_PASSWORD, "connection_limit": 20}
+    secrets.fail = AssertionError("a legacy state has no secret ARN to read")
+    provider.delete(f"{db}/{state['role']}", legacy)
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        login(pg, db, "oldtimer")
 
 
 @pytest.mark.parametrize("operation", ["create", "delete"])
-def test_unreachable_endpoint_fails_clearly(pg: PgServer, operation: str) -> None:
+def test_unreadable_master_secret_fails_clearly(pg: PgServer, secrets: FakeSecretsManager,
+                                                operation: str) -> None:
+    secrets.fail = PermissionError("AccessDeniedException: not authorized to perform GetSecretValue")
+    provider = TenantDatabaseBootstrapProvider()
+    inputs = props(pg, "app", "lockedout")
+    call = provider.create if operation == "create" else lambda p: provider.delete("app/x", p)
+    with pytest.raises(AdminSecretUnreadable) as caught:
+        call(inputs)
+    message = str(caught.value)
+    assert ADMIN_SECRET_ARN in message and "'lockedout'" in message and "PermissionError" in message
+    assert "secretsmanager:GetSecretValue" in message and caught.value.__cause__ is None
+
+
+def test_admin_credentials_come_from_the_secret() -> None:
+    fake = FakeSecretsManager(password="current-Passw0rd-0123456789")
+    original = db_provider.secrets_client_factory
+    db_provider.secrets_client_factory = fake.client
+    try:
+        creds = db_provider.admin_credentials({"admin_secret_arn": ADMIN_SECRET_ARN.replace(
+            "ap-northeast-1", "us-west-2"), "admin_user": "ignored", "tenant_id": "x"})
+    finally:
+        db_provider.secrets_client_factory = original
+    assert creds == (ADMIN, "current-Passw0rd-0123456789")
+    assert fake.reads[0][0] == "us-west-2"  # the client is the secret's region's
+
+
+@pytest.mark.parametrize("operation", ["create", "delete"])
+def test_unreachable_endpoint_fails_clearly(pg: PgServer, secrets: FakeSecretsManager,
+                                            operation: str) -> None:
     provider = TenantDatabaseBootstrapProvider()
     inputs = props(pg, "app", "nowhere", host="/nonexistent-socket-dir")
-    call = provider.create if operation == "create" else lambda p: provider.delete("app/t_nowhere_app", p)
+    call = provider.create if operation == "create" else lambda p: provider.delete("app/x", p)
     with pytest.raises(DatabaseUnreachable) as caught:
         call(inputs)
     message = str(caught.value)
     assert message.startswith("cannot connect to /nonexistent-socket-dir:")
     assert "tenant 'nowhere'" in message and "deploy runner" in message and "deploy_runners" in message
     assert isinstance(caught.value.__cause__, psycopg.OperationalError)
-    assert inputs["admin_password"] not in message
+    assert ADMIN_PASSWORD not in message
 
 
 # --- what Pulumi stores -----------------------------------------------------------------------
@@ -174,6 +328,6 @@ def test_provider_holds_no_state_and_pickles_by_reference() -> None:
 
 
 def test_admin_dsn_defaults_to_verified_tls() -> None:
-    dsn = db_provider.admin_dsn({"host": "db.example", "port": 5432, "dbname": "app", "admin_user": "tpadmin",
-                                 "admin_password": "pw", "sslrootcert": "/etc/ssl/rds.pem"})
+    dsn = db_provider.admin_dsn({"host": "db.example", "port": 5432, "dbname": "app",
+                                 "sslrootcert": "/etc/ssl/rds.pem"}, "tpadmin", "pw")
     assert "sslmode=verify-full" in dsn and "sslrootcert=/etc/ssl/rds.pem" in dsn

@@ -14,7 +14,7 @@ import pytest
 
 from components import db_bootstrap
 from tenantctl.db import add_db_parser
-from tests.components.pg_support import PgServer, password_for, pg_server
+from tests.components.pg_support import PgServer, password_for, pg_server, q
 
 
 @dataclass
@@ -60,15 +60,15 @@ def test_bootstrap_prints_role_and_schema_and_is_repeatable(pg: PgServer, db: st
     for result in (first, second):
         assert (result.code, result.err) == (0, "")
         assert result.out.count("\n") == 1
-        assert json.loads(result.out) == {"role": "t_cli_one_app", "schema": "t_cli_one"}
-    with psycopg.connect(pg.dsn(db, "t_cli_one_app", password_for("cli-one"))) as conn:
-        assert conn.execute("SELECT current_user").fetchone() == ("t_cli_one_app",)
+        assert json.loads(result.out) == {"role": q("{cli_one_app}"), "schema": q("{cli_one}")}
+    with psycopg.connect(pg.dsn(db, q("{cli_one_app}"), password_for("cli-one"))) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == (q("{cli_one_app}"),)
 
 
 def test_bootstrap_accepts_a_tenant_of_the_registry(pg: PgServer, db: str) -> None:
     result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "kobe-design",
                     "--registry", "tenants/registry")
-    assert result.code == 0 and json.loads(result.out)["schema"] == "t_kobe_design"
+    assert result.code == 0 and json.loads(result.out)["schema"] == q("{kobe_design}")
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -112,32 +112,34 @@ def test_unreachable_or_malformed_dsn_exits_2_with_one_line(command: str, dsn: s
 def test_database_refusal_exits_3_with_one_line(pg: PgServer, db: str) -> None:
     run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "cli-tainted")
     with pg.superuser(db) as conn:
-        conn.execute("ALTER ROLE t_cli_tainted_app BYPASSRLS")
+        conn.execute(q("ALTER ROLE {cli_tainted_app} BYPASSRLS"))
     try:
         result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "cli-tainted")
     finally:
         with pg.superuser(db) as conn:
-            conn.execute("ALTER ROLE t_cli_tainted_app NOBYPASSRLS")
+            conn.execute(q("ALTER ROLE {cli_tainted_app} NOBYPASSRLS"))
     assert result.code == 3
-    assert "t_cli_tainted_app has BYPASSRLS" in one_error_line(result)
+    assert q("{cli_tainted_app} has BYPASSRLS") in one_error_line(result)
 
 
 def test_offboard_keeps_data_unless_drop_data(pg: PgServer, db: str) -> None:
     db_bootstrap.bootstrap(pg.admin_dsn(db), "cli-leaver", password=password_for("cli-leaver"))
-    with psycopg.connect(pg.dsn(db, "t_cli_leaver_app", password_for("cli-leaver")), autocommit=True) as conn:
-        conn.execute("CREATE TABLE t_cli_leaver.docs AS SELECT 1 AS id")
+    leaver = pg.dsn(db, q("{cli_leaver_app}"), password_for("cli-leaver"))
+    with psycopg.connect(leaver, autocommit=True) as conn:
+        conn.execute(q("CREATE TABLE {cli_leaver}.docs AS SELECT 1 AS id"))
     kept = run_db("offboard", "--dsn", pg.admin_dsn(db), "--tenant", "cli-leaver")
     assert (kept.code, kept.err) == (0, "")
-    assert json.loads(kept.out) == {"role": "t_cli_leaver_app", "schema": "t_cli_leaver", "login": "disabled",
+    assert json.loads(kept.out) == {"role": q("{cli_leaver_app}"), "schema": q("{cli_leaver}"),
+                                    "login": "disabled",
                                     "sessions_terminated": 0, "data": "kept"}
     with pg.superuser(db) as conn:
-        assert conn.execute("SELECT count(*) FROM t_cli_leaver.docs").fetchone() == (1,)
+        assert conn.execute(q("SELECT count(*) FROM {cli_leaver}.docs")).fetchone() == (1,)
 
     dropped = run_db("offboard", "--dsn", pg.admin_dsn(db), "--tenant", "cli-leaver", "--drop-data")
     assert dropped.code == 0 and json.loads(dropped.out)["data"] == "dropped"
-    assert "dropping schema t_cli_leaver" in one_error_line(Result(0, "", dropped.err))
+    assert q("dropping schema {cli_leaver}") in one_error_line(Result(0, "", dropped.err))
     with pg.superuser(db) as conn:
-        assert conn.execute("SELECT to_regnamespace('t_cli_leaver')").fetchone() == (None,)
+        assert conn.execute(q("SELECT to_regnamespace('{cli_leaver}')")).fetchone() == (None,)
 
 
 def test_offboard_invalid_tenant_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,5 +38,5 @@ def test_names_of_one_tenant():
     assert (names.namespace, names.files_bucket, names.iam_role("chatbot"), names.db_schema,
             names.db_role, names.kms_alias("files"), names.cluster) == (
         "tenant-minato-bank", "tp-prod-minato-bank-files", "tp-prod-minato-bank-chatbot",
-        "t_minato_bank", "t_minato_bank_app", "alias/tp/prod/minato-bank/files",
+        "t8ee8f418890cdbddab97", "t8ee8f418890cdbddab97_app", "alias/tp/prod/minato-bank/files",
         "tp-prod-minato-bank")
