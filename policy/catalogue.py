@@ -33,6 +33,7 @@ CATALOGUE: dict[str, Entry] = {
     "ISO-NS-04": Entry("H", "NPV", stack=False),  # raised from M: a scoped quota starves the cell
     "ISO-NS-05": Entry("M", "NPV", stack=True),
     "ISO-NS-06": Entry("H", "NP", stack=False),
+    "ISO-FAIR-01": Entry("H", "NPVD", stack=True),  # fair shares: the token budget is enforced
     "ISO-RBAC-01": Entry("C", "NPV", stack=False),
     "ISO-RBAC-02": Entry("H", "NP", stack=False),
     "ISO-RBAC-03": Entry("H", "NPV", stack=False),

@@ -22,8 +22,20 @@ from tenants.quantity import parse_quantity
 MSG_NO_QUOTA = "Add an unscoped ResourceQuota (no scopes, no scopeSelector) to the tenant namespace."
 MSG_UNKNOWN_PLAN = ("Label the tenant namespace with its plan (a plan of tenants/plans.yaml): "
                     "its quota cannot be judged without one.")
-MSG_MISSING = "Cap {key} in the tenant namespace's unscoped ResourceQuota."
-MSG_ABOVE_PLAN = "Lower {key} in the ResourceQuota to at most {allowed}, what plan {plan!r} grants."
+MSG_CPU = "Cap requests.cpu and limits.cpu in the tenant namespace's unscoped ResourceQuota."
+MSG_MEMORY = "Cap requests.memory and limits.memory in the tenant namespace's unscoped ResourceQuota."
+MSG_EPHEMERAL = ("Cap requests.ephemeral-storage and limits.ephemeral-storage in the tenant "
+                 "namespace's unscoped ResourceQuota.")
+MSG_STORAGE = "Cap requests.storage in the tenant namespace's unscoped ResourceQuota."
+MSG_ABOVE_PLAN = ("Lower the ResourceQuota's caps to at most what the tenant's plan grants "
+                  "(tenants/plans.yaml quota).")
+
+#: The message for a missing cap on each compute and storage key.
+MISSING = {"requests.cpu": MSG_CPU, "limits.cpu": MSG_CPU,
+           "requests.memory": MSG_MEMORY, "limits.memory": MSG_MEMORY,
+           "requests.ephemeral-storage": MSG_EPHEMERAL, "limits.ephemeral-storage": MSG_EPHEMERAL,
+           "requests.storage": MSG_STORAGE}
+assert set(MISSING) == set(QUOTA_COMPUTE_KEYS)
 
 
 def _allowed(plan: PlanSpec) -> dict[str, str]:
@@ -42,12 +54,16 @@ def _judge(ns: stackview.TenantNamespace, quotas: list[Resource]) -> Iterator[Fi
         value, quota = fairshare.tightest(quotas, key)
         if value is None or quota is None:
             if key in QUOTA_COMPUTE_KEYS:
-                yield Finding(MSG_MISSING.format(key=key), quotas[0].urn)
+                yield Finding(MISSING[key], quotas[0].urn)
         elif value > parse_quantity(allowed[key]):
-            yield Finding(MSG_ABOVE_PLAN.format(key=key, allowed=allowed[key], plan=plan.name), quota.urn)
+            yield Finding(MSG_ABOVE_PLAN, quota.urn)
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
+    yield from dict.fromkeys(_findings(resources, cfg))
+
+
+def _findings(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     quotas = stackview.by_namespace(resources, kube.matcher("ResourceQuota"))
     for ns in stackview.tenant_namespaces(resources, cfg):
         unscoped = [q for q in quotas.get(ns.name, []) if not fairshare.is_scoped(q)]

@@ -21,23 +21,31 @@ from tenants.plans import QUOTA_COUNT_KEYS, QUOTA_ZERO_KEYS
 
 MSG_SCOPED = ("Remove scopes and scopeSelector from the tenant ResourceQuota: a scoped quota counts "
               "only the pods it matches and leaves the others unbounded.")
-MSG_ZERO = "Set {key}: 0 in the ResourceQuota's spec.hard."
-MSG_COUNT = "Cap {key} in the ResourceQuota's spec.hard."
-# Kept for readers of earlier messages: the two Service kinds every tenant quota zeroes.
-MSG_NODEPORTS = MSG_ZERO.format(key="services.nodeports")
-MSG_LOADBALANCERS = MSG_ZERO.format(key="services.loadbalancers")
+MSG_NODEPORTS = "Set services.nodeports: 0 in the ResourceQuota's spec.hard."
+MSG_LOADBALANCERS = "Set services.loadbalancers: 0 in the ResourceQuota's spec.hard."
+MSG_PODS = "Cap pods in the ResourceQuota's spec.hard."
+MSG_PVCS = "Cap persistentvolumeclaims in the ResourceQuota's spec.hard."
+MSG_SERVICES = "Cap services in the ResourceQuota's spec.hard."
+MSG_SECRETS_CAP = "Cap secrets in the ResourceQuota's spec.hard."
+MSG_CONFIGMAPS = "Cap configmaps in the ResourceQuota's spec.hard."
+
+#: The message of each key that must be 0, and of each count that must be capped.
+ZERO = {"services.nodeports": MSG_NODEPORTS, "services.loadbalancers": MSG_LOADBALANCERS}
+COUNTS = {"pods": MSG_PODS, "persistentvolumeclaims": MSG_PVCS, "services": MSG_SERVICES,
+          "secrets": MSG_SECRETS_CAP, "configmaps": MSG_CONFIGMAPS}
+assert set(ZERO) == set(QUOTA_ZERO_KEYS) and set(COUNTS) == set(QUOTA_COUNT_KEYS)
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if fairshare.is_scoped(res):
         yield MSG_SCOPED
     hard = fairshare.hard(res)
-    for key in QUOTA_ZERO_KEYS:
+    for key, message in ZERO.items():
         if number(hard.get(key)) != 0:
-            yield MSG_ZERO.format(key=key)
-    for key in QUOTA_COUNT_KEYS:
+            yield message
+    for key, message in COUNTS.items():
         if fairshare.quantity(hard.get(key, hard.get(f"count/{key}"))) is None:
-            yield MSG_COUNT.format(key=key)
+            yield message
 
 
 RULE = ResourceRule(

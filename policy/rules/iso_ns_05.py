@@ -27,12 +27,23 @@ from tenants.quantity import parse_quantity
 MSG_NO_LIMITRANGE = "Add a LimitRange to the tenant namespace."
 MSG_UNKNOWN_PLAN = ("Label the tenant namespace with its plan (a plan of tenants/plans.yaml): "
                     "its LimitRange cannot be judged without one.")
-MSG_MISSING = "Give the tenant namespace's LimitRange a {kind} {field} on {resource}."
-MSG_ABOVE_PLAN = ("Lower the LimitRange's {kind} max {resource} to at most {allowed}, what plan "
-                  "{plan!r} grants.")
-MSG_DEFAULT_ABOVE_MAX = "The LimitRange's Container {field} {resource} exceeds its max."
-# Kept for readers of earlier messages.
-MSG_CONTAINER_DEFAULTS = MSG_MISSING.format(kind="Container", field="default", resource="cpu")
+MSG_CONTAINER_MAX = ("Give the tenant namespace's LimitRange a Container max on cpu, memory and "
+                     "ephemeral-storage.")
+MSG_CONTAINER_MIN = ("Give the tenant namespace's LimitRange a Container min on cpu, memory and "
+                     "ephemeral-storage.")
+MSG_CONTAINER_DEFAULTS = ("Give the tenant namespace's LimitRange a Container default and defaultRequest "
+                          "on cpu, memory and ephemeral-storage.")
+MSG_POD_MAX = "Give the tenant namespace's LimitRange a Pod max on cpu, memory and ephemeral-storage."
+MSG_PVC_MAX = "Give the tenant namespace's LimitRange a PersistentVolumeClaim max on storage."
+MSG_ABOVE_PLAN = ("Lower the LimitRange's maxima to at most what the tenant's plan grants "
+                  "(tenants/plans.yaml limit_range).")
+MSG_DEFAULT_ABOVE_MAX = "Keep the LimitRange's Container defaults and min at or below its max."
+
+#: The message for a missing bound, by LimitRange entry type and field.
+MISSING = {("Container", "max"): MSG_CONTAINER_MAX, ("Pod", "max"): MSG_POD_MAX,
+           ("PersistentVolumeClaim", "max"): MSG_PVC_MAX, ("Container", "min"): MSG_CONTAINER_MIN,
+           ("Container", "default"): MSG_CONTAINER_DEFAULTS,
+           ("Container", "defaultRequest"): MSG_CONTAINER_DEFAULTS}
 
 
 def _plan_maxima(plan: PlanSpec) -> dict[tuple[str, str], str]:
@@ -52,24 +63,27 @@ def _judge(ns: stackview.TenantNamespace, ranges: list[Resource]) -> Iterator[Fi
     for (kind, resource), allowed in _plan_maxima(plan).items():
         value = fairshare.tightest_bound(ranges, kind, "max", resource)
         if value is None:
-            yield Finding(MSG_MISSING.format(kind=kind, field="max", resource=resource), culprit)
+            yield Finding(MISSING[(kind, "max")], culprit)
         elif value > parse_quantity(allowed):
-            yield Finding(MSG_ABOVE_PLAN.format(kind=kind, resource=resource, allowed=allowed,
-                                                plan=plan.name), culprit)
+            yield Finding(MSG_ABOVE_PLAN, culprit)
     for field in ("default", "defaultRequest", "min"):
         for resource in fairshare.COMPUTE:
             values = [fairshare.quantity(as_map(item.get(field)).get(resource))
                       for r in ranges for item in fairshare.limit_items(r, "Container")]
             present = [v for v in values if v is not None]
             if not present:
-                yield Finding(MSG_MISSING.format(kind="Container", field=field, resource=resource), culprit)
+                yield Finding(MISSING[("Container", field)], culprit)
                 continue
             top = fairshare.tightest_bound(ranges, "Container", "max", resource)
             if top is not None and max(present) > top:
-                yield Finding(MSG_DEFAULT_ABOVE_MAX.format(field=field, resource=resource), culprit)
+                yield Finding(MSG_DEFAULT_ABOVE_MAX, culprit)
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
+    yield from dict.fromkeys(_findings(resources, cfg))
+
+
+def _findings(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     ranges = stackview.by_namespace(resources, kube.matcher("LimitRange"))
     for ns in stackview.tenant_namespaces(resources, cfg):
         found = ranges.get(ns.name, [])

@@ -457,12 +457,54 @@ def chatbot_role(tenant: str = "acme") -> dict[str, Any]:
         "tags": tags(tenant)})
 
 
+def profile_arn(tenant: str) -> str:
+    """The tenant's application inference profile for ``MODEL`` (its metered way to Bedrock)."""
+    return f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/{tenant}0profile"
+
+
 def chatbot_policy(tenant: str = "acme") -> dict[str, Any]:
+    """Invoke the tenant's profile, and the model only through it (components/token_budget.py)."""
+    actions = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
     return resource("aws:iam/rolePolicy:RolePolicy", f"{tenant}-chatbot-bedrock", {
         "role": f"tp-{ENV}-{tenant}-chatbot",
-        "policy": doc({"Effect": "Allow", "Action": ["bedrock:InvokeModel"],
-                       "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"]})},
+        "policy": doc({"Sid": "InvokeAllowedModels", "Effect": "Allow", "Action": actions,
+                       "Resource": [profile_arn(tenant)]},
+                      {"Effect": "Allow", "Action": actions,
+                       "Resource": [f"arn:aws:bedrock:{REGION}::foundation-model/{MODEL}"],
+                       "Condition": {"ArnEquals": {"bedrock:InferenceProfileArn": [profile_arn(tenant)]}}})},
         depends_on=[chatbot_role(tenant)])
+
+
+def token_alarm(tenant: str = "acme") -> dict[str, Any]:
+    """The tenant's token budget alarm at its plan's (standard) tokens_per_day."""
+    guard = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tp-{ENV}-{tenant}-token-budget-guard"
+    queries = [{"id": f"{m[0].lower()}0", "returnData": False, "metric": {
+        "namespace": "AWS/Bedrock", "metricName": m, "stat": "Sum", "period": 86400,
+        "dimensions": {"ModelId": profile_arn(tenant)}}} for m in ("InputTokenCount", "OutputTokenCount")]
+    queries.append({"id": "tokens", "expression": "SUM([i0,o0])", "returnData": True})
+    return resource("aws:cloudwatch/metricAlarm:MetricAlarm", f"{tenant}-token-alarm", {
+        "name": f"tp-{ENV}-{tenant}-chatbot-token-budget", "threshold": 2000000,
+        "comparisonOperator": "GreaterThanOrEqualToThreshold", "evaluationPeriods": 1,
+        "evaluationWindow": {"wallClockWindow": {"timezone": "UTC"}}, "metricQueries": queries,
+        "alarmActions": [guard], "okActions": [guard], "tags": tags(tenant)})
+
+
+def budget_guard(tenant: str = "acme") -> list[dict[str, Any]]:
+    """The tenant's budget guard function and the permission that lets its alarm invoke it."""
+    name = f"tp-{ENV}-{tenant}-token-budget-guard"
+    function = resource("aws:lambda/function:Function", f"{tenant}-budget-guard", {
+        "name": name, "runtime": "python3.12", "handler": "token_budget_guard.handler",
+        "role": f"arn:aws:iam::{ACCOUNT}:role/tp-{ENV}-{tenant}-budget-guard",
+        "environment": {"variables": {"ROLE_NAME": f"tp-{ENV}-{tenant}-chatbot",
+                                      "ALARM_NAME": f"tp-{ENV}-{tenant}-chatbot-token-budget",
+                                      "POLICY_NAME": "token-budget-exhausted"}},
+        "tags": tags(tenant)})
+    permission = resource("aws:lambda/permission:Permission", f"{tenant}-budget-guard-from-alarm", {
+        "function": name, "action": "lambda:InvokeFunction",
+        "principal": "lambda.alarms.cloudwatch.amazonaws.com",
+        "sourceArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:tp-{ENV}-{tenant}-chatbot-token-budget",
+        "sourceAccount": ACCOUNT})
+    return [function, permission]
 
 
 def pod_identity(tenant: str = "acme") -> dict[str, Any]:
@@ -494,7 +536,7 @@ def tenant_data(tenant: str) -> list[dict[str, Any]]:
             public_access_block(files), public_access_block(logs),
             encryption(files, files_key), encryption(logs, None), bucket_logging(files, logs),
             tenant_role(tenant), chatbot_role(tenant), chatbot_policy(tenant), pod_identity(tenant),
-            db_secret(tenant), secret_rotation(tenant)]
+            token_alarm(tenant), *budget_guard(tenant), db_secret(tenant), secret_rotation(tenant)]
 
 
 # --- AWS and cluster: the platform -------------------------------------------------------

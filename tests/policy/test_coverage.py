@@ -13,10 +13,12 @@ from tests.policy import (
     test_rules_node_net,
     test_rules_ns_rbac,
     test_rules_pod,
+    test_rules_quota,
 )
 
 CASES = (test_rules_ns_rbac.CASES + test_rules_pod.CASES + test_rules_node_net.CASES
-         + test_rules_mesh_vc.CASES + test_rules_cloud.CASES + test_rbac_effective.CASES)
+         + test_rules_mesh_vc.CASES + test_rules_cloud.CASES + test_rbac_effective.CASES
+         + test_rules_quota.CASES)
 
 
 def test_every_message_of_every_rule_is_seeded() -> None:

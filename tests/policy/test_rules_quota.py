@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policy.rules import iso_ns_03, iso_ns_04, iso_ns_05
+from policy.rules import iso_fair_01, iso_ns_03, iso_ns_04, iso_ns_05
 from tenants.plans import QUOTA_COMPUTE_KEYS, load_plans
 from tests.policy import fixtures as f
 from tests.policy.cases import Case, adding, changing, check, evaluate, one, params, stack_edit, without
@@ -21,14 +21,14 @@ HARD = ("spec", "hard")
 CONTAINER, POD, PVC = (("spec", "limits", i) for i in range(3))
 STANDARD = load_plans()["standard"]
 ENTERPRISE = load_plans()["enterprise"]
-MISSING = iso_ns_03.MSG_MISSING
+MISSING = iso_ns_03.MISSING
 ABOVE = iso_ns_03.MSG_ABOVE_PLAN
-LR_MISSING = iso_ns_05.MSG_MISSING
 LR_ABOVE = iso_ns_05.MSG_ABOVE_PLAN
-
-
-def above(key: str, allowed: str) -> str:
-    return ABOVE.format(key=key, allowed=allowed, plan="standard")
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ACME_GUARD = "tp-prod-acme-token-budget-guard"
 
 
 def second_quota(**spec: Any) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def second_quota(**spec: Any) -> dict[str, Any]:
 CASES: list[Case] = [
     # ISO-NS-03: coverage, one case per resource name the quota must cap
     *[stack_edit(f"ns03-no-{key}", "ISO-NS-03", changing(QUOTA, "acme-quota", (*HARD, key), f.DELETE),
-                 MISSING.format(key=key), about="acme-quota") for key in QUOTA_COMPUTE_KEYS],
+                 MISSING[key], about="acme-quota") for key in QUOTA_COMPUTE_KEYS],
     stack_edit("ns03-no-quota", "ISO-NS-03", without(QUOTA, "acme-quota"), iso_ns_03.MSG_NO_QUOTA,
                about="acme-namespace"),
     stack_edit("ns03-quota-elsewhere", "ISO-NS-03",
@@ -55,21 +55,22 @@ CASES: list[Case] = [
                    {"scopeName": "PriorityClass", "operator": "In", "values": ["tenant"]}]}),
                iso_ns_03.MSG_NO_QUOTA, about="acme-namespace"),
     stack_edit("ns03-no-spec", "ISO-NS-03", changing(QUOTA, "acme-quota", ("spec",), f.DELETE),
-               *[MISSING.format(key=key) for key in QUOTA_COMPUTE_KEYS], about="acme-quota"),
+               *dict.fromkeys(MISSING.values()), about="acme-quota"),
     # ISO-NS-03: values within the plan
-    stack_edit("ns03-cpu-above-plan", "ISO-NS-03", changing(QUOTA, "acme-quota", (*HARD, "requests.cpu"), "5"),
-               above("requests.cpu", STANDARD.quota.cpu), about="acme-quota"),
+    stack_edit("ns03-cpu-above-plan", "ISO-NS-03",
+               changing(QUOTA, "acme-quota", (*HARD, "requests.cpu"), "5"),
+               ABOVE, about="acme-quota"),
     stack_edit("ns03-limits-memory-above-plan", "ISO-NS-03",
                changing(QUOTA, "acme-quota", (*HARD, "limits.memory"), ENTERPRISE.quota.limits_memory),
-               above("limits.memory", STANDARD.quota.limits_memory), about="acme-quota"),
+               ABOVE, about="acme-quota"),
     stack_edit("ns03-ephemeral-above-plan-other-unit", "ISO-NS-03",
                changing(QUOTA, "acme-quota", (*HARD, "limits.ephemeral-storage"), "21475M"),
-               above("limits.ephemeral-storage", STANDARD.quota.limits_ephemeral_storage), about="acme-quota"),
+               ABOVE, about="acme-quota"),
     stack_edit("ns03-pods-above-plan", "ISO-NS-03", changing(QUOTA, "acme-quota", (*HARD, "pods"), "26"),
-               above("pods", str(STANDARD.quota.pods)), about="acme-quota"),
+               ABOVE, about="acme-quota"),
     stack_edit("ns03-not-a-quantity", "ISO-NS-03",
                changing(QUOTA, "acme-quota", (*HARD, "limits.cpu"), "lots"),
-               MISSING.format(key="limits.cpu"), about="acme-quota"),
+               iso_ns_03.MSG_CPU, about="acme-quota"),
     stack_edit("ns03-plan-label-unknown", "ISO-NS-03",
                changing(NS, "acme-namespace", ("metadata", "labels", "plan"), "platinum"),
                iso_ns_03.MSG_UNKNOWN_PLAN, about="acme-namespace"),
@@ -87,51 +88,101 @@ CASES: list[Case] = [
         iso_ns_04.MSG_NODEPORTS),
     one("ns04-loadbalancers-allowed", "ISO-NS-04", f.resource_quota, (*HARD, "services.loadbalancers"),
         "1", iso_ns_04.MSG_LOADBALANCERS),
-    *[one(f"ns04-no-{key}", "ISO-NS-04", f.resource_quota, (*HARD, key), f.DELETE,
-          iso_ns_04.MSG_COUNT.format(key=key))
-      for key in ("pods", "persistentvolumeclaims", "services", "secrets", "configmaps")],
+    *[one(f"ns04-no-{key}", "ISO-NS-04", f.resource_quota, (*HARD, key), f.DELETE, message)
+      for key, message in iso_ns_04.COUNTS.items()],
     one("ns04-no-hard", "ISO-NS-04", f.resource_quota, ("spec",), f.DELETE,
-        iso_ns_04.MSG_NODEPORTS, iso_ns_04.MSG_LOADBALANCERS,
-        *[iso_ns_04.MSG_COUNT.format(key=k)
-          for k in ("pods", "persistentvolumeclaims", "services", "secrets", "configmaps")]),
+        iso_ns_04.MSG_NODEPORTS, iso_ns_04.MSG_LOADBALANCERS, *iso_ns_04.COUNTS.values()),
     # ISO-NS-05
     stack_edit("ns05-no-limitrange", "ISO-NS-05", without(LIMITS, "bolt-limits"),
                iso_ns_05.MSG_NO_LIMITRANGE, about="bolt-namespace"),
     stack_edit("ns05-container-max-above-plan", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*CONTAINER, "max", "memory"), "64Gi"),
-               LR_ABOVE.format(kind="Container", resource="memory", allowed=STANDARD.limit_range.max.memory,
-                               plan="standard"), about="acme-limits"),
+               LR_ABOVE, about="acme-limits"),
     stack_edit("ns05-pod-max-above-plan", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*POD, "max", "cpu"), "64"),
-               LR_ABOVE.format(kind="Pod", resource="cpu", allowed=STANDARD.limit_range.pod_max.cpu,
-                               plan="standard"), about="acme-limits"),
+               LR_ABOVE, about="acme-limits"),
     stack_edit("ns05-pvc-max-above-plan", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*PVC, "max", "storage"), "1Ti"),
-               LR_ABOVE.format(kind="PersistentVolumeClaim", resource="storage",
-                               allowed=STANDARD.limit_range.pvc.max, plan="standard"), about="acme-limits"),
+               LR_ABOVE, about="acme-limits"),
     stack_edit("ns05-no-container-max", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*CONTAINER, "max"), f.DELETE),
-               *[LR_MISSING.format(kind="Container", field="max", resource=r)
-                 for r in ("cpu", "memory", "ephemeral-storage")], about="acme-limits"),
+               iso_ns_05.MSG_CONTAINER_MAX, about="acme-limits"),
     stack_edit("ns05-no-ephemeral-default", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*CONTAINER, "default", "ephemeral-storage"), f.DELETE),
-               LR_MISSING.format(kind="Container", field="default", resource="ephemeral-storage"),
-               about="acme-limits"),
+               iso_ns_05.MSG_CONTAINER_DEFAULTS, about="acme-limits"),
     stack_edit("ns05-default-above-max", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*CONTAINER, "default", "cpu"), "3"),
-               iso_ns_05.MSG_DEFAULT_ABOVE_MAX.format(field="default", resource="cpu"), about="acme-limits"),
+               iso_ns_05.MSG_DEFAULT_ABOVE_MAX, about="acme-limits"),
     stack_edit("ns05-only-pod-limits", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*CONTAINER, "type"), "Pod"),
-               *[LR_MISSING.format(kind="Container", field=field, resource=r)
-                 for field in ("max", "default", "defaultRequest", "min")
-                 for r in ("cpu", "memory", "ephemeral-storage")], about="acme-limits"),
+               iso_ns_05.MSG_CONTAINER_MAX, iso_ns_05.MSG_CONTAINER_DEFAULTS, iso_ns_05.MSG_CONTAINER_MIN,
+               about="acme-limits"),
     stack_edit("ns05-no-pvc-entry", "ISO-NS-05",
                changing(LIMITS, "acme-limits", (*PVC, "type"), "Other"),
-               LR_MISSING.format(kind="PersistentVolumeClaim", field="max", resource="storage"),
-               about="acme-limits"),
+               iso_ns_05.MSG_PVC_MAX, about="acme-limits"),
+    stack_edit("ns05-no-pod-entry", "ISO-NS-05",
+               changing(LIMITS, "acme-limits", (*POD, "type"), "Other"),
+               iso_ns_05.MSG_POD_MAX, about="acme-limits"),
+    stack_edit("ns05-min-above-max", "ISO-NS-05",
+               changing(LIMITS, "acme-limits", (*CONTAINER, "min", "memory"), "5Gi"),
+               iso_ns_05.MSG_DEFAULT_ABOVE_MAX, about="acme-limits"),
     stack_edit("ns05-plan-label-unknown", "ISO-NS-05",
                changing(NS, "acme-namespace", ("metadata", "labels", "plan"), "platinum"),
                iso_ns_05.MSG_UNKNOWN_PLAN, about="acme-namespace"),
+    # ISO-FAIR-01 (stack): the chatbot token budget is enforced
+    stack_edit("fair01-no-alarm", "ISO-FAIR-01", without(ALARM, "acme-token-alarm"),
+               iso_fair_01.MSG_NO_ALARM, about="acme-chatbot-role"),
+    stack_edit("fair01-alarm-on-other-metrics", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("metricQueries", 0, "metric", "metricName"),
+                        "Invocations"),
+               iso_fair_01.MSG_NO_ALARM, about="acme-chatbot-role"),
+    stack_edit("fair01-threshold-above-plan", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("threshold",), ENTERPRISE.chatbot_budget.tokens_per_day),
+               iso_fair_01.MSG_ABOVE_PLAN, about="acme-token-alarm"),
+    stack_edit("fair01-no-threshold", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("threshold",), f.DELETE),
+               iso_fair_01.MSG_ABOVE_PLAN, about="acme-token-alarm"),
+    stack_edit("fair01-alarm-plan-unknown", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("tags", "plan"), "platinum"),
+               iso_fair_01.MSG_UNKNOWN_PLAN, about="acme-token-alarm"),
+    stack_edit("fair01-weekly-period", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("metricQueries", 0, "metric", "period"), 604800),
+               iso_fair_01.MSG_PERIOD, about="acme-token-alarm"),
+    stack_edit("fair01-no-guard", "ISO-FAIR-01", without(FUNCTION, "acme-budget-guard"),
+               iso_fair_01.MSG_NO_GUARD, about="acme-token-alarm"),
+    stack_edit("fair01-guard-on-another-role", "ISO-FAIR-01",
+               changing(FUNCTION, "acme-budget-guard", ("environment", "variables", "ROLE_NAME"),
+                        "tp-prod-bolt-chatbot"),
+               iso_fair_01.MSG_NO_GUARD, about="acme-token-alarm"),
+    stack_edit("fair01-no-alarm-actions", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("alarmActions",), []),
+               iso_fair_01.MSG_NOT_WIRED, about="acme-token-alarm"),
+    stack_edit("fair01-no-ok-actions", "ISO-FAIR-01",
+               changing(ALARM, "acme-token-alarm", ("okActions",), f.DELETE),
+               iso_fair_01.MSG_NOT_WIRED, about="acme-token-alarm"),
+    stack_edit("fair01-guard-reads-another-alarm", "ISO-FAIR-01",
+               changing(FUNCTION, "acme-budget-guard", ("environment", "variables", "ALARM_NAME"), "other"),
+               iso_fair_01.MSG_GUARD_ALARM, about="acme-budget-guard"),
+    stack_edit("fair01-no-permission", "ISO-FAIR-01", without(PERMISSION, "acme-budget-guard-from-alarm"),
+               iso_fair_01.MSG_NO_PERMISSION, about="acme-budget-guard"),
+    stack_edit("fair01-permission-for-events-only", "ISO-FAIR-01",
+               changing(PERMISSION, "acme-budget-guard-from-alarm", ("principal",), "events.amazonaws.com"),
+               iso_fair_01.MSG_NO_PERMISSION, about="acme-budget-guard"),
+    stack_edit("fair01-direct-model-grant", "ISO-FAIR-01",
+               changing(ROLE_POLICY, "acme-chatbot-bedrock", ("policy",), f.doc(
+                   {"Effect": "Allow", "Action": "bedrock:InvokeModel",
+                    "Resource": f"arn:aws:bedrock:{f.REGION}::foundation-model/{f.MODEL}"})),
+               iso_fair_01.MSG_UNMETERED, about="acme-chatbot-bedrock"),
+    stack_edit("fair01-bedrock-star", "ISO-FAIR-01",
+               changing(ROLE_POLICY, "acme-chatbot-bedrock", ("policy",), f.doc(
+                   {"Effect": "Allow", "Action": ["bedrock:*"], "Resource": [f.profile_arn("acme")]},
+                   {"Effect": "Allow", "Action": ["bedrock:Invoke*"], "Resource": "*"})),
+               iso_fair_01.MSG_UNMETERED, about="acme-chatbot-bedrock"),
+    stack_edit("fair01-not-resource", "ISO-FAIR-01",
+               changing(ROLE_POLICY, "acme-chatbot-bedrock", ("policy",), f.doc(
+                   {"Effect": "Allow", "Action": "bedrock:InvokeModelWithResponseStream",
+                    "NotResource": f.profile_arn("bolt")})),
+               iso_fair_01.MSG_UNMETERED, about="acme-chatbot-bedrock"),
 ]
 
 
@@ -167,7 +218,7 @@ def test_scoped_quota_does_not_count_as_the_cap():
     """The only quota capping limits.memory is scoped: the namespace's memory limits are uncapped."""
     stack = changing(QUOTA, "acme-quota", (*HARD, "limits.memory"), f.DELETE)(f.shared_stack())
     stack = adding(lambda: second_quota(scopes=["NotBestEffort"], hard={"limits.memory": "1Gi"}))(stack)
-    assert MISSING.format(key="limits.memory") in _messages(stack, "ISO-NS-03")
+    assert iso_ns_03.MSG_MEMORY in _messages(stack, "ISO-NS-03")
 
 
 def test_quota_within_a_bigger_plan_is_judged_by_the_namespaces_label():
