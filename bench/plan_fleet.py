@@ -41,11 +41,14 @@ def generate(directory: Path, tenants: int, cells: int) -> None:
     platform = {"cells": [{"name": f"bench-{i:02d}", "region": "ap-northeast-1",
                            "vpc_cidr": f"10.{i}.0.0/16"} for i in range(cells)],
                 "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": 20,
-                "images": sample["images"], "deploy_runners": sample["deploy_runners"]}
+                **{key: sample[key] for key in ("images", "deploy_runners", "platform_account",
+                                                "availability_zones", "account_quotas")}}
     (directory / "_platform.yaml").write_text(yaml.safe_dump(platform))
     for i in range(tenants):
         tenant_id = f"bench-{i:04d}"
         record = {"id": tenant_id, "tier": TIERS[i % len(TIERS)], "plan": PLANS[i % len(PLANS)]}
+        if record["tier"] == "cluster":
+            record["account"] = f"{800000000000 + i}"  # each dedicated tenant in its own account
         (directory / f"{tenant_id}.yaml").write_text(yaml.safe_dump(record))
 
 

@@ -61,11 +61,12 @@ from components import deploy_runner
 from components import iam_documents as docs
 from components.context import ClusterRef
 from components.identity import irsa_trust_policy
-from components.network import subnet_layout, subnet_tags
+from components.network import ZONE_COUNT, subnet_layout, subnet_tags
 from components.versions import KUBERNETES_VERSION, eks_addon
 from tenants.models import DeployRunner
 from tenants.naming import ClusterNames
 from tenants.plans import NodePoolSize
+from tenants.regions import EKS_UNSUPPORTED_ZONE_IDS
 
 VERSION = "2012-10-17"
 #: Control-plane log types; ISO-EKS-03 requires audit and authenticator among them.
@@ -104,6 +105,36 @@ def ami_type(instance_types: Sequence[str]) -> str:
     if len(arm) != 1:
         raise ValueError(f"instance types {list(instance_types)} mix arm64 and x86_64")
     return "AL2023_ARM_64_STANDARD" if arm.pop() else "AL2023_x86_64_STANDARD"
+
+
+def zone_names(zone_ids: Sequence[str], names: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """The account's names of ``zone_ids``, in their order, from EC2's (names, zoneIds) lists.
+
+    Raises ValueError naming the zone IDs the region does not offer this account.
+    """
+    by_id = dict(zip(ids, names, strict=True))
+    missing = [z for z in zone_ids if z not in by_id]
+    if missing:
+        raise ValueError(f"availability zone IDs {missing} are not offered to this account "
+                         f"(it has {sorted(by_id)}): fix availability_zones in _platform.yaml")
+    return [by_id[z] for z in zone_ids]
+
+
+def cluster_zones(region: str, zone_ids: Sequence[str], parent: pulumi.Resource) -> list[str]:
+    """The zone names a cluster spans: the pinned zone IDs, else EKS-supported available zones.
+
+    Asks EC2 through the parent's (the stack's) provider: zone names map to different
+    physical zones in every account, so only this account can name them.
+    """
+    opts = pulumi.InvokeOptions(parent=parent)
+    if zone_ids:
+        found = aws.get_availability_zones(region=region, all_availability_zones=True,
+                                           filters=[{"name": "zone-id", "values": list(zone_ids)}], opts=opts)
+        return zone_names(zone_ids, found.names, found.zone_ids)
+    offered = aws.get_availability_zones(
+        region=region, state="available", exclude_zone_ids=sorted(EKS_UNSUPPORTED_ZONE_IDS),
+        filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}], opts=opts)
+    return list(offered.names)
 
 
 def hardened_metadata_options() -> dict[str, Any]:
@@ -387,8 +418,11 @@ class TenantClusterArgs:
 
     Defaults: Kubernetes :data:`KUBERNETES_VERSION`; private endpoint only
     (``public_access_cidrs`` empty); the :data:`SYSTEM_POOL`; one NAT gateway per zone;
-    the first three available zones of the region; no admin principal (then nothing,
-    not even the deployer, can use the Kubernetes API: give at least one).
+    the zones ``availability_zone_ids`` names (``_platform.yaml`` pins them per region),
+    else the first three available zones whose IDs EKS supports
+    (:mod:`tenants.regions`); no admin principal (then nothing, not even the deployer,
+    can use the Kubernetes API: give at least one). ``availability_zones`` (names) is
+    for tests only: names differ per account.
     """
 
     names: ClusterNames
@@ -408,6 +442,8 @@ class TenantClusterArgs:
     #: Whether node-tier tenants may get dedicated pools in this cluster (cells only).
     dedicated_pools: bool = True
     availability_zones: Sequence[str] | None = None
+    #: Zone IDs the cluster spans, in subnet order (``_platform.yaml`` ``availability_zones``).
+    availability_zone_ids: Sequence[str] = ()
     single_nat_gateway: bool = False
     partition: str = "aws"
     #: The region's deploy runner: its private path to the API and databases
@@ -449,9 +485,12 @@ class TenantCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: TenantClusterArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         access = endpoint_access(args.public_access_cidrs)
-        zones = list(args.availability_zones or aws.get_availability_zones(state="available").names)
-        layout = subnet_layout(args.vpc_cidr, zones)
+        # Check the CIDR and the zones given before declaring anything; names come from EC2.
+        subnet_layout(args.vpc_cidr, list(args.availability_zones or args.availability_zone_ids
+                                          or [f"zone-{i}" for i in range(ZONE_COUNT)]))
         super().__init__("tenant-platform:index:TenantCluster", name, None, opts)
+        zones = list(args.availability_zones or cluster_zones(args.region, args.availability_zone_ids, self))
+        layout = subnet_layout(args.vpc_cidr, zones)
         self._name, self._args = name, args
         names = args.names
         self._tags = dict(args.tags)
@@ -464,7 +503,7 @@ class TenantCluster(pulumi.ComponentResource):
         self._network(layout, keys["logs"])
         api_group = deploy_runner.api_security_group(
             name, self, group_name=names.api_security_group, cluster=names.cluster, vpc_id=self.vpc_id,
-            runner=args.deploy_runner, tags=self._tags)
+            runner_group_ids=self._runner.security_group_ids if self._runner else (), tags=self._tags)
 
         control_plane_logs = self._log_group("control-plane-logs", names.control_plane_log_group,
                                              keys["logs"])
@@ -529,7 +568,7 @@ class TenantCluster(pulumi.ComponentResource):
 
         # Resolves only once the provider can authenticate and pods can run (module doc).
         gate = [r.urn for r in [*admin_grants, *before_nodes, *after_nodes, *(p.node_group for p in pools),
-                                *self._runner_path]]
+                                *(self._runner.resources if self._runner else ())]]
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(
             cluster.name, cluster.endpoint, cluster.certificate_authority.apply(lambda ca: ca.data or ""),
             args.kubeconfig_role_arn, *gate,
@@ -560,8 +599,8 @@ class TenantCluster(pulumi.ComponentResource):
             account_id=self._account_id, partition=args.partition,
             kubernetes_version=args.kubernetes_version, dedicated_pools=args.dedicated_pools,
             tags=dict(args.tags),
-            runner_security_group_ids=args.deploy_runner.security_group_ids if args.deploy_runner else (),
-            runner_path=tuple(self._runner_path))
+            runner_security_group_ids=self._runner.security_group_ids if self._runner else (),
+            runner_path=tuple(self._runner.resources if self._runner else ()))
 
     def node_pool(self, group: str, size: NodePoolSize, *, labels: Mapping[str, str],
                   taints: Sequence[Mapping[str, str]] = (),
@@ -692,9 +731,9 @@ class TenantCluster(pulumi.ComponentResource):
                                           route_table_id=rt.id, opts=self._child())
             private_tables[zone.zone] = rt.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
-        self._runner_path: list[pulumi.Resource] = []
+        self._runner: deploy_runner.RunnerPath | None = None
         if args.deploy_runner is not None:
-            self._runner_path = deploy_runner.connect_runner(
+            self._runner = deploy_runner.connect_runner(
                 name, self, runner=args.deploy_runner, cluster=cluster, vpc_id=vpc.id,
                 subnet_ids=[s.id for s in private], route_tables=private_tables, tags=self._tags)
         self.public_subnet_ids = pulumi.Output.all(*[s.id for s in public])

@@ -28,6 +28,8 @@ class TenantContext:
     environment: str
     #: The released image digest of each workload (``_platform.yaml`` ``images``).
     images: Mapping[str, str] = field(default_factory=dict)
+    #: Where released images are published (``_platform.yaml`` ``release_repository``).
+    release_repository: str = "public.ecr.aws/tenant-platform"
 
     def image_digest(self, workload: str) -> str:
         """The released digest of a workload's image, or a ValueError saying where to set it."""
@@ -96,8 +98,10 @@ class ClusterRef:
     dedicated_pools: bool = True
     tags: Mapping[str, str] = field(default_factory=dict)
     #: Security groups of the region's deploy runner (``pulumi up``), which the cluster's
-    #: private endpoints admit; empty when the runner works inside the VPC.
-    runner_security_group_ids: Sequence[str] = ()
+    #: private endpoints admit; empty when the runner works inside the VPC. In a cluster
+    #: they resolve only once the transit gateway attachment exists, so a rule that
+    #: references them depends on it (:class:`components.deploy_runner.RunnerPath`).
+    runner_security_group_ids: Sequence[pulumi.Input[str]] = ()
     #: The runner's network path into the VPC (transit gateway attachment and routes):
     #: what connects from the runner during ``pulumi up`` (the database bootstrap) waits for it.
     runner_path: Sequence[pulumi.Resource] = ()

@@ -19,8 +19,10 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Availability zones every cluster spans.
-ZONE_COUNT = 3
+from tenants.regions import CLUSTER_ZONE_COUNT
+
+#: Availability zones every cluster spans (the registry validates pinned zones against it).
+ZONE_COUNT = CLUSTER_ZONE_COUNT
 MIN_PREFIX, MAX_PREFIX = 16, 20
 #: Subnet tags the Kubernetes cloud provider reads to place load balancers.
 ELB_ROLE_TAG = "kubernetes.io/role/elb"

@@ -47,6 +47,7 @@ from components.identity import REGIONAL_STS_ANNOTATION, ROLE_ARN_ANNOTATION, ir
 from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, DASHBOARD_SIDECAR_RESOURCE
 from components.versions import chart, chart_name
 from tenants import naming
+from tenants.models import HostedZone
 from tenants.naming import ClusterNames
 
 Manifest = dict[str, Any]
@@ -157,15 +158,43 @@ def cert_manager_values(role_arn: Any) -> dict[str, Any]:
             "cainjector": {"tolerations": tolerations}, "startupapicheck": {"tolerations": tolerations}}
 
 
-def external_dns_values(role_arn: Any, *, owner_id: Any, hostnames: Sequence[str],
+def zones_of(hostnames: Sequence[str], zones: Sequence[HostedZone]) -> list[HostedZone]:
+    """The hosted zones (sorted by domain) that hold ``hostnames``.
+
+    For each host, the longest zone domain it is in. Raises ValueError for a host no zone holds.
+    """
+    used: dict[str, HostedZone] = {}
+    for host in _lower(hostnames):
+        holding = [z for z in zones if host == z.domain or host.endswith("." + z.domain)]
+        if not holding:
+            raise ValueError(f"host {host!r} is in none of the hosted zones "
+                             f"{sorted(z.domain for z in zones)}: external-dns could not publish it "
+                             "(hosted_zones in _platform.yaml)")
+        zone = max(holding, key=lambda z: len(z.domain))
+        used[zone.domain] = zone
+    return [used[d] for d in sorted(used)]
+
+
+def external_dns_values(role_arn: Any, *, owner_id: Any, zones: Sequence[HostedZone],
                         region: str) -> dict[str, Any]:
-    """external-dns: publishes the tenants' gateway hosts, never deletes what it did not create."""
+    """external-dns: publishes the tenants' gateway hosts, never deletes what it did not create.
+
+    external-dns manages a hosted zone only if the zone's *name* matches a domain filter
+    (a filter matches its own domain and the names below it; it never selects a parent
+    zone unless ``--aws-zone-match-parent``): so the filters are the tenants' zones, not
+    their host names, and when every zone's id is known ``--zone-id-filter`` pins them
+    (no private or look-alike zone of the same name; a zone-id filter drops every zone
+    it does not list, so it is all ids or none). Which records it may write inside
+    those zones is the IAM role's record-name condition (:func:`external_dns_policy`).
+    """
+    # Zone ids only when every zone has one: a zone-id filter drops every zone it does not name.
+    zone_ids = sorted(known_zone_ids(zones))
     return {"provider": {"name": "aws"}, "sources": ["istio-gateway"],
-            "domainFilters": sorted(hostnames), "policy": "upsert-only", "registry": "txt",
+            "domainFilters": sorted(z.domain for z in zones), "policy": "upsert-only", "registry": "txt",
             "txtOwnerId": owner_id, "txtPrefix": EXTERNAL_DNS_TXT_PREFIX,
             "serviceAccount": _service_account(EXTERNAL_DNS_SERVICE_ACCOUNT, role_arn),
             "env": [{"name": "AWS_DEFAULT_REGION", "value": region}],
-            "extraArgs": ["--aws-zone-type=public"],
+            "extraArgs": ["--aws-zone-type=public", *(f"--zone-id-filter={z}" for z in zone_ids)],
             "tolerations": [CRITICAL_ADDONS_TOLERATION]}
 
 
@@ -209,9 +238,11 @@ def monitoring_values() -> dict[str, Any]:
 
 
 # --- IAM documents --------------------------------------------------------------------------
-def _zones(partition: str) -> str:
-    # Route 53 record-level scoping is by record name (condition below), not by zone: a
-    # zone ARN would only narrow it to "any record of that zone".
+def _zones(partition: str, zone_ids: Sequence[str] = ()) -> str | list[str]:
+    # Record-level scoping is by record name (the conditions below); the zones' ARNs keep
+    # the role out of every other zone of the account, where their ids are known.
+    if zone_ids:
+        return [f"arn:{partition}:route53:::hostedzone/{z}" for z in sorted(zone_ids)]
     return f"arn:{partition}:route53:::hostedzone/*"
 
 
@@ -219,19 +250,26 @@ def _lower(hostnames: Sequence[str]) -> list[str]:
     return sorted({h.lower().rstrip(".") for h in hostnames})
 
 
-def cert_manager_dns_policy(hostnames: Sequence[str], partition: str = "aws") -> dict[str, Any]:
+def known_zone_ids(zones: Sequence[HostedZone]) -> list[str]:
+    """The zones' ids when every zone has one (else empty: the policies fall back to any zone)."""
+    ids = [z.zone_id for z in zones if z.zone_id]
+    return ids if len(ids) == len(zones) else []
+
+
+def cert_manager_dns_policy(hostnames: Sequence[str], partition: str = "aws",
+                            zone_ids: Sequence[str] = ()) -> dict[str, Any]:
     """DNS-01 for exactly ``_acme-challenge.<host>`` TXT records of this cluster's hosts."""
     statements: list[dict[str, Any]] = [
         {"Sid": "FindZones", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"},
         {"Sid": "ReadChanges", "Effect": "Allow", "Action": "route53:GetChange",
          "Resource": f"arn:{partition}:route53:::change/*"},
         {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
-         "Resource": _zones(partition)},
+         "Resource": _zones(partition, zone_ids)},
     ]
     if hostnames:
         statements.append({
             "Sid": "WriteChallengeRecords", "Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
-            "Resource": _zones(partition),
+            "Resource": _zones(partition, zone_ids),
             "Condition": {"ForAllValues:StringEquals": {
                 "route53:ChangeResourceRecordSetsNormalizedRecordNames":
                     [f"{ACME_CHALLENGE_PREFIX}{h}" for h in _lower(hostnames)],
@@ -239,19 +277,20 @@ def cert_manager_dns_policy(hostnames: Sequence[str], partition: str = "aws") ->
     return {"Version": VERSION, "Statement": statements}
 
 
-def external_dns_policy(hostnames: Sequence[str], partition: str = "aws") -> dict[str, Any]:
+def external_dns_policy(hostnames: Sequence[str], partition: str = "aws",
+                        zone_ids: Sequence[str] = ()) -> dict[str, Any]:
     """Publish exactly this cluster's hosts (and their ownership TXT records)."""
     statements: list[dict[str, Any]] = [
         {"Sid": "ListZones", "Effect": "Allow", "Action": "route53:ListHostedZones", "Resource": "*"},
         {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
-         "Resource": _zones(partition)},
+         "Resource": _zones(partition, zone_ids)},
     ]
     if hostnames:
         prefix = EXTERNAL_DNS_TXT_PREFIX.split("%", 1)[0]
         names = [n for h in _lower(hostnames) for n in (h, f"{prefix}*.{h}")]
         statements.append({
             "Sid": "WriteTenantRecords", "Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
-            "Resource": _zones(partition),
+            "Resource": _zones(partition, zone_ids),
             "Condition": {
                 "ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsNormalizedRecordNames": names},
                 "ForAllValues:StringEquals": {
@@ -265,7 +304,9 @@ class PlatformAddonsArgs:
     """Inputs of :class:`PlatformAddons`.
 
     ``hostnames`` are the DNS names of the tenants this cluster serves: external-dns and
-    cert-manager may write records for these names only. ``kubeconfig`` is the cluster's
+    cert-manager may write records for these names only. ``dns_zones``: the hosted zones
+    that hold them (every host must be in one); external-dns manages exactly the zones
+    of these hosts. ``kubeconfig`` is the cluster's
     (``TenantCluster.kubeconfig``), from which ``tenant_provider`` is built. Defaults:
     Let's Encrypt production, no ACME contact e-mail.
     """
@@ -275,6 +316,7 @@ class PlatformAddonsArgs:
     kubeconfig: pulumi.Input[str]
     volume_key_arn: pulumi.Input[str]
     hostnames: Sequence[str] = ()
+    dns_zones: Sequence[HostedZone] = ()
     acme_server: str = LETSENCRYPT_PRODUCTION
     acme_email: str | None = None
     #: More cluster-level resources tenant objects must wait for (the admission policies).
@@ -294,6 +336,7 @@ class PlatformAddons(pulumi.ComponentResource):
         self._name, self._cluster, self._names = name, args.cluster, args.names
         cluster = args.cluster
         hostnames = _lower(args.hostnames)
+        dns_zones = zones_of(hostnames, args.dns_zones)
         namespaces = {
             ns: k8s.core.v1.Namespace(f"{name}-ns-{ns}", metadata=platform_namespace(
                 ns, cluster.kubernetes_version)["metadata"], opts=self._k8s())
@@ -301,10 +344,12 @@ class PlatformAddons(pulumi.ComponentResource):
 
         cert_manager_role = self._irsa_role("cert-manager", naming.CERT_MANAGER_NAMESPACE,
                                             CERT_MANAGER_SERVICE_ACCOUNT,
-                                            cert_manager_dns_policy(hostnames, cluster.partition))
+                                            cert_manager_dns_policy(hostnames, cluster.partition,
+                                                                    known_zone_ids(dns_zones)))
         external_dns_role = self._irsa_role("external-dns", naming.EXTERNAL_DNS_NAMESPACE,
                                             EXTERNAL_DNS_SERVICE_ACCOUNT,
-                                            external_dns_policy(hostnames, cluster.partition))
+                                            external_dns_policy(hostnames, cluster.partition,
+                                                                known_zone_ids(dns_zones)))
         self.cert_manager_role_arn = cert_manager_role.arn
         self.external_dns_role_arn = external_dns_role.arn
 
@@ -323,7 +368,8 @@ class PlatformAddons(pulumi.ComponentResource):
                                                                email=args.acme_email), [cert_manager])
         external_dns = self._chart(
             "external-dns", naming.EXTERNAL_DNS_NAMESPACE,
-            external_dns_values(external_dns_role.arn, owner_id=cluster.name, hostnames=hostnames,
+            external_dns_values(external_dns_role.arn, owner_id=cluster.name,
+                                zones=dns_zones,
                                 region=cluster.region),
             [namespaces[naming.EXTERNAL_DNS_NAMESPACE], istio_base])
         metrics_server = self._chart("metrics-server", SYSTEM_NAMESPACE, metrics_server_values(), [])

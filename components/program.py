@@ -3,12 +3,20 @@
 ``build_stack`` is the single entry point used by ``__main__.py`` (a real ``pulumi up``),
 by the offline planner (under the mock engine) and by the Automation API. It declares
 resources only; it reads no config and no files itself.
+
+Every AWS resource and data source of a stack goes through one explicit provider
+(:func:`stack_provider`): in the stack's region, assuming the deploy role
+(:func:`tenants.naming.deploy_role`) in the stack's account, and refusing to act in any
+other account. A dedicated tenant's stack thereby deploys into the tenant's own account;
+nothing of it relies on the ambient default provider. The top-level components get it
+through ``providers``, and their children inherit it from their parent.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import pulumi
 import pulumi_aws as aws
 
 from components.admission import PlatformAdmission, PlatformAdmissionArgs
@@ -46,8 +54,19 @@ def build_stack(spec: StackSpec) -> None:
         build_dedicated(spec)
 
 
+def stack_provider(spec: StackSpec, partition: str = "aws") -> aws.Provider:
+    """The stack's AWS provider: its region, and its account's deploy role when it names one."""
+    if spec.account is None:
+        return aws.Provider(f"{spec.name}-aws", region=spec.region)
+    role = f"arn:{partition}:iam::{spec.account}:role/{naming.deploy_role(spec.environment)}"
+    return aws.Provider(
+        f"{spec.name}-aws", region=spec.region, allowed_account_ids=[spec.account],
+        assume_roles=[aws.ProviderAssumeRoleArgs(role_arn=role, session_name=spec.name)])
+
+
 def _context(spec: StackSpec, tenant: ResolvedTenant) -> TenantContext:
-    return TenantContext(tenant=tenant, environment=spec.environment, images=spec.images)
+    return TenantContext(tenant=tenant, environment=spec.environment, images=spec.images,
+                         release_repository=spec.release_repository)
 
 
 # --- cell (shared-<cell>) -------------------------------------------------------------
@@ -56,16 +75,20 @@ def build_cell(spec: StackSpec) -> None:
     assert spec.cell is not None
     cell = spec.cell
     tags = {naming.LABEL_CELL: cell.name, "environment": spec.environment, "managed-by": naming.MANAGED_BY}
-    cluster = _host_cluster(spec, TenantClusterArgs(
+    provider = stack_provider(spec)
+    opts = pulumi.ResourceOptions(providers=[provider])
+    cluster = _host_cluster(spec, provider, TenantClusterArgs(
         names=CellNames(cell.name, spec.environment).cluster_names, vpc_cidr=cell.vpc_cidr,
         region=spec.region, workload_pool=CELL_WORKLOAD_POOL, public_access_cidrs=cell.public_access_cidrs,
-        tags=tags, dedicated_pools=cell.dedicated_pools, deploy_runner=spec.deploy_runner))
+        tags=tags, dedicated_pools=cell.dedicated_pools, deploy_runner=spec.deploy_runner,
+        availability_zone_ids=spec.zone_ids))
     names = CellNames(cell.name, spec.environment)
     database = CellDatabase(names.db_identifier, CellDatabaseArgs(
         names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants], tags=tags,
-        size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)))
+        size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)),
+        opts)
     for tenant in spec.tenants:
-        build_tenant(_context(spec, tenant), cluster, database.ref)
+        build_tenant(_context(spec, tenant), cluster, database.ref, opts)
 
 
 # --- dedicated (tenant-<id>) ----------------------------------------------------------
@@ -74,39 +97,44 @@ def build_dedicated(spec: StackSpec) -> None:
     ctx = _context(spec, spec.tenants[0])
     if ctx.tenant.network_cidr is None:
         raise ValueError(f"dedicated tenant {ctx.id!r} has no network_cidr: the registry allocates one")
-    # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource.
-    cluster = _host_cluster(spec, TenantClusterArgs(
+    # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource,
+    # in the tenant's own account (its stack's provider).
+    provider = stack_provider(spec)
+    cluster = _host_cluster(spec, provider, TenantClusterArgs(
         names=ctx.names.cluster_names, vpc_cidr=ctx.tenant.network_cidr, region=spec.region,
         workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags, deploy_runner=spec.deploy_runner,
+        availability_zone_ids=spec.zone_ids,
         # The tenant's own account holds only this stack: it owns the Auto Scaling role.
         autoscaling_role="declare"))
-    build_tenant(ctx, cluster)
+    build_tenant(ctx, cluster, opts=pulumi.ResourceOptions(providers=[provider]))
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------
-def build_tenant(ctx: TenantContext, cluster: ClusterRef,
-                 cell_database: CellDatabaseRef | None = None) -> None:
+def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDatabaseRef | None = None,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
     """The components every tenant gets, in whichever cluster it runs.
 
     Every tier gets the fenced namespace (for ``vcluster`` it is the host namespace);
     ``node`` adds its dedicated node pool, ``vcluster`` its virtual cluster in that
     namespace. Every tenant gets its database: its schema in the cell's PostgreSQL
-    (``cell_database`` given) or, in its own stack, its own instance and proxy.
+    (``cell_database`` given) or, in its own stack, its own instance and proxy. ``opts``
+    carries the stack's AWS provider to every component.
     """
-    namespace = TenantNamespace(ctx.id, TenantNamespaceArgs(ctx=ctx, cluster=cluster))
+    namespace = TenantNamespace(ctx.id, TenantNamespaceArgs(ctx=ctx, cluster=cluster), opts)
     database = TenantDatabase(f"{ctx.id}-db", TenantDatabaseArgs(
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
-        cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]))
+        cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]),
+        opts)
     if has_dedicated_pool(ctx.tier):
-        TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster))
+        TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
     if ctx.tier is Tier.VCLUSTER:
         TenantVCluster(f"{ctx.id}-vcluster",
-                       TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace))
-    build_workloads(ctx, cluster, namespace, database)
+                       TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace), opts)
+    build_workloads(ctx, cluster, namespace, database, opts)
 
 
 def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNamespace,
-                    database: TenantDatabase) -> list[str]:
+                    database: TenantDatabase, opts: pulumi.ResourceOptions | None = None) -> list[str]:
     """The tenant's file server and chatbot, as its registry features say, and their monitoring.
 
     The same components run in a cell and in a dedicated cluster. The chatbot reads the
@@ -121,7 +149,7 @@ def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNa
     files = FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
         ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["fileserver"],
         peer_role_arns=chatbot_role,
-        chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None))
+        chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None), opts)
     workloads = ["fileserver"]
     if features.chatbot:
         ChatbotStack(f"{ctx.id}-chat", ChatbotStackArgs(
@@ -129,30 +157,32 @@ def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNa
             bucket_name=files.bucket_name, bucket_arn=files.bucket_arn, key_arn=files.key_arn,
             database_endpoint=database.proxy_endpoint, database_port=database.port,
             database_name=database.database_name, database_user=database.user,
-            database_schema=database.schema))
+            database_schema=database.schema), opts)
         workloads.append("chatbot")
     TenantMonitoring(f"{ctx.id}-monitoring", TenantMonitoringArgs(
-        ctx=ctx, cluster=cluster, workloads=workloads, depends_on=[namespace]))
+        ctx=ctx, cluster=cluster, workloads=workloads, depends_on=[namespace]), opts)
     return workloads
 
 
-def _host_cluster(spec: StackSpec, args: TenantClusterArgs) -> ClusterRef:
+def _host_cluster(spec: StackSpec, provider: aws.Provider, args: TenantClusterArgs) -> ClusterRef:
     """The stack's cluster and platform add-ons; the ref tenant components deploy through.
 
     The platform admin role (account bootstrap) is the cluster's one admin access entry and
     the identity the Kubernetes provider assumes. Tenant components get the add-ons'
     provider, which waits for the CRDs, webhooks and storage class they rely on.
     """
-    admin = aws.get_caller_identity_output().account_id.apply(
+    opts = pulumi.ResourceOptions(providers=[provider])
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=provider))
+    admin = identity.account_id.apply(
         lambda account: f"arn:{args.partition}:iam::{account}:role/"
                         f"{naming.platform_admin_role(spec.environment)}")
     cluster = TenantCluster(args.names.cluster, dataclasses.replace(
-        args, admin_principals={"platform-admin": admin}, kubeconfig_role_arn=admin))
+        args, admin_principals={"platform-admin": admin}, kubeconfig_role_arn=admin), opts)
     # Tenant admission (every cluster): tenant objects wait for it through the add-ons' provider.
     admission = PlatformAdmission(f"{args.names.cluster}-admission", PlatformAdmissionArgs(
-        cluster=cluster.ref(), environment=spec.environment))
+        cluster=cluster.ref(), environment=spec.environment), opts)
     addons = PlatformAddons(f"{args.names.cluster}-addons", PlatformAddonsArgs(
         cluster=cluster.ref(), names=args.names, kubeconfig=cluster.kubeconfig,
         volume_key_arn=cluster.volume_key_arn, hostnames=[t.hostname for t in spec.tenants],
-        wait_for=[admission]))
+        dns_zones=spec.dns_zones, wait_for=[admission]), opts)
     return dataclasses.replace(cluster.ref(), provider=addons.tenant_provider)

@@ -48,6 +48,13 @@ import pulumi_kubernetes as k8s
 
 from components import scheduling
 from components.context import ClusterRef, TenantContext
+from components.release_image import (
+    ImageRef,
+    ReleasedImage,
+    ReleasedImageArgs,
+    authorization_token,
+    ecr_registry_of,
+)
 from tenants import capacity, naming
 from tenants.capacity import ROLLOUT_MAX_SURGE
 from tenants.plans import PlanSpec, WorkloadSize
@@ -177,6 +184,37 @@ def released_image(ctx: TenantContext, cluster: ClusterRef, workload: str,
         return pinned_image(f"{prefix}{workload}@{digest}")
 
     return pulumi.Output.all(cluster.account_id, repository_name).apply(reference)
+
+
+def _same_image(values: list[Any]) -> str:
+    """The released reference, which must be exactly what the copy put in the repository."""
+    reference, copy = values
+    if reference != copy:
+        raise ValueError(f"the copied image {copy!r} is not the released reference {reference!r}")
+    return str(reference)
+
+
+def copy_released_image(name: str, parent: pulumi.Resource, ctx: TenantContext, cluster: ClusterRef,
+                        workload: str, repository: aws.ecr.Repository) -> ReleasedImage:
+    """The released image of ``workload``, copied into the tenant's new repository.
+
+    The Deployment takes its image from this copy (and depends on it), so no pod asks for
+    an image the repository does not hold yet (:mod:`components.release_image`). A source
+    in a private ECR registry is read with a token for that registry, issued to the stack's
+    deploy role (the release registry's policy must let it pull); it must be in the
+    cluster's region, because ECR tokens are regional.
+    """
+    source = f"{ctx.release_repository}/{workload}@{ctx.image_digest(workload)}"
+    host = ImageRef.parse(source).host
+    private = ecr_registry_of(host)
+    if private is not None and private[1] != cluster.region:
+        raise ValueError(f"release registry {host} is in {private[1]}, the cluster in {cluster.region}: "
+                         "publish releases to a registry in every region (release_repository)")
+    return ReleasedImage(f"{name}-image", ReleasedImageArgs(
+        source_image=source, repository_url=repository.repository_url,
+        target_auth=authorization_token(repository.registry_id, parent),
+        source_auth=authorization_token(private[0], parent) if private else ""),
+        pulumi.ResourceOptions(parent=parent, depends_on=[repository]))
 
 
 # --- manifests ---------------------------------------------------------------------------
@@ -365,6 +403,7 @@ class TenantWorkload(pulumi.ComponentResource):
         super().__init__("tenant-platform:index:TenantWorkload", name, None, opts)
         ctx, cluster, spec = args.ctx, args.cluster, args.spec
         check_cache_fits(spec, ctx.tenant.plan)
+        copied: ReleasedImage | None = None
         if args.image is not None:
             image: pulumi.Input[str] = pinned_image(args.image)
         else:
@@ -377,7 +416,9 @@ class TenantWorkload(pulumi.ComponentResource):
                 force_delete=False,
                 tags={**ctx.tags, "workload": spec.workload},
                 opts=pulumi.ResourceOptions(parent=self))
-            image = released_image(ctx, cluster, spec.workload, repository.name)
+            copied = copy_released_image(name, self, ctx, cluster, spec.workload, repository)
+            image = pulumi.Output.all(released_image(ctx, cluster, spec.workload, repository.name),
+                                      copied.image).apply(_same_image)
 
         labels = workload_labels(ctx.labels, spec.workload)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=cluster.provider)
@@ -391,7 +432,8 @@ class TenantWorkload(pulumi.ComponentResource):
             config_digest=digest_of_config, platform_image=args.image is None)
         deployed = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=deployment["metadata"], spec=deployment["spec"],
-            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[config]))
+            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider,
+                                        depends_on=[config, *([copied] if copied else [])]))
         service = service_manifest(spec, tenant_id=ctx.id, namespace=args.namespace, labels=labels)
         served = k8s.core.v1.Service(f"{name}-service", metadata=service["metadata"],
                                      spec=service["spec"], opts=k8s_opts)

@@ -106,18 +106,43 @@ def _unwrap(value: Any) -> Any:
 
 
 class _Mocks(pulumi.runtime.Mocks):
+    """Mocked outputs; invokes are answered for the account and region of their provider."""
+
+    def __init__(self) -> None:
+        self.monitor: RecordingMonitor | None = None
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         return mock_outputs.resource_outputs(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:
-        return mock_outputs.call(args.token, args.args)
+        monitor = self.monitor
+        if monitor is None:
+            return mock_outputs.call(args.token, args.args)
+        monitor.invokes.append(RecordedInvoke(args.token, _provider_urn(args.provider)))
+        return mock_outputs.call(args.token, args.args, monitor.where_for(args.provider))
+
+
+@dataclass(frozen=True)
+class RecordedInvoke:
+    """One data-source call: its token and the provider it went through (None: the default)."""
+
+    token: str
+    provider: str | None
+
+
+def _provider_urn(reference: str | None) -> str | None:
+    # A provider reference is "<urn>::<id>"; the URN is what identifies it.
+    return reference.rsplit("::", 1)[0] if reference else None
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps the raw request of every registration."""
 
     def __init__(self, project: str, stack: str) -> None:
-        super().__init__(_Mocks())
+        mocks = _Mocks()
+        super().__init__(mocks)
+        mocks.monitor = self
+        self.invokes: list[RecordedInvoke] = []
         self.project = project
         self.stack = stack
         self.recorded: dict[str, RecordedResource] = {}
@@ -143,7 +168,8 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         inputs = plain(raw_inputs)
         # Unwrap secrets for the mock's own outputs (they echo inputs), never for the record.
         clear_inputs = _unwrap(raw_inputs)
-        resource_id, state = mock_outputs.resource_outputs(request.type, request.name, clear_inputs)
+        resource_id, state = mock_outputs.resource_outputs(request.type, request.name, clear_inputs,
+                                                           self.where_for(request.provider or None))
         if not request.custom and not request.remote:
             resource_id, state = "", {}
         provider = request.provider or None
@@ -175,6 +201,14 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         obj = _sync_await(rpc.serialize_properties(state, {}))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
+    def where_for(self, provider: str | None) -> mock_outputs.Where:
+        """The account and region of a provider reference (an ``aws`` provider's assumed role)."""
+        urn = _provider_urn(provider)
+        recorded = self.recorded.get(urn) if urn else None
+        if recorded is None or recorded.type != "pulumi:providers:aws":
+            return mock_outputs.Where()
+        return mock_outputs.where_of(recorded.inputs)
+
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         """Keep the root stack's outputs."""
         if request.urn == self.root_urn:
@@ -190,6 +224,8 @@ class ProgramRun:
     stack: str
     resources: list[RecordedResource]
     outputs: dict[str, Any]
+    #: Every invoke the program made, in order.
+    invokes: list[RecordedInvoke] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         """Resources of one type token, in registration order."""
@@ -231,4 +267,4 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
         _sync_await(run_pulumi_func(body))
         # Registrations arrive from worker threads in no fixed order: sort for stable plans.
         resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
-        return ProgramRun(project, stack, resources, monitor.stack_outputs)
+        return ProgramRun(project, stack, resources, monitor.stack_outputs, list(monitor.invokes))

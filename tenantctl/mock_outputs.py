@@ -11,8 +11,10 @@ loudly instead of silently receiving ``{}``.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 ACCOUNT_ID = "123456789012"
@@ -33,44 +35,131 @@ RESOURCE_OUTPUTS: dict[str, Callable[[str, Outputs], Outputs]] = {}
 CALLS: dict[str, Callable[[Outputs], Outputs]] = {}
 
 
+@dataclass(frozen=True)
+class Where:
+    """The account and region a resource or invoke acts in: those of its AWS provider."""
+
+    account: str = ACCOUNT_ID
+    region: str = REGION
+
+
+def where_of(provider_inputs: Outputs | None) -> Where:
+    """Where an ``aws`` provider acts (the mock's default account and region without one).
+
+    The account of the role it assumes, else the one it allows; its region.
+    """
+    if not provider_inputs:
+        return Where()
+
+    def value(key: str) -> Any:
+        # Provider configuration reaches the engine JSON-encoded when it is not a string.
+        raw = provider_inputs.get(key)
+        return json.loads(raw) if isinstance(raw, str) and raw[:1] in "[{" else raw
+
+    roles = [str((r or {}).get("roleArn") or "") for r in value("assumeRoles") or []]
+    allowed = [str(a) for a in value("allowedAccountIds") or []]
+    account = roles[0].split(":")[4] if roles and roles[0].count(":") >= 5 else (allowed or [ACCOUNT_ID])[0]
+    return Where(account or ACCOUNT_ID, str(provider_inputs.get("region") or REGION))
+
+
+def rehome(value: Any, where: Where) -> Any:
+    """Invented outputs (ARNs, endpoints) moved from the default account and region to ``where``."""
+    if where == Where():
+        return value
+    if isinstance(value, str):
+        return value.replace(ACCOUNT_ID, where.account).replace(REGION, where.region)
+    if isinstance(value, dict):
+        return {k: rehome(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rehome(v, where) for v in value]
+    return value
+
+
+#: Zones per region as EC2 reports them to the mock account, (name, zone id) in name order.
+#: Names map to different zones in every account; these are one plausible mapping.
+ZONES: dict[str, list[tuple[str, str]]] = {
+    "ap-northeast-1": [("ap-northeast-1a", "apne1-az4"), ("ap-northeast-1c", "apne1-az1"),
+                       ("ap-northeast-1d", "apne1-az2")],
+    "us-east-1": [("us-east-1a", "use1-az6"), ("us-east-1b", "use1-az1"), ("us-east-1c", "use1-az2"),
+                  ("us-east-1d", "use1-az4"), ("us-east-1e", "use1-az3"), ("us-east-1f", "use1-az5")],
+}
+
+
+def availability_zones(args: Outputs, where: Where) -> Outputs:
+    """``aws:index/getAvailabilityZones`` as EC2 answers: zones of the region, filtered."""
+    region = str(args.get("region") or where.region)
+    if region not in ZONES:
+        raise UnmockedInvoke(f"the mock knows no availability zones of {region}: add them to ZONES")
+    zones = ZONES[region]
+    for flt in args.get("filters") or []:
+        if flt.get("name") == "zone-id":
+            zones = [z for z in zones if z[1] in flt.get("values", [])]
+        elif flt.get("name") != "opt-in-status":  # every mocked zone is opt-in-not-required
+            raise UnmockedInvoke(f"getAvailabilityZones filter {flt.get('name')!r} is not mocked")
+    excluded = set(args.get("excludeZoneIds") or []) | set(args.get("excludeNames") or [])
+    zones = [z for z in zones if z[0] not in excluded and z[1] not in excluded]
+    return {"names": [z[0] for z in zones], "zoneIds": [z[1] for z in zones],
+            "groupNames": [region] * len(zones), "id": region, "region": region}
+
+
+#: invoke token -> function(args, where) -> result: invokes whose answer depends on the provider.
+PLACED_CALLS: dict[str, Callable[[Outputs, Where], Outputs]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": availability_zones,
+    "aws:index/getCallerIdentity:getCallerIdentity": lambda _a, w: {
+        "accountId": w.account, "arn": f"arn:aws:sts::{w.account}:assumed-role/plan/plan",
+        "userId": "AROAPLAN:plan", "id": w.account},
+    "aws:index/getRegion:getRegion": lambda a, w: {
+        "name": a.get("name") or a.get("region") or w.region, "region": a.get("region") or w.region,
+        "id": a.get("region") or w.region},
+}
+
+
 class UnmockedInvoke(RuntimeError):
     """The program called a data source the mock engine does not know."""
 
 
-def resource_outputs(type_: str, name: str, inputs: Outputs) -> tuple[str, Outputs]:
-    """The (id, outputs) the mock engine reports for a new resource."""
+def resource_outputs(type_: str, name: str, inputs: Outputs,
+                     where: Where = Where()) -> tuple[str, Outputs]:  # noqa: B008 - frozen
+    """The (id, outputs) the mock engine reports for a new resource, in its provider's place."""
     state = dict(inputs)
     physical = inputs.get("name") or inputs.get("bucket") or name
     if not isinstance(physical, str):
         physical = name
-    if type_.startswith("aws:"):
+    if type_.startswith("aws:") and "arn" not in state:
         service = type_.split(":")[1].split("/")[0]
-        state.setdefault("arn", f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{service}/{physical}")
+        state["arn"] = rehome(f"arn:aws:{service}:{REGION}:{ACCOUNT_ID}:{service}/{physical}", where)
     extra = RESOURCE_OUTPUTS.get(type_)
     if extra is not None:
-        state.update(extra(name, inputs))
+        state.update(rehome(extra(name, inputs), where))
     return f"{physical}-id", state
 
 
-def call(token: str, args: Outputs) -> Outputs:
-    """Answer an invoke, or raise :class:`UnmockedInvoke`."""
+def call(token: str, args: Outputs, where: Where = Where()) -> Outputs:  # noqa: B008 - frozen
+    """Answer an invoke as made through a provider acting in ``where``, or raise :class:`UnmockedInvoke`."""
+    placed = PLACED_CALLS.get(token)
+    if placed is not None:
+        return placed(args, where)
     fn = CALLS.get(token)
     if fn is None:
         raise UnmockedInvoke(f"invoke {token!r} has no mock in tenantctl/mock_outputs.py")
-    return fn(args)
+    return rehome(fn(args), where)
+
+
+def ecr_authorization_token(args: Outputs, where: Where) -> Outputs:
+    """``aws:ecr/getAuthorizationToken`` as ECR answers: a token for one registry of the region."""
+    registry = str(args.get("registryId") or where.account)
+    return {"authorizationToken": base64.b64encode(b"AWS:mock-ecr-password").decode(),
+            "expiresAt": "2099-01-01T00:00:00Z", "id": where.region, "password": "mock-ecr-password",
+            "proxyEndpoint": f"https://{registry}.dkr.ecr.{where.region}.amazonaws.com",
+            "registryId": registry, "userName": "AWS"}
+
+
+PLACED_CALLS["aws:ecr/getAuthorizationToken:getAuthorizationToken"] = ecr_authorization_token
 
 
 def _register() -> None:
-    CALLS["aws:index/getCallerIdentity:getCallerIdentity"] = lambda _a: {
-        "accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/plan",
-        "userId": "AIDPLAN", "id": ACCOUNT_ID}
     CALLS["aws:index/getPartition:getPartition"] = lambda _a: {
         "partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
-    CALLS["aws:index/getRegion:getRegion"] = lambda a: {
-        "name": a.get("name") or REGION, "region": a.get("region") or REGION, "id": REGION}
-    CALLS["aws:index/getAvailabilityZones:getAvailabilityZones"] = lambda _a: {
-        "names": [f"{REGION}a", f"{REGION}c", f"{REGION}d"],
-        "zoneIds": ["apne1-az4", "apne1-az1", "apne1-az2"], "id": REGION}
 
     def kms_key(name: str, inputs: Outputs) -> Outputs:
         return {"keyId": f"key-{name}",

@@ -14,6 +14,7 @@ Layout of a registry directory:
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tenants import capacity, naming, strict_yaml
+from tenants import accounts, capacity, naming, strict_yaml
 from tenants.allocation import CellSlot, PlacementError, Seeker, allocate_cidrs, assign_cells
 from tenants.models import Ledger, PlatformSettings, TenantRecord, Tier
 from tenants.naming import TenantNames
@@ -33,6 +34,23 @@ PLATFORM_FILE = "_platform.yaml"
 LEDGER_FILE = "_allocations.yaml"
 MAX_FILE_BYTES = 64 * 1024
 DEFAULT_REGISTRY = Path(__file__).with_name("registry")
+#: Environment variable naming the registry directory (when no option or config does).
+REGISTRY_ENV = "TENANTCTL_REGISTRY"
+
+
+def registry_directory(given: str | None = None, *, base: Path | None = None) -> Path:
+    """Where the registry is: ``given``, else ``$TENANTCTL_REGISTRY``, else the sample fleet.
+
+    ``given`` is an option or the stack's config. The registry is data that may live apart
+    from the code (its own repository, a mounted volume); this is the one place that
+    decides which one a command or stack reads. Relative paths are taken from ``base``
+    (default: the working directory).
+    """
+    value = given or os.environ.get(REGISTRY_ENV)
+    if not value:
+        return DEFAULT_REGISTRY
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,8 @@ class ResolvedTenant:
     cell: str | None
     network_cidr: str | None
     source: str
+    #: The AWS account its resources live in (its own, or its cell's; None: the platform's).
+    account: str | None = None
 
     @property
     def id(self) -> str:
@@ -351,6 +371,20 @@ def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, 
     return placed_cell, held_cidr, new
 
 
+def _check_departed(directory: Path, ledger: Ledger, problems: list[Problem]) -> None:
+    """A recorded tenant whose file is gone would orphan its stack and data: refuse it.
+
+    Tenants leave through ``tenantctl offboard``, which keeps the file (marked offboarded,
+    its placement reserved) so that every later plan still declares the data it keeps.
+    """
+    for tenant_id in sorted(ledger.tenants):
+        if not (directory / f"{tenant_id}.yaml").exists():
+            problems.append(Problem(
+                LEDGER_FILE, f"tenants.{tenant_id}", show_value(tenant_id),
+                f"tenant is recorded but {tenant_id}.yaml is gone: deleting a tenant file orphans its "
+                f"stack and data; restore it and run `tenantctl offboard {tenant_id}`"))
+
+
 def load_registry(directory: Path = DEFAULT_REGISTRY,
                   plans: Mapping[str, PlanSpec] | None = None) -> Registry:
     """Read, validate and resolve a registry directory, or raise :class:`RegistryInvalid`."""
@@ -366,6 +400,7 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
     if settings is None or ledger is None:
         raise RegistryInvalid(problems)
     _check_cells(settings, problems)
+    _check_departed(directory, ledger, problems)
     cells, cidrs, new = _place(records, settings, ledger, problems)
     resolved: list[ResolvedTenant] = []
     hosts = _check_hosts(records, settings.domain, problems)
@@ -376,8 +411,10 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
         resolved.append(ResolvedTenant(
             record=rec, plan=plan, region=rec.region or settings.default_region,
             hostname=hostname, cell=cells.get(rec.id), network_cidr=cidrs.get(rec.id)
-            if rec.tier is Tier.CLUSTER else None, source=rel))
+            if rec.tier is Tier.CLUSTER else None, source=rel,
+            account=accounts.tenant_account(settings, rec.tier, rec.account, cells.get(rec.id))))
     _check_images(settings, records, problems)
+    problems.extend(accounts.check_accounts(settings, resolved))
     if problems:
         raise RegistryInvalid(problems)
     return Registry(directory=directory, settings=settings,

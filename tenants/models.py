@@ -11,9 +11,19 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
-from tenants import aws_limits, naming
+from tenants import aws_limits, naming, regions
+from tenants.lifecycle import Lifecycle
+from tenants.quotas import AccountId, AccountQuotas
 
 REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
 HOSTNAME_RE = re.compile(
@@ -134,7 +144,10 @@ class TenantRecord(_Strict):
     Defaults: ``display_name`` = id; ``cell`` assigned automatically (shared tiers);
     ``region`` = the platform's default region; both features on; ``hostname`` =
     ``<id>.<platform domain>``; ``network_cidr`` allocated from the dedicated pool
-    (``cluster`` tier only); no labels, no contacts.
+    (``cluster`` tier only); no labels, no contacts. ``account`` (the 12-digit AWS account
+    the tenant's stack deploys into) is required for the ``cluster`` tier, whose promise
+    is account-level separation, and refused for the shared tiers (they run in their
+    cell's account).
     """
 
     id: TenantId
@@ -148,11 +161,19 @@ class TenantRecord(_Strict):
     network_cidr: Cidr | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     contacts: tuple[Contact, ...] = ()
+    #: Active unless ``tenantctl offboard`` recorded otherwise (:mod:`tenants.lifecycle`).
+    lifecycle: Lifecycle = Lifecycle()
+    #: The tenant's own AWS account (``cluster`` tier only; the registry loader requires
+    #: it there, so that no registry deploys a dedicated tenant into a shared account).
+    account: AccountId | None = None
 
     @model_validator(mode="after")
     def _tier_fields(self) -> TenantRecord:
         if self.tier is Tier.CLUSTER and self.cell is not None:
             raise ValueError("cell: a cluster-tier tenant has its own cluster and no cell")
+        if self.tier is not Tier.CLUSTER and self.account is not None:
+            raise ValueError(f"account: only cluster-tier tenants have their own account (tier is "
+                             f"{self.tier}; it runs in its cell's account)")
         if self.tier is not Tier.CLUSTER and self.network_cidr is not None:
             raise ValueError(
                 f"network_cidr: only cluster-tier tenants have their own VPC (tier is {self.tier})"
@@ -197,10 +218,34 @@ class CellSpec(_Strict):
     accepts_new_tenants: bool = True
     #: Public endpoint CIDRs of the host cluster's API (empty: private endpoint only).
     public_access_cidrs: tuple[Cidr, ...] = ()
+    #: The AWS account of the cell's stack; default: the platform's ``platform_account``.
+    account: AccountId | None = None
 
 
 SecurityGroupId = Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")]
 ImageDigest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
+HostedZoneId = Annotated[str, Field(pattern=r"^Z[A-Z0-9]{1,32}$")]
+ZoneId = Annotated[str, Field(pattern=regions.ZONE_ID_RE.pattern)]
+#: Where released images are published: ``<registry host>/<repository prefix>``.
+ReleaseRepository = Annotated[str, Field(
+    pattern=r"^[a-z0-9.-]+\.[a-z]{2,}(/[a-z0-9]+([._-][a-z0-9]+)*)+$", max_length=200)]
+
+
+class HostedZone(_Strict):
+    """A public Route 53 hosted zone that holds tenants' host names.
+
+    external-dns manages exactly the zones of its cluster's tenants (by id), and a
+    cluster's add-ons can only write records in a zone of their own account: a dedicated
+    tenant's host needs a zone in the tenant's account (a subzone delegated from the
+    parent zone by NS records; docs/cluster.md, DNS). ``zone_id``: the zone's id; without
+    it external-dns selects the zone by its domain alone (a private or duplicate zone of
+    the same name would match too). ``account``: the account holding the zone; default
+    the platform account.
+    """
+
+    domain: HostName
+    zone_id: HostedZoneId | None = None
+    account: AccountId | None = None
 TransitGatewayId = Annotated[str, Field(pattern=r"^tgw-[0-9a-f]{8}([0-9a-f]{9})?$")]
 
 
@@ -245,6 +290,54 @@ class PlatformSettings(_Strict):
     #: The released image of each workload, by digest (ISO-POD-13), written by the release
     #: pipeline: every tenant that runs the workload runs exactly this content.
     images: dict[naming.Workload, ImageDigest] = Field(default_factory=dict)
+    #: Where the release pipeline publishes ``<release_repository>/<workload>@<digest>``;
+    #: each stack copies the released image into the tenant's own repository before its
+    #: Deployment (:mod:`components.release_image`).
+    release_repository: ReleaseRepository = "public.ecr.aws/tenant-platform"
+    #: The account of the cells' stacks (and of the platform's DNS zone); None: whatever
+    #: account the deploy runner's own credentials are in (no role is assumed).
+    platform_account: AccountId | None = None
+    #: Per region, the three zone IDs every cluster there spans (:mod:`tenants.regions`).
+    #: A region left out gets the first three available zones EKS supports.
+    availability_zones: dict[Region, tuple[ZoneId, ...]] = Field(default_factory=dict)
+    #: Quotas per account and region, the AWS defaults unless raised (:mod:`tenants.quotas`).
+    account_quotas: AccountQuotas = AccountQuotas()
+    #: Hosted zones of tenants' host names; the platform ``domain`` is a zone of the
+    #: platform account (matched by name) unless listed here with its id.
+    hosted_zones: tuple[HostedZone, ...] = ()
+
+    @field_validator("availability_zones")
+    @classmethod
+    def _zones_usable(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        problems = [f"{region}: {problem}" for region, zone_ids in sorted(value.items())
+                    for problem in regions.zone_problems(region, zone_ids)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    def account_of(self, cell: CellSpec) -> str | None:
+        """The account of a cell's stack."""
+        return cell.account or self.platform_account
+
+    def zone_of(self, hostname: str) -> HostedZone | None:
+        """The hosted zone holding a host name: the longest ``hosted_zones`` domain it is in.
+
+        Without ``hosted_zones`` the zones are implied by name (no id, account unknown):
+        the platform ``domain`` for its hosts, else the host's parent domain
+        (``files.acme.example`` -> ``acme.example``). With them, a host outside every
+        listed zone has none (the loader reports it).
+        """
+        def holds(domain: str) -> bool:
+            return hostname == domain or hostname.endswith("." + domain)
+        listed = sorted((z for z in self.hosted_zones if holds(z.domain)), key=lambda z: -len(z.domain))
+        if listed:
+            return listed[0]
+        if self.hosted_zones:
+            return None
+        if holds(self.domain):
+            return HostedZone(domain=self.domain)
+        parent = hostname.split(".", 1)[1]
+        return HostedZone(domain=parent if "." in parent else hostname)
 
     def image_digests(self) -> dict[str, str]:
         """The released digests by workload name (what stacks and components take)."""

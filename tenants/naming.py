@@ -38,12 +38,12 @@ MANAGED_BY = "tenant-platform"
 #: ingress gateway's per-tenant rate limit): they must not carry ``tenant``, which marks
 #: objects that live in the tenant's namespace.
 LABEL_FOR_TENANT = "tenant-platform.io/for-tenant"
-#: AWS tag on a tenant's database secret naming the database server (its ``db_identifier``)
-#: whose RDS Proxy signs in with it: the proxy role's one policy grants secrets by this tag.
-TAG_DB_SERVER = "tenant-platform.io/db-server"
 #: The one PriorityClass tenant pods may name (created in every cluster by
 #: :mod:`components.admission`, which also refuses every other class in tenant namespaces).
 TENANT_PRIORITY_CLASS = "tenant-default"
+#: AWS tag on a tenant's database secret naming the database server (its ``db_identifier``)
+#: whose RDS Proxy signs in with it: the proxy role's one policy grants secrets by this tag.
+TAG_DB_SERVER = "tenant-platform.io/db-server"
 
 # Platform namespaces in every cluster.
 ISTIO_NAMESPACE = "istio-system"
@@ -361,7 +361,6 @@ class TenantNames:
         """
         return f"{registry.rstrip('/')}/{self.image_repository_path}"
 
-
     @property
     def ingress_gateway(self) -> str:
         """Istio Gateway (and its Certificate) for the tenant's host, in the ingress namespace."""
@@ -481,6 +480,15 @@ class CellNames:
     def cluster_names(self) -> ClusterNames:
         """Names of the AWS resources of the cell's host cluster."""
         return ClusterNames(self.cluster, self.prefix, f"alias/tp/{self.environment}/cell-{self.cell}")
+
+
+def deploy_role(environment: str) -> str:
+    """IAM role every stack's AWS provider assumes in the stack's account to deploy it.
+
+    Created by each account's bootstrap (like :func:`platform_admin_role`), trusted by the
+    deploy runner's role only; the cross-account step of a dedicated tenant's stack.
+    """
+    return _check(f"tp-{environment}-deploy", 64, "IAM role name")
 
 
 def platform_admin_role(environment: str) -> str:

@@ -16,7 +16,7 @@ from typing import Literal
 
 from tenants import naming
 from tenants.loader import Registry, ResolvedTenant
-from tenants.models import CellSpec, DeployRunner, Tier
+from tenants.models import CellSpec, DeployRunner, HostedZone, PlatformSettings, Tier
 
 StackKind = Literal["shared", "dedicated"]
 
@@ -66,6 +66,14 @@ class StackSpec:
     deploy_runner: DeployRunner | None = None
     #: Released image digests by workload (``_platform.yaml`` ``images``).
     images: Mapping[str, str] = field(default_factory=dict)
+    #: The AWS account the stack deploys into (None: the deploy runner's own account).
+    account: str | None = None
+    #: The zone IDs its cluster spans (``availability_zones``; empty: chosen at deploy).
+    zone_ids: tuple[str, ...] = ()
+    #: The hosted zones of its tenants' host names, sorted by domain (``hosted_zones``).
+    dns_zones: tuple[HostedZone, ...] = ()
+    #: Where released images are published (``release_repository``).
+    release_repository: str = "public.ecr.aws/tenant-platform"
 
     @property
     def config(self) -> StackConfig:
@@ -86,6 +94,17 @@ class StackSpec:
         return cfg
 
 
+def _spec(name: str, kind: StackKind, environment: str, region: str, tenants: tuple[ResolvedTenant, ...],
+          cell: CellSpec | None, settings: PlatformSettings, account: str | None) -> StackSpec:
+    """A stack with what it takes from the platform settings besides its tenants."""
+    zones = {z.domain: z for t in tenants if (z := settings.zone_of(t.hostname)) is not None}
+    return StackSpec(name, kind, environment, region, tenants, cell,
+                     deploy_runner=settings.deploy_runners.get(region), images=settings.image_digests(),
+                     account=account, zone_ids=settings.availability_zones.get(region, ()),
+                     dns_zones=tuple(zones[d] for d in sorted(zones)),
+                     release_repository=settings.release_repository)
+
+
 def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
     """The stack a config selects, with its tenants, or :class:`StackConfigError`."""
     if config.role == "shared":
@@ -94,9 +113,9 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
             raise StackConfigError(f"unknown cell {config.cell!r}; cells are {sorted(cells)}")
         cell = cells[config.cell]
         members = tuple(t for t in registry.tenants if t.tier.shared and t.cell == cell.name)
-        return StackSpec(naming.shared_stack_name(cell.name), "shared", config.environment,
-                         cell.region, members, cell, registry.settings.deploy_runners.get(cell.region),
-                         registry.settings.image_digests())
+        settings = registry.settings
+        return _spec(naming.shared_stack_name(cell.name), "shared", config.environment, cell.region,
+                     members, cell, settings, settings.account_of(cell))
     try:
         tenant = registry.tenant(config.tenant or "")
     except KeyError:
@@ -105,10 +124,8 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
         raise StackConfigError(
             f"tenant {tenant.id!r} is {tenant.tier}-tier; it is built by stack "
             f"{naming.shared_stack_name(tenant.cell or '?')}, not a dedicated stack")
-    return StackSpec(naming.dedicated_stack_name(tenant.id), "dedicated", config.environment,
-                     tenant.region, (tenant,),
-                     deploy_runner=registry.settings.deploy_runners.get(tenant.region),
-                     images=registry.settings.image_digests())
+    return _spec(naming.dedicated_stack_name(tenant.id), "dedicated", config.environment, tenant.region,
+                 (tenant,), None, registry.settings, tenant.account)
 
 
 def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpec]:

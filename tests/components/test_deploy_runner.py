@@ -90,3 +90,61 @@ def test_sample_fleet_stacks_give_the_bootstrap_a_path_to_every_database(sample_
             checked += 1
     assert checked == 11
 
+
+
+# --- cross-VPC references wait for the attachment -----------------------------------------
+ATTACHMENT = "aws:ec2transitgateway/vpcAttachment:VpcAttachment"
+SG_RULES = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+
+
+def rules_not_waiting_for_the_attachment(resources, runner_groups) -> list[str]:
+    """Rules naming one of the runner's groups whose dependencies miss the VPC's attachment.
+
+    ``resources``: one stack's plan resources (dicts). A rule must wait for the attachment
+    through its ``referencedSecurityGroupId`` property dependencies or its ``dependsOn``.
+    """
+    attachments = {r["urn"] for r in resources if r["type"] == ATTACHMENT}
+    late = []
+    for rule in resources:
+        referenced = rule["inputs"].get("referencedSecurityGroupId")
+        if rule["type"] not in SG_RULES or referenced not in runner_groups:
+            continue
+        waits = set(rule["options"]["dependsOn"]) | set(
+            rule["options"]["propertyDependencies"].get("referencedSecurityGroupId", []))
+        if not attachments or not attachments & waits:
+            late.append(rule["name"])
+    return late
+
+
+def test_api_rules_reference_the_runners_groups_only_once_the_attachment_exists(run):
+    attachment = one(run, ATTACHMENT)
+    rules = [r for r in run.of_type(SG_RULES[0]) if "-api-from-runner-" in r.name]
+    assert len(rules) == len(RUNNER.security_group_ids)
+    for rule in rules:
+        assert attachment.urn in rule.options["propertyDependencies"]["referencedSecurityGroupId"]
+    plan = [r.as_plan() for r in run.resources]
+    assert rules_not_waiting_for_the_attachment(plan, set(RUNNER.security_group_ids)) == []
+
+
+def test_the_attachment_check_catches_a_rule_that_names_the_runner_as_a_plain_string(run):
+    """Hostile case: the same rule with the runner's group id pasted in as a literal."""
+    plan = [r.as_plan() for r in run.resources]
+    [rule] = [r for r in plan if r["name"].endswith("-api-from-runner-0")]
+    rule["options"] = {**rule["options"], "dependsOn": [], "propertyDependencies": {}}
+    assert rules_not_waiting_for_the_attachment(plan, set(RUNNER.security_group_ids)) == [rule["name"]]
+
+
+def test_every_rule_naming_the_runner_waits_for_its_attachment_in_every_sample_stack(sample_plan):
+    """The database instances' rules (built in another component) wait for it too."""
+    registry = load_registry()
+    region_of = {s.name: s.region for s in fleet_stacks(registry)}
+    counted = 0
+    for stack in sample_plan.document["stacks"]:
+        runner = registry.settings.deploy_runners[region_of[stack["name"]]]
+        groups = set(runner.security_group_ids)
+        assert rules_not_waiting_for_the_attachment(stack["resources"], groups) == [], stack["name"]
+        counted += sum(1 for r in stack["resources"] if r["type"] in SG_RULES
+                       and r["inputs"].get("referencedSecurityGroupId") in groups)
+    # At least the API rule and one database instance rule per stack.
+    assert counted >= 2 * len(sample_plan.document["stacks"])

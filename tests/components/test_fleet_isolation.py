@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from components.program import build_stack
 from tenantctl.mock_engine import ProgramRun, run_program
 from tenants.loader import Registry, load_registry
-from tenants.naming import RESERVED_TENANT_IDS, TENANT_ID_RE, TenantNames, platform_admin_role
+from tenants.naming import RESERVED_TENANT_IDS, TENANT_ID_RE, TenantNames, deploy_role, platform_admin_role
 from tenants.stacks import StackSpec, fleet_stacks
 from tests.factories import TEST_IMAGES
 
@@ -103,7 +103,11 @@ def assert_dedicated_stacks_use_only_their_own(specs: list[StackSpec], runs: dic
         assert set(KEY_ARN.findall(text)) <= own["kms key"]
         foreign_roles = {arn.rsplit("/", 1)[-1] for arn in ROLE_ARN.findall(text)
                          if "/aws-service-role/" not in arn} - own["iam role"]
-        assert foreign_roles <= {platform_admin_role(spec.environment)}, foreign_roles
+        assert foreign_roles <= {platform_admin_role(spec.environment), deploy_role(spec.environment)}, \
+            foreign_roles
+        # Every role it names is in the tenant's own account, where its stack deploys.
+        accounts = {arn.split(":")[4] for arn in ROLE_ARN.findall(text)}
+        assert spec.account is not None and accounts == {spec.account}, accounts
         tagged = [r for r in run.resources
                   if r.type.startswith("aws:") and isinstance(r.inputs.get("tags"), dict)]
         assert tagged and all(r.inputs["tags"].get("tenant") == tenant.id for r in tagged), [
@@ -193,9 +197,10 @@ def fleets(draw: st.DrawFn) -> dict[str, object]:
     dedicated_ids, shared_id = ids[:-1], ids[-1]
     explicit = draw(st.lists(st.booleans(), min_size=len(dedicated_ids), max_size=len(dedicated_ids)))
     blocks = iter(ipaddress.IPv4Network("10.64.0.0/12").subnets(new_prefix=18))
-    records = [{"id": i, "tier": "cluster", "plan": draw(plans),
+    # Each dedicated tenant in its own account (the registry requires one).
+    records = [{"id": i, "tier": "cluster", "plan": draw(plans), "account": f"{700000000000 + n}",
                 **({"network_cidr": str(next(blocks))} if pin else {})}
-               for i, pin in zip(dedicated_ids, explicit, strict=True)]
+               for n, (i, pin) in enumerate(zip(dedicated_ids, explicit, strict=True))]
     records.append({"id": shared_id, "tier": draw(st.sampled_from(["namespace", "node"])),
                     "plan": draw(plans)})
     platform = {"cells": [{"name": "gen-01", "region": "ap-northeast-1", "vpc_cidr": "10.0.0.0/16"}],

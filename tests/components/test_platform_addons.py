@@ -13,6 +13,7 @@ from components.platform_addons import PlatformAddons, PlatformAddonsArgs
 from components.versions import CHARTS
 from tenantctl.mock_engine import run_program
 from tenants import naming
+from tenants.models import HostedZone
 from tenants.naming import CellNames
 from tests.components import manifest_checks, policy_lint
 from tests.factories import ACCOUNT_ID, OIDC_ISSUER, make_cluster_ref
@@ -21,14 +22,18 @@ NAME = "cell-addons"
 CLUSTER = "tp-prod-cell-apne1-01"
 VOLUME_KEY = f"arn:aws:kms:ap-northeast-1:{ACCOUNT_ID}:key/volumes"
 HOSTS = ["acme.files.example.com", "Files.Globex.example."]
+#: The hosted zones of HOSTS (the platform's zone by id; the customer's by name only),
+#: plus a zone of the account that holds no host of this cluster.
+ZONES = (HostedZone(domain="files.example.com", zone_id="Z0PLATFORMFILES"),
+         HostedZone(domain="globex.example"), HostedZone(domain="initech.example", zone_id="Z0INITECH"))
 
 
-def run_addons(hostnames=HOSTS, **overrides):
+def run_addons(hostnames=HOSTS, dns_zones=ZONES, **overrides):
     def program():
         cluster = make_cluster_ref(CLUSTER)
         PlatformAddons(NAME, PlatformAddonsArgs(
             cluster=cluster, names=CellNames("apne1-01", "prod").cluster_names, kubeconfig="{}",
-            volume_key_arn=VOLUME_KEY, hostnames=hostnames, **overrides))
+            volume_key_arn=VOLUME_KEY, hostnames=hostnames, dns_zones=dns_zones, **overrides))
     return run_program(program)
 
 
@@ -206,7 +211,7 @@ def test_dns_roles_may_write_only_this_clusters_records(run):
             ["acme.files.example.com", "_extdns-*.acme.files.example.com",
              "files.globex.example", "_extdns-*.files.globex.example"]}
     values = charts(run)["external-dns"].inputs["values"]
-    assert values["domainFilters"] == hosts and values["policy"] == "upsert-only"
+    assert values["policy"] == "upsert-only"
     assert values["txtOwnerId"] == CLUSTER and values["txtPrefix"] == "_extdns-%{record_type}."
     assert values["sources"] == ["istio-gateway"]
 
@@ -265,3 +270,62 @@ def test_addon_pods_tolerate_the_system_pool(run):
     for key in ("cert-manager", "external-dns", "metrics-server"):
         assert values[key]["tolerations"] == [toleration]
     assert values["kube-prometheus-stack"]["prometheus"]["prometheusSpec"]["tolerations"] == [toleration]
+
+
+# --- which hosted zones external-dns manages ------------------------------------------------
+def external_dns_zone_selection(values, zones):
+    """The zones external-dns v0.19 would manage, by its own rules (provider/aws/aws.go
+    ``zones()``): a zone passes the --zone-id-filter (id suffix) and its name matches a
+    --domain-filter (equal to it, or below it); parents of a filter only with
+    --aws-zone-match-parent, which the platform never sets."""
+    ids = [a.split("=", 1)[1] for a in values["extraArgs"] if a.startswith("--zone-id-filter=")]
+    assert not any(a.startswith("--aws-zone-match-parent") for a in values["extraArgs"])
+    filters = values["domainFilters"]
+
+    def by_id(zone):
+        return not ids or any(f"/hostedzone/{zone.zone_id or 'none'}".endswith(i) for i in ids)
+
+    def by_name(zone):
+        return not filters or any(zone.domain == f or zone.domain.endswith("." + f) for f in filters)
+    return sorted(z.domain for z in zones if by_id(z) and by_name(z))
+
+
+def test_external_dns_manages_exactly_the_zones_of_this_clusters_hosts(run):
+    values = charts(run)["external-dns"].inputs["values"]
+    assert values["domainFilters"] == ["files.example.com", "globex.example"]
+    # globex.example has no known id, so no zone-id filter (it would drop globex.example).
+    assert not [a for a in values["extraArgs"] if a.startswith("--zone-id-filter")]
+    assert external_dns_zone_selection(values, ZONES) == ["files.example.com", "globex.example"]
+
+
+def test_with_every_zone_id_known_a_same_named_twin_zone_is_not_managed():
+    zones = (HostedZone(domain="files.example.com", zone_id="Z0PLATFORMFILES"),
+             HostedZone(domain="globex.example", zone_id="Z0GLOBEX"))
+    values = charts(run_addons(dns_zones=zones))["external-dns"].inputs["values"]
+    assert sorted(a for a in values["extraArgs"] if a.startswith("--zone-id-filter")) == [
+        "--zone-id-filter=Z0GLOBEX", "--zone-id-filter=Z0PLATFORMFILES"]
+    # The account's zones as Route 53 lists them: a private twin shares the platform zone's name.
+    account = [*zones, HostedZone(domain="files.example.com", zone_id="Z0PRIVATETWIN"),
+               HostedZone(domain="initech.example", zone_id="Z0INITECH")]
+    managed = [z.zone_id for z in account if external_dns_zone_selection(values, [z])]
+    assert managed == ["Z0PLATFORMFILES", "Z0GLOBEX"]
+
+
+def test_host_names_as_domain_filters_would_manage_no_zone():
+    """Hostile case: the old values (the hosts themselves as filters) select no hosted zone."""
+    old = {"domainFilters": ["acme.files.example.com", "files.globex.example"], "extraArgs": []}
+    assert external_dns_zone_selection(old, ZONES) == []
+
+
+def test_the_dns_roles_write_only_in_the_zones_with_known_ids():
+    zones = (HostedZone(domain="files.example.com", zone_id="Z0PLATFORMFILES"),)
+    run = run_addons(hostnames=["acme.files.example.com"], dns_zones=zones)
+    for addon in ("cert-manager", "external-dns"):
+        policy = json.loads(run.named(f"{NAME}-{addon}-role-policy").inputs["policy"])
+        [write] = [s for s in policy["Statement"] if s["Action"] == "route53:ChangeResourceRecordSets"]
+        assert write["Resource"] == ["arn:aws:route53:::hostedzone/Z0PLATFORMFILES"], addon
+
+
+def test_a_host_outside_every_zone_is_refused_before_anything_is_declared():
+    with pytest.raises(ValueError, match="is in none of the hosted zones"):
+        run_addons(hostnames=["files.umbrella.example"])

@@ -33,6 +33,19 @@ def problems_of(directory: Path) -> list[str]:
 
 # (fixture directory, file named in the problem, field, fragment of the message)
 INVALID = [
+    # Accounts, zones and quotas (tenants.accounts, tenants.regions, tenants.quotas).
+    ("cluster-without-account", "solo.yaml", "account", "lives in its own AWS account"),
+    ("account-on-shared-tier", "mixed.yaml", "(file)", "only cluster-tier tenants have their own account"),
+    ("account-reused", "second.yaml", "account", "is already tenant first's"),
+    ("account-is-platform", "insider.yaml", "account", "is the platform account's"),
+    ("zone-unsupported-by-eks", "_platform.yaml", "availability_zones",
+     "EKS does not create clusters in use1-az3"),
+    ("zone-of-another-region", "_platform.yaml", "availability_zones", "'use1-az2' is not a zone ID of"),
+    ("quota-exceeded", "_platform.yaml", "account_quotas.default.elastic_ips_per_region",
+     "account 111111111111 in ap-northeast-1 would use 6 of its 5"),
+    ("host-outside-hosted-zones", "stray.yaml", "hostname", "is in no hosted zone"),
+    ("host-zone-in-another-account", "silo.yaml", "hostname",
+     "its hosted zone files.test.example is in account 111111111111"),
     ("broken-yaml", "broken.yaml", "(file)", "invalid YAML"),
     ("empty-file", "empty.yaml", "(file)", "file is empty"),
     ("not-a-mapping", "listy.yaml", "(file)", "expected a mapping"),
@@ -44,6 +57,8 @@ INVALID = [
     ("nested-unknown-field", "nested.yaml", "features.chatbots",
      "unknown field; allowed fields are ['chatbot', 'fileserver']"),
     ("duplicate-key", "twice.yaml", "(file)", "duplicate key 'plan' (first given on line 3)"),
+    ("file-deleted-without-offboarding", "_allocations.yaml", "tenants.gone",
+     "gone.yaml is gone: deleting a tenant file orphans its stack and data"),
     ("unknown-tier", "tiered.yaml", "tier", "'namespace', 'node', 'vcluster' or 'cluster'"),
     ("unknown-plan", "planned.yaml", "plan", "unknown plan; allowed plans are"),
     ("duplicate-id", "dup.yaml", "id", "duplicate tenant id, already defined in good.yaml"),

@@ -17,7 +17,9 @@ from tenants.problems import RegistryInvalid
 from tenants.quantity import parse_quantity
 from tests.factories import TEST_IMAGES
 
-PLATFORM = {"domain": "files.test.example", "images": dict(TEST_IMAGES), "cells": [
+PLATFORM = {"domain": "files.test.example", "images": dict(TEST_IMAGES),
+            # Two cells in one account and region need more than the default 5 Elastic IPs.
+            "account_quotas": {"default": {"elastic_ips_per_region": 10}}, "cells": [
     {"name": "pools", "region": "ap-northeast-1", "vpc_cidr": "10.0.0.0/16"},
     {"name": "nopools", "region": "ap-northeast-1", "vpc_cidr": "10.1.0.0/16", "dedicated_pools": False},
 ]}
