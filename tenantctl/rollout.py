@@ -38,10 +38,16 @@ stack set is refused (select the same stacks, or start a new record). Only one r
 a time can hold a record (``FILE.lock``).
 
 ``--matrix`` runs nothing: it prints the waves as a GitHub Actions job matrix, each wave
-cut into jobs of at most ``--per-job`` stacks::
+cut into jobs of at most ``--per-job`` stacks of one region::
 
-    {"include": [{"wave": 1, "part": 1, "parts": 1, "stacks": "shared-dev"},
-                 {"wave": 2, "part": 1, "parts": 2, "stacks": "shared-r1 shared-r2"}, ...]}
+    {"include": [{"wave": 1, "part": 1, "parts": 1, "region": "ap-northeast-1",
+                  "stacks": "shared-dev"},
+                 {"wave": 2, "part": 1, "parts": 2, "region": "ap-northeast-1",
+                  "stacks": "shared-r1 shared-r2"},
+                 {"wave": 2, "part": 2, "parts": 2, "region": "us-east-1",
+                  "stacks": "shared-u1"}, ...]}
+
+A job holds the stacks of one region (its deploy runner reaches their private endpoints).
 
 ``--github-output`` also appends ``waves=<n>``, ``matrix=<all>`` and, per wave,
 ``wave<i>={"include": [...]}`` to ``$GITHUB_OUTPUT``, so that one job per wave (each
@@ -65,7 +71,6 @@ import argparse
 import contextlib
 import fcntl
 import json
-import math
 import os
 import re
 import sys
@@ -159,17 +164,23 @@ def _listed_plan(spec: str, ordered: list[StackSpec]) -> list[list[StackSpec]]:
     return [wave for wave in plan if wave]
 
 
-def matrix(plan: Sequence[Sequence[str]], per_job: int) -> list[dict[str, Any]]:
-    """The matrix entries of every wave: each wave cut into jobs of at most ``per_job``."""
-    entries = []
+def matrix(plan: Sequence[Sequence[StackSpec]], per_job: int) -> list[dict[str, Any]]:
+    """The matrix entries of every wave: per region, jobs of at most ``per_job`` stacks.
+
+    A job holds stacks of one region only: ``pulumi up`` must run on that region's deploy
+    runner, the one machine that reaches its clusters' private endpoints and databases.
+    """
+    entries: list[dict[str, Any]] = []
     for number, wave in enumerate(plan, start=1):
-        parts = math.ceil(len(wave) / per_job)
-        if parts > MATRIX_LIMIT:
-            raise RolloutError(f"wave {number} needs {parts} jobs; GitHub runs at most "
+        shares: list[tuple[str, list[str]]] = []
+        for region in dict.fromkeys(s.region for s in wave):  # regions in wave order
+            names = [s.name for s in wave if s.region == region]
+            shares += [(region, names[i:i + per_job]) for i in range(0, len(names), per_job)]
+        if len(shares) > MATRIX_LIMIT:
+            raise RolloutError(f"wave {number} needs {len(shares)} jobs; GitHub runs at most "
                                f"{MATRIX_LIMIT} per matrix: raise --per-job")
-        for part in range(parts):
-            share = wave[part * per_job:(part + 1) * per_job]
-            entries.append({"wave": number, "part": part + 1, "parts": parts, "stacks": " ".join(share)})
+        entries += [{"wave": number, "part": part, "parts": len(shares), "region": region,
+                     "stacks": " ".join(names)} for part, (region, names) in enumerate(shares, start=1)]
     return entries
 
 
@@ -456,7 +467,7 @@ def _rollout(args: argparse.Namespace, started: float) -> int:
     plan = parse_plan(args.waves, specs)
     names = [[s.name for s in wave] for wave in plan]
     if args.matrix:
-        entries = matrix(names, args.per_job)
+        entries = matrix(plan, args.per_job)
         print(json.dumps({"include": entries}, indent=1))
         if args.github_output:
             write_github_output(names, entries)

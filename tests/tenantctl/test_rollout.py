@@ -9,18 +9,27 @@ fails the ones a test scripts).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tenantctl import rollout as rollout_module
 from tenantctl.automation import required_plugins
 from tenantctl.rollout import holding
+from tenants.loader import load_registry
+from tenants.stacks import fleet_stacks
 from tests.conftest import run_cli
 from tests.tenantctl.fake_pulumi import FakePulumi
 
 REGISTRY = Path(__file__).resolve().parents[1] / "fixtures" / "rollout"
 FLEET = ["shared-dev", "shared-r1", "shared-r2", "tenant-silo", "tenant-solo"]
 WAVES = [["shared-dev"], ["shared-r1", "shared-r2"], ["tenant-silo", "tenant-solo"]]
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    return fleet_stacks(load_registry(REGISTRY))
 
 
 @pytest.fixture
@@ -320,11 +329,31 @@ def test_without_the_canary_cell_the_first_selected_stack_is_the_canary(tmp_path
 def test_matrix_cuts_waves_into_jobs_for_ci_runners(tmp_path, monkeypatch):
     result = matrix(tmp_path, monkeypatch, "--per-job", "1")
     entries = json.loads(result.out)["include"]
+    tokyo = "ap-northeast-1"
     assert entries[:3] == [
-        {"wave": 1, "part": 1, "parts": 1, "stacks": "shared-dev"},
-        {"wave": 2, "part": 1, "parts": 2, "stacks": "shared-r1"},
-        {"wave": 2, "part": 2, "parts": 2, "stacks": "shared-r2"}]
+        {"wave": 1, "part": 1, "parts": 1, "region": tokyo, "stacks": "shared-dev"},
+        {"wave": 2, "part": 1, "parts": 2, "region": tokyo, "stacks": "shared-r1"},
+        {"wave": 2, "part": 2, "parts": 2, "region": tokyo, "stacks": "shared-r2"}]
     assert len(entries) == 5
+
+
+def test_a_matrix_job_never_mixes_regions(fleet):
+    # One job runs on one region's deploy runner: stacks of two regions never share one.
+    by_name = {s.name: s for s in fleet}
+    virginia = [replace(by_name[name], region="us-east-1") for name in ("shared-r1", "tenant-silo")]
+    wave = [by_name["shared-r2"], virginia[0], by_name["tenant-solo"], virginia[1]]
+    entries = rollout_module.matrix([wave], per_job=5)
+    assert [(e["region"], e["stacks"], e["part"], e["parts"]) for e in entries] == [
+        ("ap-northeast-1", "shared-r2 tenant-solo", 1, 2), ("us-east-1", "shared-r1 tenant-silo", 2, 2)]
+    assert [e["stacks"] for e in rollout_module.matrix([wave], per_job=1)] == [
+        "shared-r2", "tenant-solo", "shared-r1", "tenant-silo"]
+
+
+def test_a_wave_beyond_githubs_matrix_limit_is_refused(fleet):
+    wave = [replace(fleet[0], name=f"shared-c{i}") for i in range(rollout_module.MATRIX_LIMIT + 1)]
+    assert len(rollout_module.matrix([wave], per_job=2)) == 129
+    with pytest.raises(rollout_module.RolloutError, match="raise --per-job"):
+        rollout_module.matrix([wave], per_job=1)
 
 
 def test_matrix_writes_one_matrix_per_wave_to_github_output(tmp_path, monkeypatch):
@@ -338,7 +367,7 @@ def test_matrix_writes_one_matrix_per_wave_to_github_output(tmp_path, monkeypatc
     values = dict(line.split("=", 1) for line in lines[1:])
     assert values["waves"] == "3"
     assert json.loads(values["wave1"]) == {
-        "include": [{"wave": 1, "part": 1, "parts": 1, "stacks": "shared-dev"}]}
+        "include": [{"wave": 1, "part": 1, "parts": 1, "region": "ap-northeast-1", "stacks": "shared-dev"}]}
     assert json.loads(values["wave3"])["include"][0]["stacks"] == "tenant-silo tenant-solo"
     assert json.loads(values["matrix"]) == json.loads(result.out)
 
