@@ -83,6 +83,13 @@ def dedicated_pool_without_label(resources: Resources) -> str:
     return _culprit(group)
 
 
+@mutation("ISO-NODE-01")
+def shared_pool_labelled_for_the_node_tenant(resources: Resources) -> str:
+    group = find(resources, NODE_GROUP, "tp-prod-cell-f1-workload-node-group")
+    group["inputs"]["labels"]["tenant"] = NODE_TENANT   # bravo's pods would land on shared nodes
+    return _culprit(group)
+
+
 # --- ISO-NODE-02: pods stay on their own pool ----------------------------------------------
 @mutation("ISO-NODE-02")
 def keyless_exists_toleration(resources: Resources) -> str:
@@ -428,6 +435,7 @@ def privileged_tool_hidden_in_a_v3_release(resources: Resources) -> str:
 MUTATIONS: list[Mutation] = [
     dedicated_pool_without_taint, dedicated_pool_taint_only_preferred,
     dedicated_pool_tainted_for_another_tenant, dedicated_pool_without_label,
+    shared_pool_labelled_for_the_node_tenant,
     keyless_exists_toleration, namespace_tier_pod_joins_the_dedicated_pool,
     node_tier_pod_selects_another_tenants_pool, node_tier_pod_loses_its_selector,
     node_tier_pod_tolerates_every_tenant_pool, tenant_pod_tolerates_the_system_pool,
