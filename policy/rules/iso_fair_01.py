@@ -28,6 +28,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
 from components import token_budget as tb
 from policy import stackview, tenancy
 from policy.props import as_list, as_map, is_list, number, text
@@ -40,6 +42,9 @@ ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 FUNCTION = "aws:lambda/function:Function"
 PERMISSION = "aws:lambda/permission:Permission"
+#: How an unknown value reaches a rule: the real engine's marker, and the offline plan's
+#: (``policy.engine.UNKNOWN``, which imports the rules, so it is spelled here).
+UNKNOWN_VALUES = (UNKNOWN_STRING_VALUE, "[unknown]")
 PROFILE_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{12}:application-inference-profile/.+$")
 
 MSG_NO_ALARM = ("Give the tenant's chatbot a token budget alarm on AWS/Bedrock InputTokenCount and "
@@ -100,10 +105,12 @@ def _is_token_alarm(alarm: Resource) -> bool:
 
 
 def _invokes(res: Resource, prop: str, function: Resource) -> bool:
+    """Whether ``prop`` of ``res`` names the function (engine dependencies if it is unknown)."""
     name = text(function.props.get("name")) or ""
-    if function.urn in res.property_dependencies.get(prop, ()):
-        return True
-    return any(stackview.refers_to(a, name) for a in _items(res.props.get(prop)))
+    values = _items(res.props.get(prop))
+    if any(v in UNKNOWN_VALUES for v in values):
+        return function.urn in res.property_dependencies.get(prop, ())
+    return any(stackview.refers_to(v, name) for v in values)
 
 
 def _judge_alarm(alarm: Resource) -> Iterator[Finding]:
