@@ -15,6 +15,14 @@ MSG_HOST_SECRETS_MAPPING = ("Map host secrets and config maps only from the vClu
                             "namespace (sync.fromHost.*.mappings.byName).")
 MSG_FOREIGN_POOL = ("Enforce only the tenant's own pool in sync.toHost.pods.enforceTolerations "
                     "and sync.fromHost.nodes.selector.labels; no key-less tolerations.")
+MSG_FROM_HOST = ("Sync no host objects into the vCluster beyond nodes: sync.fromHost.secrets, "
+                 "configMaps and customResources off, networking.replicateServices.fromHost "
+                 "empty (they read the host namespace's or other namespaces' objects).")
+MSG_TO_HOST_NAMESPACES = ("Keep the vCluster in its one host namespace: sync.toHost.namespaces "
+                          "and experimental.multiNamespaceMode off.")
+MSG_INTEGRATION = ("Turn off vCluster integrations that reach host resources (integrations."
+                   "externalSecrets, certManager, istio, kubeVirt, metricsServer...) unless the "
+                   "platform allows them (option allowedIntegrations).")
 MSG_TARGET_NAMESPACE = "Leave experimental.syncSettings.targetNamespace unset or equal to the host namespace."
 
 TOLERATION = re.compile(r"^(?P<key>[^=:]*)(?:=(?P<value>[^:]*))?(?::(?P<effect>.*))?$")
@@ -39,6 +47,26 @@ def _pool_ok(values: Mapping[str, Any], tenant: str | None) -> bool:
     return tenancy.LABEL_TENANT not in labels or labels[tenancy.LABEL_TENANT] == tenant
 
 
+def _enabled(value: Any) -> bool:
+    return is_true(as_map(value).get("enabled"))
+
+
+def _host_reach(values: Mapping[str, Any], allowed: list[str]) -> Iterator[str]:
+    """Syncing host objects in, spreading to other host namespaces, host integrations."""
+    from_host = as_map(get(values, "sync", "fromHost"))
+    custom = as_map(from_host.get("customResources"))
+    if (_enabled(from_host.get("secrets")) or _enabled(from_host.get("configMaps"))
+            or any(_enabled(v) for v in custom.values())
+            or as_list(get(values, "networking", "replicateServices", "fromHost"))):
+        yield MSG_FROM_HOST
+    if _enabled(get(values, "sync", "toHost", "namespaces")) \
+            or _enabled(get(values, "experimental", "multiNamespaceMode")):
+        yield MSG_TO_HOST_NAMESPACES
+    for name, integration in as_map(values.get("integrations")).items():
+        if _enabled(integration) and name not in allowed:
+            yield MSG_INTEGRATION
+
+
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     if not helm.is_vcluster(res.type, res.props):
         return
@@ -53,6 +81,7 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
                 yield MSG_HOST_SECRETS_MAPPING
     if not _pool_ok(values, tenancy.tenant_of_namespace(host)):
         yield MSG_FOREIGN_POOL
+    yield from _host_reach(values, [str(i) for i in cfg.option("allowedIntegrations")])
     target = text(get(values, "experimental", "syncSettings", "targetNamespace"))
     if target is not None and target != host:
         yield MSG_TARGET_NAMESPACE
@@ -61,8 +90,12 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
 RULE = ResourceRule(
     id="ISO-VC-02",
     description=(
-        "vCluster values keep node sync one-way (syncBackChanges false), map no host secrets from"
-        " other namespaces, and enforce only the tenant's own pool."
+        "vCluster values keep node sync one-way (syncBackChanges false), sync no host secrets, "
+        "config maps, custom resources or services in, stay in one host namespace, enable no "
+        "host integrations, and enforce only the tenant's own pool."
     ),
     severity="high", tiers="V", scope="tenant",
+    options={"allowedIntegrations": {
+        "type": "array", "items": {"type": "string"}, "default": [],
+        "description": "vCluster integrations (keys of integrations) the platform allows."}},
     applies_to=helm.is_chart_type, check=check)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 
 import pulumi
@@ -36,13 +37,13 @@ COMMON = [
     ("kubernetes:security.istio.io/v1:PeerAuthentication", "mesh-peer-authentication"),
     ("kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-authz-allow-nothing"),
     ("kubernetes:security.istio.io/v1:AuthorizationPolicy", "mesh-authz-allow-tenant"),
+    ("kubernetes:networking.istio.io/v1:Sidecar", "mesh-sidecar"),
     ("kubernetes:networking.istio.io/v1alpha3:EnvoyFilter", "gateway-rate-limit"),
     ("tenant-platform:index:WorkloadIdentity", "fileserver"),
     ("tenant-platform:index:WorkloadIdentity", "chatbot"),
 ]
 #: Only where the platform writes every workload: the proxies refuse unregistered hosts.
 REGISTRY_ONLY = [
-    ("kubernetes:networking.istio.io/v1:Sidecar", "mesh-sidecar"),
     ("kubernetes:networking.istio.io/v1:ServiceEntry", "mesh-egress-aws-apis"),
     ("kubernetes:networking.istio.io/v1:ServiceEntry", "mesh-egress-database"),
 ]
@@ -195,6 +196,25 @@ def test_identities_expose_roles_and_service_account_names():
     run_namespace(captured=captured)
     assert list(captured["identities"]) == ["fileserver", "chatbot"]
     assert captured["values"] == [NS, "fileserver", "chatbot"]
+
+
+def test_every_tier_scopes_its_proxies_and_only_vcluster_allows_unregistered_hosts():
+    for tier in ("namespace", "vcluster"):
+        sidecar = run_namespace(tier=tier).named("acme-mesh-sidecar").inputs["spec"]
+        assert sidecar["egress"] == [{"hosts": ["./*", "istio-system/*"]}]
+        mode = "ALLOW_ANY" if tier == "vcluster" else "REGISTRY_ONLY"
+        assert sidecar["outboundTrafficPolicy"] == {"mode": mode}
+
+
+def test_database_egress_defaults_to_the_private_subnets_not_the_vpc():
+    run = run_namespace()
+    rule = run.named("acme-netpol-allow-to-database").inputs["spec"]["egress"][0]
+    blocks = [peer["ipBlock"]["cidr"] for peer in rule["to"]]
+    vpc = ipaddress.ip_network(run.named("acme-netpol-allow-to-public-https").inputs["spec"]["egress"][0]
+                               ["to"][0]["ipBlock"]["except"][0])
+    assert blocks and vpc.prefixlen < 32
+    assert all(ipaddress.ip_network(b).subnet_of(vpc) and ipaddress.ip_network(b) != vpc for b in blocks)
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
 
 
 def test_database_egress_can_be_narrowed_or_removed():

@@ -47,8 +47,9 @@ def test_release_waits_for_every_control_of_its_host_namespace():
     depends = set(run.named("kaze-vcluster-chart").options["dependsOn"])
     fence = {r.urn for r in run.resources if r.name.startswith("kaze-") and r.custom
              and not r.name.startswith("kaze-vcluster")}
-    # TenantNamespace's 21 children less its 2 identity components, plus their role and SA each.
-    assert len(fence) == 21 - 2 + 4
+    # TenantNamespace's 22 children (its Sidecar included) less its 2 identity components,
+    # plus their role and SA each.
+    assert len(fence) == 22 - 2 + 4
     assert fence <= depends
 
 

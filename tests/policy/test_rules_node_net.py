@@ -17,6 +17,9 @@ from policy.rules import (
     iso_net_07,
     iso_net_08,
     iso_net_09,
+    iso_net_10,
+    iso_net_11,
+    iso_net_12,
     iso_node_01,
     iso_node_02,
     iso_node_03,
@@ -65,6 +68,17 @@ def sg_rule(**inputs: Any) -> dict[str, Any]:
 def sg_ingress_rule(**inputs: Any) -> dict[str, Any]:
     return f.resource("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "sgi", {
         "securityGroupId": "sg-lb", "ipProtocol": "tcp", **inputs})
+
+
+def database_egress(stack: list[dict[str, Any]], block: str, port: int) -> list[dict[str, Any]]:
+    """The stack with its proxy in subnet private-a and acme egress to ``block`` on ``port``."""
+    proxy = f.changed(f.find(stack, "aws:rds/proxy:Proxy", "db-proxy"), ("vpcSubnetIds",), ["private-a-id"])
+    policy = f.changed(f.changed(f.allow_https_egress(), EGRESS0, {
+        "to": [{"ipBlock": {"cidr": block}}], "ports": [{"port": port, "protocol": "TCP"}]}),
+        ("metadata", "name"), "allow-database")
+    policy["name"] = "acme-allow-database"
+    policy["urn"] = policy["urn"].replace("acme-allow-https", "acme-allow-database")
+    return [*f.replace(stack, proxy), policy]
 
 
 def cni_config(**config: Any) -> str:
@@ -263,6 +277,115 @@ CASES: list[Case] = [
     alone("net09-snippet", "ISO-NET-09", lambda: ingress(
         "acme.files.example.com", **{"nginx.ingress.kubernetes.io/server-snippet": "location / {}"}),
         iso_net_09.MSG_SNIPPET),
+    # Openness by address space, however the blocks are split
+    one("net02-split-internet-no-except", "ISO-NET-02", f.allow_https_egress, EGRESS0 + ("to",),
+        [{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"}}],
+        iso_net_02.MSG_INTERNAL_RANGES),
+    one("net02-except-only-half-of-vpc", "ISO-NET-02", f.allow_https_egress,
+        EGRESS0 + ("to", 0, "ipBlock", "except"), ["10.0.0.0/9", "172.16.0.0/12", "192.168.0.0/16"],
+        iso_net_02.MSG_INTERNAL_RANGES),
+    one("net04-split-internet-reaches-imds", "ISO-NET-04", f.allow_https_egress, EGRESS0 + ("to",),
+        [{"ipBlock": {"cidr": "0.0.0.0/1"}}, {"ipBlock": {"cidr": "128.0.0.0/1"}}], iso_net_04.MSG_IMDS),
+    one("net04-imds-excepted-link-local-open", "ISO-NET-04", f.allow_https_egress,
+        EGRESS0 + ("to", 0, "ipBlock", "except"),
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.169.254/32"], iso_net_04.MSG_IMDS),
+    one("net04-ipv6-ec2-link-local", "ISO-NET-04", f.allow_https_egress, EGRESS0 + ("to", 1),
+        {"ipBlock": {"cidr": "fd00:ec2::/32"}}, iso_net_04.MSG_IMDS),
+    alone("net06-split-source-ranges", "ISO-NET-06", lambda: f.changed(f.changed(f.changed(
+        f.service(), ("spec", "type"), "LoadBalancer"),
+        ("spec", "loadBalancerSourceRanges"), ["0.0.0.0/1", "128.0.0.0/1"]),
+        ("metadata", "annotations"), {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"}),
+        iso_net_06.MSG_SOURCE_RANGES),
+    one("net07-split-sg", "ISO-NET-07", f.db_security_group, ("ingress", 0, "cidrBlocks"),
+        ["0.0.0.0/1", "128.0.0.0/1"], iso_net_07.MSG_OPEN_INGRESS),
+    one("net07-split-across-sg-rules", "ISO-NET-07", f.db_security_group, ("ingress",),
+        [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["0.0.0.0/1"]},
+         {"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "cidrBlocks": ["128.0.0.0/1"]}],
+        iso_net_07.MSG_OPEN_INGRESS),
+    alone("net07-many-slash-8s", "ISO-NET-07", lambda: sg_rule(
+        fromPort=22, toPort=22, cidrBlocks=[f"{i}.0.0.0/8" for i in range(1, 60) if i != 10]),
+        iso_net_07.MSG_OPEN_INGRESS),
+    alone("net07-ipv6-split", "ISO-NET-07", lambda: sg_rule(
+        fromPort=22, toPort=22, ipv6CidrBlocks=["::/1", "8000::/1"]), iso_net_07.MSG_OPEN_INGRESS),
+    alone("net07-global-unicast", "ISO-NET-07", lambda: sg_ingress_rule(
+        fromPort=22, toPort=22, cidrIpv6="2000::/3"), iso_net_07.MSG_OPEN_INGRESS),
+    # ISO-NET-10 (stack): peers by what they select, ipBlocks by what they cover
+    stack_edit("net10-shared-tier-label", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-gateway", ("spec", "ingress", 0, "from", 0, "namespaceSelector"),
+                        {"matchLabels": {"tier": "namespace"}}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="acme-allow-gateway"),
+    stack_edit("net10-other-tenant-by-name", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-gateway", ("spec", "ingress", 0, "from", 0, "namespaceSelector"),
+                        {"matchLabels": {"kubernetes.io/metadata.name": "tenant-bolt"}}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="acme-allow-gateway"),
+    stack_edit("net10-tenant-exists", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-gateway", ("spec", "ingress", 0, "from", 0, "namespaceSelector"),
+                        {"matchExpressions": [{"key": "tenant", "operator": "Exists"}]}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="acme-allow-gateway"),
+    stack_edit("net10-not-in-own-name", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-dns", EGRESS0 + ("to", 0, "namespaceSelector"),
+                        {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                                               "values": ["tenant-acme"]}]}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="acme-allow-dns"),
+    stack_edit("net10-managed-by-label", "ISO-NET-10",
+               changing(NETPOL, "bolt-allow-dns", EGRESS0 + ("to", 0, "namespaceSelector"),
+                        {"matchLabels": {"app.kubernetes.io/managed-by": "tenant-platform"}}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="bolt-allow-dns"),
+    stack_edit("net10-plan-in-list", "ISO-NET-10",
+               changing(NETPOL, "cirrus-allow-dns", EGRESS0 + ("to", 0, "namespaceSelector"),
+                        {"matchExpressions": [{"key": "tenant", "operator": "In",
+                                               "values": ["cirrus", "acme"]}]}),
+               iso_net_10.MSG_FOREIGN_NAMESPACE, about="cirrus-allow-dns"),
+    stack_edit("net10-egress-ports-no-to", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-dns", EGRESS0 + ("to",), f.DELETE),
+               iso_net_10.MSG_ALL_DESTINATIONS, about="acme-allow-dns"),
+    stack_edit("net10-ingress-no-from", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-gateway", ("spec", "ingress", 0, "from"), []),
+               iso_net_10.MSG_ALL_SOURCES, about="acme-allow-gateway"),
+    stack_edit("net10-vpc-all-ports", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-https", EGRESS0, {"to": [{"ipBlock": {"cidr": "10.0.0.0/16"}}]}),
+               iso_net_10.MSG_INTERNAL_EGRESS, about="acme-allow-https"),
+    stack_edit("net10-link-local", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-https", EGRESS0 + ("to", 0, "ipBlock"),
+                        {"cidr": "169.254.0.0/16"}),
+               iso_net_10.MSG_INTERNAL_EGRESS, about="acme-allow-https"),
+    stack_edit("net10-database-subnet-other-port", "ISO-NET-10",
+               lambda s: database_egress(s, "10.0.0.0/19", 443),
+               iso_net_10.MSG_DATABASE_PORT, about="acme-allow-database"),
+    stack_edit("net10-whole-vpc-on-database-port", "ISO-NET-10",
+               lambda s: database_egress(s, "10.0.0.0/16", 5432),
+               iso_net_10.MSG_INTERNAL_EGRESS, about="acme-allow-database"),
+    stack_edit("net10-ingress-from-vpc", "ISO-NET-10",
+               changing(NETPOL, "acme-allow-gateway", ("spec", "ingress", 0, "from", 0),
+                        {"ipBlock": {"cidr": "10.0.0.0/8"}}),
+               iso_net_10.MSG_INTERNAL_INGRESS, about="acme-allow-gateway"),
+    # ISO-NET-11
+    one("net11-honor-labels", "ISO-NET-11", f.pod_monitor, ("spec", "podMetricsEndpoints", 0, "honorLabels"),
+        True, iso_net_11.MSG_HONOR_LABELS),
+    one("net11-tenant-from-pod-label", "ISO-NET-11", f.pod_monitor,
+        ("spec", "podMetricsEndpoints", 0, "relabelings", 1),
+        {"action": "replace", "sourceLabels": ["__meta_kubernetes_pod_label_tenant"],
+         "targetLabel": "tenant"},
+        iso_net_11.MSG_RELABEL_TENANCY),
+    one("net11-other-namespace-value", "ISO-NET-11", f.pod_monitor,
+        ("spec", "podMetricsEndpoints", 0, "metricRelabelings"),
+        [{"action": "replace", "replacement": "tenant-bolt", "targetLabel": "namespace"}],
+        iso_net_11.MSG_RELABEL_TENANCY),
+    one("net11-labelmap", "ISO-NET-11", f.pod_monitor, ("spec", "podMetricsEndpoints", 0, "relabelings", 1),
+        {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"}, iso_net_11.MSG_RELABEL_TENANCY),
+    one("net11-any-namespace", "ISO-NET-11", f.pod_monitor, ("spec", "namespaceSelector"), {"any": True},
+        iso_net_11.MSG_FOREIGN_NAMESPACES),
+    one("net11-other-namespace", "ISO-NET-11", f.pod_monitor, ("spec", "namespaceSelector", "matchNames"),
+        ["tenant-acme", "tenant-bolt"], iso_net_11.MSG_FOREIGN_NAMESPACES),
+    # ISO-NET-12
+    one("net12-service-source", "ISO-NET-12", f.external_dns_chart, ("values", "sources"),
+        ["istio-gateway", "service"], iso_net_12.MSG_SOURCES),
+    one("net12-crd-arg", "ISO-NET-12", f.external_dns_chart, ("values", "extraArgs"),
+        ["--source=crd"], iso_net_12.MSG_SOURCES),
+    one("net12-split-arg", "ISO-NET-12", f.external_dns_chart, ("values", "extraArgs"),
+        ["--source", "istio-virtualservice"], iso_net_12.MSG_SOURCES),
+    one("net12-no-sources", "ISO-NET-12", f.external_dns_chart, ("values", "sources"), f.DELETE,
+        iso_net_12.MSG_SOURCES),
 ]
 
 
@@ -328,3 +451,34 @@ def test_dns_rule_to_any_port_is_not_an_imds_path_unless_it_allows_http() -> Non
     assert _rule([f.allow_dns()], "ISO-NET-04") == []
     wide = f.changed(f.allow_dns(), EGRESS0 + ("to",), f.DELETE)
     assert _rule([wide], "ISO-NET-04") == []
+
+
+def test_database_egress_to_the_proxy_subnets_on_its_port_passes() -> None:
+    stack = database_egress(f.shared_stack(), "10.0.0.0/19", 5432)
+    assert _rule(stack, "ISO-NET-10") == []
+    assert _rule(database_egress(f.shared_stack(), "10.0.0.0/24", 5432), "ISO-NET-10") == []
+
+
+def test_selectors_of_own_and_platform_namespaces_pass() -> None:
+    stack = f.shared_stack()
+    own = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": "In",
+                                 "values": ["tenant-acme", "istio-ingress", "monitoring"]}]}
+    policy = f.changed(f.find(stack, NETPOL, "acme-allow-gateway"),
+                       ("spec", "ingress", 0, "from", 0, "namespaceSelector"), own)
+    assert _rule(f.replace(stack, policy), "ISO-NET-10") == []
+    # A label only platform namespaces carry (none of the tenants' labels) selects no tenant.
+    platform = {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}
+    policy = f.changed(policy, ("spec", "ingress", 0, "from", 0, "namespaceSelector"), platform)
+    assert _rule(f.replace(stack, policy), "ISO-NET-10") == []
+
+
+def test_allow_listed_ranges_are_not_open() -> None:
+    office = sg_rule(fromPort=22, toPort=22, cidrBlocks=["203.0.113.0/24", "198.51.100.0/24"])
+    assert _rule([office], "ISO-NET-07") == []
+    private = sg_rule(fromPort=22, toPort=22, cidrBlocks=["10.0.0.0/8"])
+    assert _rule([private], "ISO-NET-07") == []
+
+
+def test_compliant_monitor_and_external_dns_pass() -> None:
+    assert _rule([f.pod_monitor()], "ISO-NET-11") == []
+    assert _rule([f.external_dns_chart()], "ISO-NET-12") == []
