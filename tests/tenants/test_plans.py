@@ -124,3 +124,52 @@ def test_load_plans_names_the_file_it_read(tmp_path: Path):
     assert [str(p) for p in caught.value.problems] == [
         "other-plans.yaml: standard.embedding_dimensions: the chatbot's HNSW index covers at most 2000 "
         "dimensions of a vector column; choose a smaller embedding size (got 4096)"]
+
+
+# --- fair shares: the quota and LimitRange of a plan -------------------------------------
+def with_standard_in(section: str, **changes: object) -> dict:
+    raw = copy.deepcopy(RAW)
+    raw["standard"][section] = {**raw["standard"][section], **changes}
+    return raw
+
+
+def test_every_plan_budgets_limits_and_ephemeral_storage():
+    for plan in load_plans().values():
+        hard = plan.quota.hard()
+        assert {"limits.cpu", "limits.memory", "requests.ephemeral-storage",
+                "limits.ephemeral-storage"} <= set(hard)
+        assert hard["services.nodeports"] == hard["services.loadbalancers"] == "0"
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("limits_cpu", "1", "limits_cpu must be at least cpu"),
+    ("limits_memory", "1Gi", "limits_memory must be at least memory"),
+    ("limits_ephemeral_storage", "1Mi", "limits_ephemeral_storage must be at least ephemeral_storage"),
+    ("ephemeral_storage", "lots", "is not a Kubernetes quantity"),
+], ids=["cpu", "memory", "ephemeral", "not-a-quantity"])
+def test_a_quota_whose_limits_are_below_its_requests_is_rejected(field, value, message):
+    (problem,) = problems_of(with_standard_in("quota", **{field: value}))
+    assert problem.startswith("plans.yaml: standard.quota") and message in problem
+
+
+@pytest.mark.parametrize(("section", "changes", "message"), [
+    ("limit_range", {"default": {"cpu": "8", "memory": "1Gi", "ephemeral_storage": "512Mi"}},
+     "default cpu must not exceed max cpu"),
+    ("limit_range", {"min": {"cpu": "1", "memory": "16Mi", "ephemeral_storage": "16Mi"}},
+     "min cpu must not exceed default_request cpu"),
+    ("limit_range", {"max": {"cpu": "8", "memory": "4Gi", "ephemeral_storage": "4Gi"}},
+     "max cpu must not exceed pod_max cpu"),
+    ("limit_range", {"pvc": {"min": "10Gi", "max": "1Gi"}}, "pvc.min must not exceed pvc.max"),
+    ("limit_range", {"pod_max": {"cpu": "64", "memory": "5Gi", "ephemeral_storage": "6Gi"}},
+     "pod_max cpu must not exceed the quota's limit on it"),
+], ids=["default-above-max", "min-above-request", "container-above-pod", "pvc-bounds", "pod-above-quota"])
+def test_limit_range_bounds_must_nest(section, changes, message):
+    (problem,) = problems_of(with_standard_in(section, **changes))
+    assert message in problem
+
+
+def test_workloads_declare_ephemeral_storage():
+    raw = copy.deepcopy(RAW)
+    del raw["standard"]["chatbot"]["ephemeral_storage"]
+    assert [p.split(" (got")[0] for p in problems_of(raw)] == [
+        "plans.yaml: standard.chatbot.ephemeral_storage: Field required"]
