@@ -14,7 +14,8 @@ same monitoring and a new alert reaches the whole fleet in one change:
   ``tenant``;
 - a ``PrometheusRule`` whose every selector names the namespace (workload down, crash
   loops, 5xx ratio, latency, quota nearly used up, autoscaler pinned at its maximum,
-  chatbot token budget nearly spent). If the cluster's Prometheus enforces a namespace
+  chatbot token budget nearly spent: a warning only, the budget itself is enforced by
+  :mod:`components.token_budget`). If the cluster's Prometheus enforces a namespace
   label on tenant rules, it adds exactly the selector these rules already carry;
 - a Grafana dashboard as a ConfigMap labelled for Grafana's dashboard sidecar, filed in
   a folder per tenant, every query bound to the namespace.
@@ -153,7 +154,8 @@ def alert_rules(namespace: str, tenant_id: str, plan: PlanSpec,
                    f"{NEARLY_EXHAUSTED * budget.tokens_per_day:.0f}",
                    for_="5m", severity="warning", tenant_id=tenant_id,
                    summary="tenant " + tenant_id + f" spent over 90% of its {budget.tokens_per_day} "
-                           "daily chatbot tokens"),
+                           "daily chatbot tokens; at 100% its budget guard denies the chatbot "
+                           "Bedrock until midnight UTC (components/token_budget.py)"),
             _alert("TenantChatbotRequestBudgetNearlyExhausted",
                    f"sum(increase({CHATBOT_REQUESTS_METRIC}{{{ns}}}[1d])) > "
                    f"{NEARLY_EXHAUSTED * budget.requests_per_day:.0f}",
