@@ -1,4 +1,10 @@
-"""ISO-POD-12: requests and limits on every container; priority classes from an allowlist."""
+"""ISO-POD-12: requests and limits on every container; priority classes from an allowlist.
+
+High, not the catalogue's medium: on shared nodes a pod with a higher priority class (a
+system class, or a PriorityClass the tenant defines) preempts other tenants' pods, and
+nothing else in the cluster stops it (quotas do not limit priority unless scoped), so the
+allowlist is a fence between tenants, not advice.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +46,7 @@ RULE = ResourceRule(
         "Every tenant container declares CPU and memory requests and limits, and pods use only "
         "allowlisted priority classes."
     ),
-    severity="medium", tiers="NPV", scope="tenant",
+    severity="high", tiers="NPV", scope="tenant",
     options={"allowedPriorityClasses": {
         "type": "array", "items": {"type": "string"}, "default": ["tenant-default"],
         "description": "priorityClassName values tenant pods may use."}},

@@ -304,7 +304,7 @@ def writable_root_file_system(resources: Resources) -> str:
     return str(dep["name"])
 
 
-# --- ISO-POD-12 (medium): fair shares ------------------------------------------------------
+# --- ISO-POD-12: fair shares, preemption -------------------------------------------------
 @mutation("ISO-POD-12")
 def no_resource_limits(resources: Resources) -> str:
     dep = files_deployment(resources)
@@ -317,6 +317,14 @@ def system_priority_class(resources: Resources) -> str:
     dep = files_deployment(resources)
     pod_spec(dep)["priorityClassName"] = "system-node-critical"
     return str(dep["name"])
+
+
+@mutation("ISO-POD-12")
+def tenant_defines_a_preempting_priority_class(resources: Resources) -> str:
+    dep = files_deployment(resources)
+    return add(resources, dep, "kubernetes:scheduling.k8s.io/v1:PriorityClass", "alpha-urgent", {
+        "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "value": 1000000000,
+        "metadata": {"name": "alpha-urgent", "labels": dict(dep["inputs"]["metadata"]["labels"])}})
 
 
 # --- ISO-POD-13 (medium): images -----------------------------------------------------------
@@ -446,7 +454,7 @@ MUTATIONS: list[Mutation] = [
     apparmor_unconfined_annotation, selinux_super_privileged_type, unmasked_proc_mount,
     unsafe_sysctl, probe_aimed_at_instance_metadata,
     writable_root_file_system,
-    no_resource_limits, system_priority_class,
+    no_resource_limits, system_priority_class, tenant_defines_a_preempting_priority_class,
     image_by_tag_not_digest, image_from_another_tenants_repository, image_from_docker_hub,
     image_cached_on_shared_nodes, repository_with_mutable_tags,
     secret_in_an_environment_variable, bare_pod,
