@@ -433,3 +433,56 @@ def test_without_a_pulumi_cli_nothing_is_written(tmp_path, monkeypatch, record):
     result = run_cli("rollout", "--registry", str(REGISTRY), "--yes", "--record", str(record))
     assert result.code == 2 and "the Pulumi CLI is needed" in result.err
     assert not record.parent.exists()
+
+
+# --- the deploy workflow runs exactly what these tests cover ----------------------------------
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "deploy.yml"
+
+
+def test_every_selection_has_a_single_canary_and_at_most_three_waves(fleet):
+    # deploy.yml has one job per wave, three of them: the default plan must never need more.
+    for mask in range(1, 2 ** len(fleet)):
+        chosen = [s for i, s in enumerate(fleet) if mask >> i & 1]
+        plan = rollout_module.default_plan(chosen)
+        kinds = [s.kind for wave in plan for s in wave]
+        assert 1 <= len(plan) <= 3 and len(plan[0]) == 1
+        assert sorted(s.name for w in plan for s in w) == sorted(s.name for s in chosen)
+        assert kinds == sorted(kinds, key=lambda k: k != "shared")  # cells before dedicated
+
+
+def test_the_deploy_workflow_runs_one_job_per_wave_in_order():
+    import yaml
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    select = jobs["select"]
+    assert select["outputs"]["waves"] == "${{ steps.waves.outputs.waves }}"
+    for number in (1, 2, 3):
+        job = jobs[f"wave-{number}"]
+        assert select["outputs"][f"wave{number}"] == f"${{{{ steps.waves.outputs.wave{number} }}}}"
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.select.outputs.wave{number}) }}}}"
+        assert job["strategy"]["fail-fast"] is False  # a wave's other shares finish
+        assert job["environment"] == "production"
+        assert job["if"] == f"needs.select.outputs.wave{number} != ''"
+        needs = [job["needs"]] if isinstance(job["needs"], str) else job["needs"]
+        assert needs == (["select"] if number == 1 else ["select", f"wave-{number - 1}"])
+        scripts = "\n".join(step.get("run", "") for step in job["steps"])
+        assert "tenantctl rollout --yes --waves all" in scripts
+        assert "--no-policy" not in scripts
+
+
+def test_the_deploy_workflows_tenantctl_commands_parse():
+    import shlex
+
+    import yaml
+
+    from tenantctl.cli import build_parser
+
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    scripts = [step["run"] for job in jobs.values() for step in job["steps"] if "run" in step]
+    commands = [line.strip() for script in scripts for line in script.replace("\\\n", " ").splitlines()
+                if line.strip().startswith("tenantctl ")]
+    assert any(c.startswith("tenantctl rollout") for c in commands)
+    for command in commands:
+        argv = shlex.split(command.replace('"${args[@]}"', "--stack shared-dev").split(">")[0])[1:]
+        args = build_parser().parse_args([a.replace('"', "") for a in argv])
+        assert args.command in {"validate", "plan", "rollout"}, command
