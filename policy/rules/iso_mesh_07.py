@@ -39,7 +39,23 @@ IS_GATEWAY = kube.matcher("networking.istio.io/Gateway")
 IS_SE = kube.matcher("networking.istio.io/ServiceEntry")
 IS_DR = kube.matcher("networking.istio.io/DestinationRule")
 IS_CERT = kube.matcher("cert-manager.io/Certificate")
-JUDGED = (IS_VS, IS_GATEWAY, IS_SE, IS_DR, IS_CERT)
+IS_INGRESS = kube.matcher("networking.k8s.io/Ingress")
+IS_ROUTE = kube.matcher("gateway.networking.k8s.io/HTTPRoute", "gateway.networking.k8s.io/GRPCRoute",
+                        "gateway.networking.k8s.io/TLSRoute")
+IS_K8S_GATEWAY = kube.matcher("gateway.networking.k8s.io/Gateway")
+JUDGED = (IS_VS, IS_GATEWAY, IS_SE, IS_DR, IS_CERT, IS_INGRESS, IS_ROUTE, IS_K8S_GATEWAY)
+
+
+def _public_names(res: Resource, spec: Mapping[str, Any]) -> list[Any]:
+    """The public host names an Ingress, Gateway API route or listener, or Certificate claims."""
+    if IS_INGRESS(res.type):
+        return ([as_map(r).get("host") for r in as_list(spec.get("rules")) if as_map(r).get("host")]
+                + [h for t in as_list(spec.get("tls")) for h in as_list(as_map(t).get("hosts"))])
+    if IS_ROUTE(res.type):
+        return as_list(spec.get("hostnames"))
+    if IS_K8S_GATEWAY(res.type):
+        return [h for x in as_list(spec.get("listeners")) if (h := as_map(x).get("hostname"))]
+    return [*as_list(spec.get("dnsNames")), *([spec["commonName"]] if spec.get("commonName") else [])]
 
 
 def owner(res: Resource) -> str | None:
@@ -106,10 +122,8 @@ def _judge(res: Resource, tenant: str, domains: list[str], external: list[str],
             yield MSG_FOREIGN_HOST
         if not _exports_ok(spec, here, True):
             yield MSG_EXPORT
-    else:
-        names = [*as_list(spec.get("dnsNames")), *([spec["commonName"]] if spec.get("commonName") else [])]
-        if any(not hosts.owned(str(h), own, domains, internal=False) for h in names):
-            yield MSG_FOREIGN_HOST
+    elif any(not hosts.owned(str(h), own, domains, internal=False) for h in _public_names(res, spec)):
+        yield MSG_FOREIGN_HOST
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
@@ -131,8 +145,9 @@ RULE = StackRule(
     id="ISO-MESH-07",
     description=(
         "VirtualService hosts, destinations and gateways, Gateway servers, ServiceEntry and "
-        "DestinationRule hosts and Certificate names of a tenant are its own (registry hosts or "
-        "its namespace's services), and entries are exported only to the own namespace."
+        "DestinationRule hosts, Ingress, Gateway API and Certificate names of a tenant are its own "
+        "(registry hosts or its namespace's services), and entries are exported only to the own "
+        "namespace."
     ),
     severity="high", tiers="NPV", scope="all", check=check,
     options={

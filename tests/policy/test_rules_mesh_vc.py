@@ -81,6 +81,19 @@ def certificate(tenant: str, names: list[str]) -> dict[str, Any]:
                  "issuerRef": {"kind": "ClusterIssuer", "name": "letsencrypt-dns01"}}})
 
 
+def ingress(host: str) -> dict[str, Any]:
+    return f.resource("kubernetes:networking.k8s.io/v1:Ingress", "acme-ingress", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": f.meta("files", "acme"),
+        "spec": {"rules": [{"host": host, "http": {"paths": []}}]}})
+
+
+def http_route(hostnames: list[str]) -> dict[str, Any]:
+    return f.resource("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "acme-route-api", {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": f.meta("files", "acme"),
+        "spec": {"hostnames": hostnames}})
+
+
 def istio_gateway(tenant: str | None, hosts: list[str]) -> dict[str, Any]:
     meta = f.meta("gw", tenant) if tenant else {"name": "public", "namespace": "istio-ingress"}
     return f.resource("kubernetes:networking.istio.io/v1:Gateway", "gw", {
@@ -228,6 +241,12 @@ CASES: list[Case] = [
     stack_edit("mesh07-certificate-wildcard-parent", "ISO-MESH-07",
                adding(lambda: certificate("acme", ["*.files.example.com"])),
                iso_mesh_07.MSG_FOREIGN_HOST, about="acme-cert"),
+    stack_edit("mesh07-ingress-other-tenant-host", "ISO-MESH-07",
+               adding(lambda: ingress("bolt.files.example.com")),
+               iso_mesh_07.MSG_FOREIGN_HOST, about="acme-ingress"),
+    stack_edit("mesh07-http-route-other-tenant-host", "ISO-MESH-07",
+               adding(lambda: http_route(["acme.files.example.com", "cirrus.files.example.com"])),
+               iso_mesh_07.MSG_FOREIGN_HOST, about="acme-route-api"),
     # ISO-MESH-08 (stack)
     stack_edit("mesh08-no-sidecar", "ISO-MESH-08", without(SIDECAR, "cirrus-sidecar"),
                iso_mesh_08.MSG_MISSING, about="cirrus-namespace"),
