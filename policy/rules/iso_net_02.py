@@ -11,7 +11,8 @@ from policy.rule import Resource, ResourceRule, RuleConfig
 MSG_ALL_NAMESPACES = ("Replace namespaceSelector {} (every namespace) with a selector for the "
                       "tenant's own or named platform namespaces.")
 MSG_INTERNAL_RANGES = ("Add the cluster and VPC ranges (option internalCidrs) to the except "
-                       "list of every ipBlock that covers them, such as 0.0.0.0/0.")
+                       "list of every ipBlock that reaches both the internet and any of them, such "
+                       "as 0.0.0.0/0 or 0.0.0.0/1.")
 
 
 def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
