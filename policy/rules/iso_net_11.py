@@ -3,8 +3,9 @@
 Prometheus attributes a series to a tenant by its ``namespace`` and ``tenant`` labels;
 alerts, dashboards and usage metering read them. A monitor in a tenant namespace that
 honours the target's own labels (``honorLabels: true``), maps pod labels onto target
-labels (``labelmap``) or relabels ``namespace``/``tenant`` to anything but its own value
-lets a tenant's pods speak as another tenant, and one that selects pods of other
+labels (``labelmap``, ``podTargetLabels``, ``targetLabels``) or relabels
+``namespace``/``tenant`` to anything but its own value lets a tenant's pods speak as
+another tenant, and one that selects pods of other
 namespaces scrapes another tenant's workloads.
 """
 
@@ -19,8 +20,9 @@ from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_HONOR_LABELS = "Set honorLabels: false (the default) on every endpoint of the tenant's monitor."
 MSG_RELABEL_TENANCY = ("Relabel 'namespace' and 'tenant' only to the monitor's own namespace and "
-                       "tenant (a fixed replacement), and use no labelmap, in relabelings and "
-                       "metricRelabelings.")
+                       "tenant (a fixed replacement), use no labelmap in relabelings and "
+                       "metricRelabelings, and copy neither from pod or service labels "
+                       "(podTargetLabels, targetLabels).")
 MSG_FOREIGN_NAMESPACES = ("Scrape only the monitor's own namespace: namespaceSelector unset or "
                           "matchNames [its namespace], never any: true.")
 
@@ -57,6 +59,9 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
                  for s in as_list(endpoint.get(key))]
         if not all(_relabel_ok(step, own) for step in steps):
             yield MSG_RELABEL_TENANCY
+    copied = [str(x) for key in ("podTargetLabels", "targetLabels") for x in as_list(spec.get(key))]
+    if any(label in TENANCY_LABELS for label in copied):
+        yield MSG_RELABEL_TENANCY
     selector = spec.get("namespaceSelector")
     if selector is not None:
         selector = as_map(selector)

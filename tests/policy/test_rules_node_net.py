@@ -373,6 +373,8 @@ CASES: list[Case] = [
         iso_net_11.MSG_RELABEL_TENANCY),
     one("net11-labelmap", "ISO-NET-11", f.pod_monitor, ("spec", "podMetricsEndpoints", 0, "relabelings", 1),
         {"action": "labelmap", "regex": "__meta_kubernetes_pod_label_(.+)"}, iso_net_11.MSG_RELABEL_TENANCY),
+    one("net11-tenant-from-pod-target-labels", "ISO-NET-11", f.pod_monitor, ("spec", "podTargetLabels"),
+        ["app", "tenant"], iso_net_11.MSG_RELABEL_TENANCY),
     one("net11-any-namespace", "ISO-NET-11", f.pod_monitor, ("spec", "namespaceSelector"), {"any": True},
         iso_net_11.MSG_FOREIGN_NAMESPACES),
     one("net11-other-namespace", "ISO-NET-11", f.pod_monitor, ("spec", "namespaceSelector", "matchNames"),
