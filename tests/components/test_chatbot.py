@@ -34,6 +34,7 @@ def test_stack_declares_exactly_its_permissions_and_workload(run):
         ("kubernetes:core/v1:Service", "acme-chat-workload-service"),
         ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "acme-chat-workload-autoscaler"),
         ("kubernetes:policy/v1:PodDisruptionBudget", "acme-chat-workload-disruption-budget"),
+        ("pulumi-python:dynamic/tenant-platform:ReleasedImage", "acme-chat-workload-image"),
         ("tenant-platform:index:TokenBudget", "acme-chat-token-budget"),
         *[("aws:bedrock/inferenceProfile:InferenceProfile", f"acme-chat-token-budget-profile-{i}")
           for i in range(3)],
