@@ -5,10 +5,11 @@ decides (which stacks, in which waves, with which config) is pure and comes from
 model; the Pulumi CLI is reached only through an injectable ``PulumiCommand``, which is how
 the tests drive it without a CLI.
 
-Concurrency follows PULUMI-NOTES.md: one work directory per stack (``select_stack``
-rewrites a workspace's current-stack file), plugins installed once before fanning out,
-``stack.up()`` run on threads, and a stack locked by another update retried with backoff
-(never cancelled: we do not own that lock).
+Concurrency follows the Automation API's constraints: one work directory per stack
+(``select_stack`` rewrites a workspace's current-stack file), plugins installed once,
+serially, before fanning out (concurrent installs race on the plugin cache), ``stack.up()``
+run on threads, and a stack locked by another update retried with backoff (never
+cancelled: we do not own that lock).
 """
 
 from __future__ import annotations
