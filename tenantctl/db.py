@@ -2,6 +2,8 @@
 
 - ``tenantctl db bootstrap --dsn DSN --tenant ID [--registry DIR] [--login-password-env VAR]``
   applies the tenant's setup (idempotent) and prints ``{"role": ..., "schema": ...}``.
+  With ``--registry`` the role gets the limits of the tenant's plan (``database.limits``
+  in tenants/plans.yaml), as ``pulumi up`` sets them; without, the table's defaults.
 - ``tenantctl db offboard --dsn DSN --tenant ID [--drop-data]`` disables the tenant's login
   and keeps its schema and data; only ``--drop-data`` destroys them.
 
@@ -70,16 +72,18 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _check_registry(directory: str, tenant_id: str) -> None:
+def _plan_limits(directory: str, tenant_id: str) -> db_bootstrap.RoleLimits:
+    """The limits of the tenant's plan; refuses a tenant that is not in the registry."""
     try:
         registry = load_registry(Path(directory))
     except RegistryInvalid as exc:
         raise _BadInput(f"registry {directory} is invalid ({len(exc.problems)} problem(s)); "
                         "run `tenantctl validate`") from exc
     try:
-        registry.tenant(tenant_id)
+        tenant = registry.tenant(tenant_id)
     except KeyError as exc:
         raise _BadInput(f"tenant {tenant_id!r} is not in the registry {directory}") from exc
+    return db_bootstrap.RoleLimits.from_plan(tenant.plan.database.limits)
 
 
 def _login_password(var: str | None) -> str | None:
@@ -111,11 +115,11 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
     """Apply one tenant's in-database setup."""
     def action() -> dict[str, Any]:
         db_bootstrap.TenantDbNames.of(args.tenant)  # before the registry, the network, any SQL
-        if args.registry is not None:
-            _check_registry(args.registry, args.tenant)
+        limits = _plan_limits(args.registry, args.tenant) if args.registry is not None else None
         password = _login_password(args.login_password_env)
         with _connect(args.dsn) as conn:
-            return db_bootstrap.bootstrap_tenant(conn, args.tenant, password=password).summary()
+            return db_bootstrap.bootstrap_tenant(conn, args.tenant, password=password,
+                                                 limits=limits).summary()
     return _run(action)
 
 
@@ -140,7 +144,8 @@ def add_db_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--dsn", required=True, help="libpq connection string of the admin connection")
     p.add_argument("--tenant", required=True, help="tenant id")
     p.add_argument("--registry", default=None,
-                   help="refuse tenants that are not in this registry directory")
+                   help="refuse tenants that are not in this registry directory, and set the "
+                        "limits of the tenant's plan")
     p.add_argument("--login-password-env", default=None, metavar="VAR",
                    help="set the login role's password from this environment variable "
                         "(local databases only: a deployed tenant's password belongs to its "

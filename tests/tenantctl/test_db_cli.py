@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -14,6 +15,7 @@ import pytest
 
 from components import db_bootstrap
 from tenantctl.db import add_db_parser
+from tenants.loader import load_registry
 from tests.components.pg_support import PgServer, password_for, pg_server, q
 
 
@@ -69,6 +71,19 @@ def test_bootstrap_accepts_a_tenant_of_the_registry(pg: PgServer, db: str) -> No
     result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "kobe-design",
                     "--registry", "tenants/registry")
     assert result.code == 0 and json.loads(result.out)["schema"] == q("{kobe_design}")
+
+
+def test_bootstrap_with_a_registry_sets_the_plans_limits(pg: PgServer, db: str) -> None:
+    fleet = "tests/fixtures/fleet"
+    limits = load_registry(Path(fleet)).tenant("alpha").plan.database.limits
+    result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "alpha", "--registry", fleet)
+    assert result.code == 0, result.err
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT rolconnlimit FROM pg_roles WHERE rolname = %s",
+                            (q("{alpha_app}"),)).fetchone() == (limits.connection_limit,)
+        (config,) = conn.execute("SELECT setconfig FROM pg_db_role_setting WHERE setrole = %s::regrole",
+                                 (q("{alpha_app}"),)).fetchone() or (None,)
+    assert f"statement_timeout={limits.statement_timeout_seconds * 1000}" in config
 
 
 @pytest.mark.parametrize(("argv", "message"), [
