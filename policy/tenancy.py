@@ -142,7 +142,20 @@ def _patterns(tenant: str) -> list[re.Pattern[str]]:
         re.compile(_LEFT + r"tenant-(" + ident + r")" + _RIGHT),
         re.compile(_LEFT + r"tp/[a-z0-9]+/(" + ident + r")/"),
         re.compile(r"(?:^|[^a-z0-9_])t_(" + underscored + r")(?=$|[^a-z0-9_]|_app(?:$|[^a-z0-9_]))"),
+        *_database_patterns(tenant),
     ]
+
+
+def _database_patterns(tenant: str) -> list[re.Pattern[str]]:
+    """The tenant's PostgreSQL schema and roles, also the ``dbuser`` of its connect ARN.
+
+    They are opaque tokens that only :func:`tenants.naming.db_token` ties to the tenant.
+    """
+    try:
+        token = naming.db_token(tenant)
+    except naming.NameError_:
+        return []
+    return [re.compile(r"(?:^|[^a-z0-9_])(" + token + r")(?=$|[^0-9a-f])")]
 
 
 def tenants_named_in(value: str, known: Iterable[str]) -> set[str]:

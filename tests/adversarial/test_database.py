@@ -4,13 +4,15 @@ The rules that judge RDS itself (ISO-DATA-01/02/03), RDS Proxy (ISO-DATA-04) and
 tenants' database secrets and their rotation (ISO-DATA-07), in the cell's shared server
 and in a dedicated tenant's own. Each mutation is what a reviewer could miss in a diff:
 a flag flipped, a key or subnet group dropped, a CIDR instead of a security group, two
-tenants' proxy auths sharing a secret, a rotation removed or slowed.
+tenants' proxy auths sharing a secret, a rotation removed or slowed, and a connect
+policy naming a neighbour's (opaque) database user (ISO-IAM-04).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from tenants import naming
 from tests.adversarial.harness import (
     DEDICATED_STACK,
     DEDICATED_TENANT,
@@ -162,6 +164,18 @@ def secret_policy_lets_anyone_read(resources: Resources) -> str:
     return str(policy["name"])
 
 
+# --- ISO-IAM-04: a tenant's connect policy names another tenant's (opaque) database user ------
+@mutation("ISO-IAM-04")
+def connect_policy_names_the_neighbours_database_user(resources: Resources) -> str:
+    """The user names are opaque hashes; the policy pack ties them to tenants by tenants.naming."""
+    policy = find(resources, "aws:iam/policy:Policy", f"{TENANT}-db-connect")
+    document = policy_document(policy)
+    statement = document["Statement"][0]
+    statement["Resource"] = statement["Resource"].rsplit("/", 1)[0] + "/" + naming.db_login_role(OTHER)
+    set_policy_document(policy, document)
+    return str(policy["name"])
+
+
 MUTATIONS: list[Mutation] = [
     dedicated_instance_without_subnet_group, dedicated_instance_made_public,
     cell_storage_unencrypted, dedicated_storage_on_the_aws_managed_key,
@@ -172,7 +186,7 @@ MUTATIONS: list[Mutation] = [
     two_tenants_share_one_secret,
     dedicated_proxy_without_security_groups,
     rotation_of_one_tenant_removed, rotation_slowed_to_a_year, dedicated_secret_on_the_aws_managed_key,
-    secret_policy_lets_anyone_read,
+    secret_policy_lets_anyone_read, connect_policy_names_the_neighbours_database_user,
 ]
 
 
