@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from policy import kube
 from policy.props import as_map
 from policy.rule import Resource, ResourceRule, RuleConfig
+from tenants import naming
 
 MSG_MESH_STRICT = ("Set the mesh-wide PeerAuthentication (root namespace, no selector) to "
                    "mtls.mode STRICT.")
@@ -36,6 +37,6 @@ RULE = ResourceRule(
         "PERMISSIVE or DISABLE."
     ),
     severity="high", tiers="NPV", scope="all",
-    options={"rootNamespace": {"type": "string", "default": "istio-system",
+    options={"rootNamespace": {"type": "string", "default": naming.ISTIO_NAMESPACE,
                                "description": "Istio's root namespace (mesh-wide policies)."}},
     applies_to=kube.matcher("security.istio.io/PeerAuthentication"), check=check)

@@ -101,7 +101,7 @@ RULE = StackRule(
     severity="high", tiers="NPV", scope="tenant",
     options={"platformNamespaces": {
         "type": "array", "items": {"type": "string"},
-        "default": ["istio-system", "istio-ingress", "monitoring"],
+        "default": [naming.ISTIO_NAMESPACE, naming.INGRESS_NAMESPACE, naming.MONITORING_NAMESPACE],
         "description": "Namespaces whose workloads tenant ALLOW rules may name."}},
     check=check,
     reads=kube.matcher("Namespace", "security.istio.io/AuthorizationPolicy"))
