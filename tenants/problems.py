@@ -83,7 +83,8 @@ def problems_from_validation(file: str, error: ValidationError,
         field = ".".join(str(p) for p in err["loc"]) or "(file)"
         message = err["msg"]
         if err["type"] == "extra_forbidden":
-            allowed = allowed_fields_at(model, err["loc"]) if _is_model(model) else sorted(model)
+            allowed = (allowed_fields_at(model, err["loc"]) if isinstance(model, type)
+                       else sorted(model))
             message = f"unknown field; allowed fields are {allowed}"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
