@@ -10,8 +10,10 @@ The security model (docs/database.md has the full reasoning):
   parameters or :class:`psycopg.sql.Literal`. The tenant id is validated by
   :func:`tenants.naming.validate_tenant_id` before any connection is opened, so nothing a
   caller passes can reach the server as SQL text.
-- Per tenant there are two roles. ``t_<id>_owner`` (NOLOGIN) owns the schema ``t_<id>``;
-  nobody logs in as it. ``t_<id>_app`` (LOGIN) has USAGE and CREATE on that schema only:
+- Names are opaque (``t<token>``, :func:`tenants.naming.db_token`): the catalogs every role
+  can read must not say which customers share the instance.
+- Per tenant there are two roles. ``t<token>_owner`` (NOLOGIN) owns the schema ``t<token>``;
+  nobody logs in as it. ``t<token>_app`` (LOGIN) has USAGE and CREATE on that schema only:
   it can run its own migrations and owns the tables it creates, but it cannot grant
   anything on the schema itself, so whatever it grants on its tables is unreachable for
   any other role (no USAGE on the schema). Both roles are NOSUPERUSER NOCREATEDB
@@ -21,7 +23,10 @@ The security model (docs/database.md has the full reasoning):
 - pgvector is a database-wide object, so it lives in the platform's ``extensions``
   schema (USAGE for tenants, CREATE for nobody): a tenant can use the ``vector`` type and
   operators in its own tables but cannot create, replace, move or drop anything there.
-  Tenant roles search ``t_<id>, extensions`` only, never a schema another role can write.
+  Tenant roles search ``t<token>, extensions`` only, never a schema another role can write.
+- The login role carries its plan's limits (:class:`RoleLimits`); ``platform.enforce_limits``
+  (the watchdog) enforces the statement and idle-in-transaction timeouts even when a
+  session lifts them.
 - Shared tables (``platform.usage_events``) have row-level security ENABLEd and FORCEd,
   keyed on ``current_user``, the authenticated role, never on a setting the session can
   change; tenants may insert only the ``metric`` and ``quantity`` columns.
@@ -522,11 +527,18 @@ def _schedule_watchdog(cur: psycopg.Cursor[Any]) -> bool:
     """Schedule :data:`WATCHDOG_FUNCTION` every minute with pg_cron, where it is installed.
 
     On RDS the parameter group preloads pg_cron for the application database
-    (components.database); plain PostgreSQL without it (the tests) gets no schedule, and
-    the function is still there to run. Returns whether a job is scheduled.
+    (components.database) and the admin may create the extension; before the reboot that
+    applies the preload, and on plain PostgreSQL without pg_cron (the tests), there is no
+    schedule, and the function is still there to run. Returns whether a job is scheduled.
     """
-    if _one(cur, "SELECT to_regnamespace('cron')") is None:
+    if not _one(cur, "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_cron'"):
         return False
+    if _one(cur, "SELECT to_regnamespace('cron')") is None:
+        try:
+            with cur.connection.transaction():  # a savepoint: a refusal leaves the bootstrap intact
+                cur.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+        except psycopg.Error:
+            return False  # not preloaded yet (the parameter group applies at the next reboot)
     command = sql.SQL("SELECT {}()").format(
         _table(naming.DB_PLATFORM_SCHEMA, WATCHDOG_FUNCTION)).as_string(cur)
     cur.execute("SELECT cron.schedule(%s, %s, %s)", (WATCHDOG_JOB, WATCHDOG_SCHEDULE, command))

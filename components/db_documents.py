@@ -5,10 +5,12 @@ it names the *proxy's resource id* (``prx-0123456789abcdef0``, the last part of 
 proxy's ARN), not the proxy's name, not the instance's ``db-...`` resource id, and not
 ``*``; after it comes the database user, here the tenant's login role::
 
-    arn:aws:rds-db:<region>:<account>:dbuser:prx-0123456789abcdef0/t_acme_app
+    arn:aws:rds-db:<region>:<account>:dbuser:prx-0123456789abcdef0/te135aba4e6eb211de420_app
 
-So a tenant's workload role can open connections as its own database user, through its
-cell's (or its own) proxy, and as nothing else.
+So a tenant's workload role can open connections as its own database user (opaque:
+:func:`tenants.naming.db_login_role`), through its cell's (or its own) proxy, and as
+nothing else. The proxy's role has one policy whatever the number of tenants
+(:func:`proxy_secrets_policy`).
 """
 
 from __future__ import annotations
