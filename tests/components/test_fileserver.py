@@ -84,8 +84,9 @@ def test_workload_runs_restricted_with_plan_resources_and_its_own_account(run):
         "seccompProfile": {"type": "RuntimeDefault"}}
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert spec["securityContext"]["runAsNonRoot"] is True
-    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"},
-                                      "limits": {"cpu": "500m", "memory": "1024Mi"}}
+    assert container["resources"] == {
+        "requests": {"cpu": "250m", "memory": "512Mi", "ephemeral-storage": "512Mi"},
+        "limits": {"cpu": "500m", "memory": "1024Mi", "ephemeral-storage": "1024Mi"}}
     assert spec["serviceAccountName"] == "fileserver"
     assert spec["automountServiceAccountToken"] is False
     hpa = obj(run.named("acme-files-workload-autoscaler"))["spec"]
