@@ -27,9 +27,11 @@ NON_PUBLIC = ("10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
 #: Private ranges other workloads of a cluster or VPC can hold: RFC 1918, shared address
 #: space (custom pod networks) and IPv6 unique-local.
 PRIVATE = ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
-#: Public address space at least this large (a /8 of IPv4, a /16 of IPv6) counts as open to
-#: the internet: no allow-list of known clients (offices, runners, partners) is that big.
-OPEN_PREFIX = {4: 8, 6: 16}
+#: Public address space at least this large (a /12 of IPv4, a /32 of IPv6: a whole provider's
+#: allocation) counts as open to the internet: no allow-list of known clients (offices,
+#: runners, partners) is that big, and a split of 0.0.0.0/0 into rules that each stay below
+#: it needs thousands of them.
+OPEN_PREFIX = {4: 12, 6: 32}
 
 
 def network(value: object) -> Network | None:
@@ -130,7 +132,7 @@ def covers_open(nets: Sequence[Network]) -> bool:
 def is_open(value: object, excepts: Iterable[object] = ()) -> bool:
     """Whether one CIDR, or a list of them, minus ``excepts`` is open to the internet.
 
-    Open means a public range of at least a /8 (IPv4) or /16 (IPv6) however it is split:
+    Open means a public range of at least a /12 (IPv4) or /32 (IPv6) however it is split:
     ``0.0.0.0/0``, ``0.0.0.0/1`` + ``128.0.0.0/1``, a few dozen /8s, ``::/1`` +
     ``8000::/1``, ``2000::/3``.
     """

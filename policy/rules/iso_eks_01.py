@@ -28,7 +28,7 @@ RULE = ResourceRule(
     id="ISO-EKS-01",
     description=(
         "The EKS API endpoint is private, or public only to known CIDRs that together cover less "
-        "than a /8 of public space (never 0.0.0.0/0, the default when unset, however split)."
+        "than a /12 of public space (never 0.0.0.0/0, the default when unset, however split)."
     ),
     severity="critical", tiers="NPVD", scope="all",
     applies_to=lambda t: t in aws.CLUSTER_TYPES, check=check)

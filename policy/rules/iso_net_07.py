@@ -10,7 +10,7 @@ from policy.props import as_list, as_map, as_str_list, number
 from policy.rule import Resource, ResourceRule, RuleConfig
 
 MSG_OPEN_INGRESS = ("Remove 0.0.0.0/0, ::/0 and any split of them (0.0.0.0/1 + 128.0.0.0/1, "
-                    "public ranges of a /8 or more) from security-group ingress (only ports in "
+                    "public ranges of a /12 or more) from security-group ingress (only ports in "
                     "option publicIngressPorts may be public).")
 MSG_SGP_MODE = ("Set POD_SECURITY_GROUP_ENFORCING_MODE=standard in the vpc-cni add-on while "
                 "Security Groups for Pods and NetworkPolicy are both on.")

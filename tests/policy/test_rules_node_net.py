@@ -305,6 +305,8 @@ CASES: list[Case] = [
     alone("net07-many-slash-8s", "ISO-NET-07", lambda: sg_rule(
         fromPort=22, toPort=22, cidrBlocks=[f"{i}.0.0.0/8" for i in range(1, 60) if i != 10]),
         iso_net_07.MSG_OPEN_INGRESS),
+    alone("net07-provider-sized-block", "ISO-NET-07", lambda: sg_ingress_rule(
+        fromPort=22, toPort=22, cidrIpv4="64.0.0.0/10"), iso_net_07.MSG_OPEN_INGRESS),
     alone("net07-ipv6-split", "ISO-NET-07", lambda: sg_rule(
         fromPort=22, toPort=22, ipv6CidrBlocks=["::/1", "8000::/1"]), iso_net_07.MSG_OPEN_INGRESS),
     alone("net07-global-unicast", "ISO-NET-07", lambda: sg_ingress_rule(
