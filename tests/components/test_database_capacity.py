@@ -43,6 +43,7 @@ from tenants.loader import load_registry
 from tenants.naming import CellNames
 from tenants.plans import load_plans
 from tenants.stacks import fleet_stacks
+from tests.conftest import run_cli
 from tests.factories import make_cluster_ref, make_context
 
 FIXTURE_PLATFORM = Path(__file__).resolve().parents[1] / "fixtures" / "fleet" / "_platform.yaml"
@@ -80,6 +81,34 @@ def test_compact_size_is_what_iam_counts() -> None:
                                                         "Resource": "arn:aws:s3:::b/a key"}]}
     pretty, tight = json.dumps(document, indent=4), json.dumps(document, separators=(",", ":"))
     assert compact_policy_size(pretty) == compact_policy_size(tight) == len(tight) - 1  # the space in "a key"
+
+
+# --- validate refuses a cell larger than one cell can hold ----------------------------------
+@pytest.mark.parametrize(("platform", "field", "value"), [
+    ({"cell_capacity": MAX_CELL_CAPACITY + 1}, "cell_capacity", MAX_CELL_CAPACITY + 1),
+    ({"cell_capacity": 50, "cell_extra": {"capacity": 500}}, "cells.0.capacity", 500),
+], ids=["platform-default", "one-cell"])
+def test_validate_refuses_a_capacity_above_the_quota(tmp_path: Path, platform: dict[str, Any], field: str,
+                                                     value: int) -> None:
+    registry = generated_cell(tmp_path / "registry", 2)
+    document = yaml.safe_load((registry / "_platform.yaml").read_text())
+    document["cell_capacity"] = platform["cell_capacity"]
+    document["cells"][0].update(platform.get("cell_extra", {}))
+    (registry / "_platform.yaml").write_text(yaml.safe_dump(document))
+    result = run_cli("validate", "--registry", str(registry))
+    assert result.code == 2
+    (line,) = [line for line in (result.out + result.err).splitlines() if "_platform.yaml" in line]
+    assert line.startswith(f"_platform.yaml: {field}: ") and f"(got {value})" in line
+    assert f"at most {MAX_CELL_CAPACITY} tenants" in line and f"at most {RDS_PROXY_MAX_SECRETS}" in line
+
+
+def test_validate_accepts_a_cell_at_the_quota(tmp_path: Path) -> None:
+    registry = generated_cell(tmp_path / "registry", 2)
+    document = yaml.safe_load((registry / "_platform.yaml").read_text())
+    document["cells"][0]["capacity"] = MAX_CELL_CAPACITY
+    (registry / "_platform.yaml").write_text(yaml.safe_dump(document))
+    result = run_cli("validate", "--registry", str(registry))
+    assert result.code == 0, result.out + result.err
 
 
 # --- the database layer at full capacity ---------------------------------------------------
