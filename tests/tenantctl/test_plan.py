@@ -22,8 +22,11 @@ def test_plan_json_has_the_documented_shape(sample_plan):
     assert doc["version"] == PLAN_VERSION
     assert doc["mock"]["accountId"] == ACCOUNT_ID
     for stack in doc["stacks"]:
-        assert set(stack) == {"name", "kind", "tenants", "resources", "violations"}
+        assert set(stack) == {"name", "kind", "tenants", "hosts", "resources", "violations"}
         assert stack["kind"] in ("shared", "dedicated")
+        # Host ownership for the host rules: each of the stack's tenants and its host names.
+        assert set(stack["hosts"]) == set(stack["tenants"])
+        assert all(h and all(isinstance(x, str) for x in h) for h in stack["hosts"].values())
         for resource in stack["resources"]:
             assert {"urn", "type", "name", "parent", "inputs", "options"} <= set(resource)
             assert {"protect", "retainOnDelete", "dependsOn", "provider", "aliases",
