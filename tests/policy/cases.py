@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from policy import engine
 from policy.config import host_config
 from policy.engine import evaluate_stack
 from tests.policy import fixtures as f
@@ -44,7 +45,8 @@ def evaluate(resources: Resources, kind: str = "shared", config: Mapping[str, An
     configures the registry's; a case's own config entries replace it.
     """
     stack = "tenant-delta" if kind == "dedicated" else "shared-apne1-01"
-    config = {**host_config(f.HOSTS), **(config or {})}
+    pack_rules = [rule for rule, _policy in engine._pack()]  # the pack a test may have swapped in
+    config = {**host_config(f.HOSTS, pack_rules), **(config or {})}
     return evaluate_stack(resources, stack_name=stack, stack_kind=kind, config=config,
                           preview=preview)
 
