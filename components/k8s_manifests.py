@@ -251,7 +251,7 @@ def sidecar(namespace_name: str, labels: Mapping[str, str], *, registry_only: bo
     return {"apiVersion": "networking.istio.io/v1", "kind": "Sidecar",
             "metadata": metadata("default", labels, namespace_name),
             "spec": {"egress": [{"hosts": ["./*", f"{naming.ISTIO_NAMESPACE}/*"]}],
-                     "outboundTrafficPolicy": {"mode": "REGISTRY_ONLY"}}}
+                     "outboundTrafficPolicy": {"mode": mode}}}
 
 
 def service_entries(namespace_name: str, labels: Mapping[str, str],
