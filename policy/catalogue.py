@@ -111,6 +111,8 @@ CATALOGUE: dict[str, Entry] = {
 STACK_BY_DESIGN: dict[str, str] = {
     "ISO-NODE-04": "a node role's permissions are attachments and inline policies linked to it",
     "ISO-NET-08": "a VPC has flow logs only if a FlowLog resource points at it",
+    "ISO-MESH-06": "whether a NetworkPolicy's namespace runs in ambient mode is its Namespace's "
+                   "label or istiod's profile, other resources",
     "ISO-DATA-05": "with pulumi-aws 7 a bucket's public-access block, encryption and "
                    "logging are separate resources linked to it",
     "ISO-DATA-07": "a secret's rotation and policy are separate resources linked to it",
