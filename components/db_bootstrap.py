@@ -214,6 +214,8 @@ class BootstrapResult:
     #: False where the admin may not set the superuser-only ``temp_file_limit`` on a role
     #: (then the server's parameter group caps every session: components.database).
     temp_file_limit_on_role: bool = True
+    #: The login role this run renamed to :attr:`role` (a tenant onboarded under older names).
+    renamed_from: str | None = None
 
     def summary(self) -> dict[str, str]:
         """The one-line JSON ``tenantctl db bootstrap`` prints."""
@@ -437,6 +439,7 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
     database = prepare_database(cur)
     schema, login, owner = (sql.Identifier(names.schema), sql.Identifier(names.login_role),
                             sql.Identifier(names.owner_role))
+    renamed_from = _rename_recorded_names(cur, names)
     _converge_role(cur, names.owner_role, login=False)
     # The admin manages the owner role's schema through membership (on RDS the admin is
     # not a superuser); the tenant's login role is a member of nothing.
@@ -490,7 +493,41 @@ def _bootstrap_tenant(cur: psycopg.Cursor[Any], names: TenantDbNames, *, verifie
         (names.tenant_id, names.login_role, names.owner_role, names.schema))
     return BootstrapResult(tenant_id=names.tenant_id, database=database, role=names.login_role,
                            schema=names.schema, owner_role=names.owner_role,
-                           temp_file_limit_on_role=temp_file_limit_on_role)
+                           temp_file_limit_on_role=temp_file_limit_on_role, renamed_from=renamed_from)
+
+
+def _rename_recorded_names(cur: psycopg.Cursor[Any], names: TenantDbNames) -> str | None:
+    """Move a tenant onboarded under other names (the readable ``t_<id>`` ones) to its names.
+
+    ``platform.tenants`` records the names each tenant was bootstrapped with. Where they
+    differ from today's, the schema and both roles are *renamed*: same objects, data,
+    grants, ownership and (SCRAM) password, so nothing is copied and nothing orphaned.
+    Both an old and a new object existing at once is left to a human. Returns the login
+    role's old name when it was renamed (its secret's ``username`` must follow).
+    """
+    row = cur.execute(sql.SQL("SELECT login_role, owner_role, schema_name FROM {} WHERE tenant_id = %s")
+                      .format(_table(naming.DB_PLATFORM_SCHEMA, "tenants")), (names.tenant_id,)).fetchone()
+    wanted = (names.login_role, names.owner_role, names.schema)
+    if row is None or tuple(row) == wanted:
+        return None
+    renamed_login = None
+    for (old, new), kind in zip(zip(row, wanted, strict=True), ("ROLE", "ROLE", "SCHEMA"), strict=True):
+        if old == new:
+            continue
+        exists = _role_exists if kind == "ROLE" else (lambda c, n: _schema_owner(c, n) is not None)
+        if exists(cur, old) and exists(cur, new):
+            raise BootstrapError(f"tenant {names.tenant_id!r} has both {old} and {new}; refusing to "
+                                 "merge them: a human must decide which one holds its data")
+        if exists(cur, old):
+            cur.execute(sql.SQL("ALTER {} {} RENAME TO {}").format(sql.SQL(kind), sql.Identifier(old),
+                                                                 sql.Identifier(new)))
+            renamed_login = renamed_login or (old if new == names.login_role else None)
+    cur.execute(sql.SQL("DELETE FROM {} WHERE login_role = %s").format(
+        _table(naming.DB_PLATFORM_SCHEMA, LIMITS_TABLE)), (row[0],))
+    cur.execute(sql.SQL("UPDATE {} SET login_role = %s, owner_role = %s, schema_name = %s "
+                        "WHERE tenant_id = %s").format(_table(naming.DB_PLATFORM_SCHEMA, "tenants")),
+                (*wanted, names.tenant_id))
+    return renamed_login
 
 
 def _converge_settings(cur: psycopg.Cursor[Any], names: TenantDbNames, limits: RoleLimits,

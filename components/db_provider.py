@@ -189,12 +189,36 @@ def _limits(props: dict[str, Any]) -> db_bootstrap.RoleLimits:
     return db_bootstrap.RoleLimits.from_dict(dict(props.get("limits") or {}))
 
 
+def follow_renamed_login(props: dict[str, Any], role: str) -> bool:
+    """Point the tenant's login secret at its renamed role (same password, new ``username``).
+
+    The secret's value belongs to rotation (Pulumi ignores it after the first write), and
+    the proxy and the rotation function sign in with its ``username``: after the
+    bootstrap renamed a tenant's login (a tenant onboarded under the readable names of
+    before, :func:`components.db_bootstrap._rename_recorded_names`), the secret must say
+    so. Returns whether the secret was changed.
+    """
+    arn = props.get("login_secret_arn")
+    match = SECRET_ARN_RE.match(str(arn or ""))
+    if match is None:
+        raise AdminSecretUnreadable(f"tenant {props.get('tenant_id')!r}: its login was renamed to {role}, "
+                                    "but no login_secret_arn says which secret to update")
+    client = secrets_client_factory(match["region"])
+    value = json.loads(client.get_secret_value(SecretId=str(arn))["SecretString"])
+    if value.get("username") == role:
+        return False
+    client.put_secret_value(SecretId=str(arn), SecretString=json.dumps({**value, "username": role}))
+    return True
+
+
 def _apply(props: dict[str, Any], *, set_password: bool) -> dict[str, Any]:
     password = (props.get("login_password") or None) if set_password else None
     with _admin_connection(props) as conn:
         result = db_bootstrap.bootstrap_tenant(
             conn, props["tenant_id"], password=password,
             grant_rds_iam=bool(props.get("grant_rds_iam", False)), limits=_limits(props))
+    if result.renamed_from is not None:
+        follow_renamed_login(props, result.role)
     outs = {k: v for k, v in props.items() if k not in ("__provider", LEGACY_ADMIN_PASSWORD)}
     outs.update(role=result.role, schema=result.schema, owner_role=result.owner_role,
                 database=result.database)
@@ -240,7 +264,8 @@ class TenantDatabaseBootstrapArgs:
     ``host``/``port``/``dbname``: the RDS *instance* endpoint (the proxy requires IAM auth,
     which the admin does not use). ``admin_secret_arn``: the instance's RDS-managed master
     secret, read at each connect (never its value: RDS rotates it). ``login_password`` is
-    a secret.
+    a secret. ``login_secret_arn``: the tenant's login secret, rewritten only when the
+    bootstrap renames the login (:func:`follow_renamed_login`).
     ``sslrootcert``: path of the RDS CA bundle on the deploy runner (``verify-full``).
     """
 
@@ -255,6 +280,7 @@ class TenantDatabaseBootstrapArgs:
     sslrootcert: str | None = None
     grant_rds_iam: bool = False
     limits: db_bootstrap.RoleLimits = db_bootstrap.RoleLimits()
+    login_secret_arn: pulumi.Input[str] | None = None
 
 
 class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="TenantDatabaseBootstrap"):
@@ -275,6 +301,7 @@ class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="
             "login_password": pulumi.Output.secret(args.login_password),
             "sslmode": args.sslmode, "sslrootcert": args.sslrootcert,
             "grant_rds_iam": args.grant_rds_iam, "limits": args.limits.as_dict(),
+            "login_secret_arn": args.login_secret_arn,
             # Known up front (derived from the id); the provider returns what the database has.
             "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role,
             "database": args.dbname,

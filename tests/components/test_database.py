@@ -344,7 +344,9 @@ def test_bootstrap_targets_the_cell_instance_with_the_master_secret_and_plan_lim
         "sslrootcert": "/etc/ssl/certs/rds-global-bundle.pem", "grant_rds_iam": False,
         "limits": RoleLimits.from_plan(PLANS["standard"].database.limits).as_dict(),
         "role": naming.db_login_role("acme"), "schema": naming.db_schema_name("acme"),
-        "owner_role": naming.db_owner_role("acme"), "database": "app"}
+        "owner_role": naming.db_owner_role("acme"), "database": "app",
+        # Rewritten only if the bootstrap renames the login (a tenant onboarded under old names).
+        "login_secret_arn": arn_of(cell_run, "acme-db-secret")}
     assert inputs["admin_secret_arn"].startswith("arn:aws:secretsmanager:")
     assert "admin_password" not in bootstrap.inputs
     assert bootstrap.options["additionalSecretOutputs"] == ["login_password"]

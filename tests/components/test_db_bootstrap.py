@@ -375,3 +375,55 @@ def test_names_are_pinned_identities() -> None:
 def test_names_of_different_tenants_differ() -> None:
     ids = [f"tenant-{i:05d}" for i in range(5000)]
     assert len({naming.db_token(i) for i in ids}) == len(ids)
+
+
+# --- tenants onboarded under the readable names move to the opaque ones --------------------------
+def _legacy(tenant_id: str) -> TenantDbNames:
+    base = "t_" + tenant_id.replace("-", "_")
+    return TenantDbNames(tenant_id, base, f"{base}_app", f"{base}_owner")
+
+
+def test_a_tenant_bootstrapped_under_readable_names_is_renamed_with_its_data_and_password(
+        pg: PgServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = pg.new_database()
+    old = _legacy("old-co")
+    with monkeypatch.context() as patched:  # what the previous naming created
+        patched.setattr(db_bootstrap.TenantDbNames, "of", classmethod(lambda cls, t: _legacy(t)))
+        setup(pg, db, "old-co")
+    with connected(pg.dsn(db, old.login_role, password_for("old-co"))) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {}.docs AS SELECT 'kept' AS body").format(
+            sql.Identifier(old.schema)))
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "old-co")  # today's names; no password given
+    new = TenantDbNames.of("old-co")
+    snap = catalog_snapshot(pg, db)
+    assert sorted(r[0] for r in snap["roles"]) == sorted([new.login_role, new.owner_role])
+    schemas = {s[0] for s in snap["schemas"]}
+    assert new.schema in schemas and old.schema not in schemas
+    with pg.superuser(db) as conn:  # the old roles are gone, not just unregistered
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = ANY(%s)",
+                            ([old.login_role, old.owner_role],)).fetchone() == (0,)
+    assert [r[:4] for r in snap["registry"]] == [("old-co", new.login_role, new.owner_role, new.schema)]
+    with connected(pg.dsn(db, new.login_role, password_for("old-co"))) as conn:  # same password
+        assert conn.execute("SELECT body FROM docs").fetchall() == [("kept",)]  # search_path follows
+        assert conn.execute("SHOW search_path").fetchone() == (f"{new.schema}, extensions",)
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT login_role FROM platform.tenant_limits").fetchall() == [(new.login_role,)]
+    db_bootstrap.bootstrap(pg.admin_dsn(db), "old-co")
+    assert catalog_snapshot(pg, db) == snap  # and from then on a rerun changes nothing
+
+
+def test_old_and_new_names_both_present_stop_the_bootstrap(pg: PgServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    db = pg.new_database()
+    with monkeypatch.context() as patched:
+        patched.setattr(db_bootstrap.TenantDbNames, "of", classmethod(lambda cls, t: _legacy(t)))
+        setup(pg, db, "twice-co")
+    new = TenantDbNames.of("twice-co")
+    with pg.superuser(db) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(new.owner_role)))
+    try:
+        with pytest.raises(BootstrapError, match="has both"):
+            db_bootstrap.bootstrap(pg.admin_dsn(db), "twice-co")
+    finally:
+        with pg.superuser(db) as conn:
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(new.owner_role)))

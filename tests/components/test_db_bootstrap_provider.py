@@ -14,7 +14,7 @@ import pytest
 from psycopg import sql
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import db_provider
+from components import db_bootstrap, db_provider
 from components.db_bootstrap import RoleLimits, TenantDbNames
 from components.db_provider import AdminSecretUnreadable, DatabaseUnreachable, TenantDatabaseBootstrapProvider
 from tests.components.pg_support import (
@@ -36,6 +36,9 @@ class FakeSecretsManager:
     def __init__(self, password: str = ADMIN_PASSWORD, fail: Exception | None = None) -> None:
         self.password, self.fail = password, fail
         self.reads: list[tuple[str, str]] = []
+        #: Other secrets (a tenant's login secret), by ARN, and what was written to them.
+        self.others: dict[str, dict[str, Any]] = {}
+        self.writes: list[tuple[str, dict[str, Any]]] = []
 
     def client(self, region: str) -> FakeSecretsManager.Client:
         return FakeSecretsManager.Client(self, region)
@@ -48,8 +51,15 @@ class FakeSecretsManager:
             self.store.reads.append((self.region, SecretId))
             if self.store.fail is not None:
                 raise self.store.fail
+            if SecretId in self.store.others:
+                return {"ARN": SecretId, "SecretString": json.dumps(self.store.others[SecretId])}
             return {"ARN": SecretId, "SecretString": json.dumps({"username": ADMIN,
                                                                  "password": self.store.password})}
+
+        def put_secret_value(self, *, SecretId: str, SecretString: str) -> dict[str, Any]:  # noqa: N803
+            self.store.writes.append((SecretId, json.loads(SecretString)))
+            self.store.others[SecretId] = json.loads(SecretString)
+            return {"ARN": SecretId}
 
 
 @pytest.fixture
@@ -273,6 +283,33 @@ def test_a_state_from_before_still_deletes_with_its_stored_password(pg: PgServer
     provider.delete(f"{db}/{state['role']}", legacy)
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         login(pg, db, "oldtimer")
+
+
+LOGIN_SECRET_ARN = "arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:tp/prod/old-tenant/db-AbCdEf"
+
+
+def test_update_renames_a_readable_login_and_points_its_secret_at_the_new_name(
+        pg: PgServer, secrets: FakeSecretsManager, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tenant onboarded under ``t_<id>`` names: the next ``pulumi up`` renames its schema
+    and roles in place, and rewrites the ``username`` of its login secret (password kept),
+    which the proxy and the rotation function sign in with."""
+    db = pg.new_database()
+    legacy = TenantDbNames("old-tenant", "t_old_tenant", "t_old_tenant_app", "t_old_tenant_owner")
+    provider = TenantDatabaseBootstrapProvider()
+    olds = props(pg, db, "old-tenant", login_secret_arn=LOGIN_SECRET_ARN)
+    with monkeypatch.context() as patched:
+        patched.setattr(db_bootstrap.TenantDbNames, "of", classmethod(lambda cls, t: legacy))
+        provider.create(olds)
+    secrets.others[LOGIN_SECRET_ARN] = {"engine": "postgres", "host": "h", "port": 5432, "dbname": db,
+                                        "username": legacy.login_role, "password": password_for("old-tenant")}
+    provider.update(f"{db}/{legacy.login_role}", olds, olds)
+    new = TenantDbNames.of("old-tenant")
+    (written,) = secrets.writes
+    assert written == (LOGIN_SECRET_ARN, {**secrets.others[LOGIN_SECRET_ARN], "username": new.login_role})
+    assert written[1]["password"] == password_for("old-tenant")
+    assert login(pg, db, "old-tenant") == new.login_role  # the secret's password still signs in
+    provider.update(f"{db}/{new.login_role}", olds, olds)
+    assert len(secrets.writes) == 1  # nothing renamed again, nothing written again
 
 
 @pytest.mark.parametrize("operation", ["create", "delete"])
