@@ -43,6 +43,7 @@ def test_stack_declares_exactly_its_storage_workload_permissions_and_ingress(run
         ("aws:iam/rolePolicy:RolePolicy", "acme-files-permissions"),
         ("tenant-platform:index:TenantWorkload", "acme-files-workload"),
         ("aws:ecr/repository:Repository", "acme-files-workload-repository"),
+        ("pulumi-python:dynamic/tenant-platform:ReleasedImage", "acme-files-workload-image"),
         ("kubernetes:core/v1:ConfigMap", "acme-files-workload-config"),
         ("kubernetes:apps/v1:Deployment", "acme-files-workload-deployment"),
         ("kubernetes:core/v1:Service", "acme-files-workload-service"),
