@@ -11,7 +11,9 @@ secret it is attached to. It breaks the rule if it
   (identity policies), ``Principal`` or ``*Like`` condition value (``*``/``?``
   anywhere) that matches the name naming gives *some* other tenant id, present in the
   stack or not (``dbuser:prx-…/*``, ``tp-prod-*-files``, ``secret:tp/prod/*``);
-- allows through ``NotResource``, ``NotAction`` or ``NotPrincipal`` (everything but a list).
+- allows through ``NotResource``, ``NotAction`` or ``NotPrincipal`` (everything but a list);
+- trusts a web identity other than the stack's own cluster OIDC provider(s) (another
+  cell's or another tenant's cluster).
 
 A pattern is fenced, and so allowed, only by a condition that really fences:
 ``aws:ResourceTag/tenant`` or ``aws:PrincipalTag/tenant`` equal (exact, no ``IfExists``)
@@ -29,6 +31,8 @@ from policy.rule import Finding, Resource, RuleConfig, StackRule
 
 MSG_FOREIGN_REFERENCE = ("Reference only the tenant's own resources in its policies; this "
                          "document names or is built from another tenant's resource.")
+MSG_FOREIGN_PROVIDER = ("Trust only this stack's own cluster OIDC provider in a tenant role; this "
+                        "trust names another cluster's web identity.")
 MSG_FOREIGN_REACH = ("A wildcard in this tenant's policy (Resource, Principal or condition pattern, "
                      "NotResource/NotAction/NotPrincipal) reaches other tenants' names; name the "
                      "tenant's own resources exactly or fence with aws:ResourceTag/tenant.")
@@ -51,6 +55,23 @@ def _documents(res: Resource) -> list[tuple[object, bool]]:
     if res.type == aws.ROLE_POLICY_ATTACHMENT:
         return [(res.props.get("policyArn"), False)]
     return [(res.props.get("policy"), res.type in IDENTITY)]
+
+
+OIDC_PROVIDER = "aws:iam/openIdConnectProvider:OpenIdConnectProvider"
+
+
+def _issuers(resources: Sequence[Resource]) -> set[str]:
+    """Issuer host/paths of the stack's OIDC providers (``url`` without its scheme)."""
+    return {url.split("://", 1)[-1] for r in resources if r.type == OIDC_PROVIDER
+            if (url := text(r.props.get("url")))}
+
+
+def _foreign_provider(res: Resource, issuers: set[str]) -> bool:
+    if res.type != aws.ROLE or not issuers:
+        return False
+    federated = [v for s in iam.statements(res.props.get("assumeRolePolicy"))
+                 for kind, v in s.principals() if kind == "Federated" and ":oidc-provider/" in v]
+    return any(v.split(":oidc-provider/", 1)[1] not in issuers for v in federated)
 
 
 def _tagged_tenant(res: Resource) -> str | None:
@@ -111,6 +132,7 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
         for n in ns:
             by_name.setdefault(n, set()).add(owners[urn])
     index = _Names(by_name)
+    issuers = _issuers(resources)
     for res in resources:
         if res.type not in OWNED_BY_TAG and res.type not in ATTACHED_BY:
             continue
@@ -134,6 +156,8 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
             yield Finding(MSG_FOREIGN_REFERENCE, res.urn)
         if reached:
             yield Finding(MSG_FOREIGN_REACH, res.urn)
+        if _foreign_provider(res, issuers):
+            yield Finding(MSG_FOREIGN_PROVIDER, res.urn)
 
 
 RULE = StackRule(

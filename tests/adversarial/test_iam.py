@@ -262,6 +262,18 @@ def irsa_adds_a_service_statement(resources: Resources) -> str:
     return str(role["name"])
 
 
+@mutation("ISO-IAM-04")
+def irsa_swaps_to_another_clusters_provider(resources: Resources) -> str:
+    role, trust = _trust(resources)
+    statement = _statement(trust)
+    issuer = _issuer(statement)
+    statement["Principal"]["Federated"] = statement["Principal"]["Federated"].replace(issuer, OTHER_OIDC)
+    statement["Condition"]["StringEquals"] = {k.replace(issuer, OTHER_OIDC): v
+                                              for k, v in statement["Condition"]["StringEquals"].items()}
+    set_policy_document(role, trust, "assumeRolePolicy")
+    return str(role["name"])
+
+
 @mutation("ISO-IAM-01", stack=DEDICATED_STACK)
 def dedicated_irsa_sub_wildcard(resources: Resources) -> str:
     role, trust = _trust(resources, DEDICATED_TENANT)
@@ -370,7 +382,8 @@ MUTATIONS: list[Mutation] = [
     not_resource_allow, secret_policy_lets_another_tenant_read, bucket_policy_admits_a_role_pattern,
     kms_star_on_star, partial_action_wildcard, any_key_without_service_fence,
     irsa_sub_string_like_wildcard, irsa_trusts_a_second_provider, irsa_without_audience,
-    irsa_adds_an_account_principal, irsa_adds_a_service_statement, dedicated_irsa_sub_wildcard,
+    irsa_adds_an_account_principal, irsa_adds_a_service_statement, irsa_swaps_to_another_clusters_provider,
+    dedicated_irsa_sub_wildcard,
     pod_identity_binds_a_role_to_another_namespace,
     key_policy_gives_the_account_root_everything, dedicated_volumes_key_with_bare_account_id,
     key_lockout_check_bypassed, bucket_policy_allows_everyone, log_delivery_without_source_fence,

@@ -609,3 +609,16 @@ def test_a_tenant_tag_fence_keeps_a_pattern_within_the_tenant() -> None:
     for operator, value in (("StringLike", "acme*"), ("StringEqualsIfExists", "acme"),
                             ("StringEquals", "bolt"), ("StringNotEquals", "bolt")):
         assert {v["message"] for v in fenced(operator, value)} == {iso_iam_04.MSG_FOREIGN_REACH}, operator
+
+
+def test_tenant_roles_trust_only_the_stacks_own_oidc_provider() -> None:
+    provider = f.resource("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cell-oidc", {
+        "url": f"https://{f.OIDC}", "clientIdLists": ["sts.amazonaws.com"]})
+    stack = f.shared_stack() + [provider]
+    assert _rule(stack, "ISO-IAM-04") == []
+    role = f.find(stack, ROLE, "acme-fileserver-role")
+    foreign = f.changed(role, TRUST_SUB, f.irsa_trust("tenant-acme", "fileserver").replace(
+        f.OIDC, OTHER_OIDC))
+    found = _rule(f.replace(stack, foreign), "ISO-IAM-04")
+    assert [(v["message"], v["urn"].rsplit("::", 1)[-1]) for v in found] == [
+        (iso_iam_04.MSG_FOREIGN_PROVIDER, "acme-fileserver-role")]
