@@ -17,10 +17,11 @@ obtained by calling the naming function with a sentinel tenant id and cutting ar
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from policy.iam import glob_matches
 from tenants import naming
 
 _SENTINEL = "zq-sentinel-zq"
@@ -115,6 +116,7 @@ def _split_arn(value: str) -> tuple[str, str] | None:
 
 
 # --- literals: which known tenants a value names ------------------------------------------
+@lru_cache(maxsize=64)
 def _prefixes(environment: str) -> list[tuple[str, bool]]:
     """The distinct naming prefixes (``tp-<env>-``, ``tenant-``, ``t_``...), with the underscore flag."""
     seen = {(t.before, t.underscore) for t in templates(environment) if t.before and not t.token}
@@ -181,7 +183,6 @@ def reaches_other_tenant(pattern: str, owner: str | None, environments: Iterable
 
 
 def _service_matches(pattern: str, service: str) -> bool:
-    from policy.iam import glob_matches
     return glob_matches(pattern, service)
 
 
@@ -304,8 +305,3 @@ class _Search:
         if self.t.tail == "sep":
             return any(self._step(positions, c) for c in "/:")
         return False
-
-
-def wildcards(values: Iterable[str]) -> Iterator[str]:
-    """The values that are IAM patterns."""
-    return (v for v in values if "*" in v or "?" in v)
