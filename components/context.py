@@ -50,6 +50,17 @@ class TenantContext:
         return self.tenant.tier
 
     @property
+    def retired(self) -> bool:
+        """Offboarded (``tenantctl offboard``): its workloads go, its data stays declared.
+
+        Components of a retired tenant declare exactly what keeps its data (namespace,
+        buckets, keys, database secret and schema, with its login disabled) under the same
+        names and parents, so the data stays managed (protected, retained) and nothing else
+        runs or can reach it.
+        """
+        return not self.tenant.record.lifecycle.active
+
+    @property
     def names(self) -> TenantNames:
         """The tenant's physical names."""
         return self.tenant.names(self.environment)

@@ -503,7 +503,8 @@ class TenantDatabase(pulumi.ComponentResource):
             tags={**ctx.tags, naming.TAG_DB_SERVER: server_identifier}, opts=_data_opts(self))
 
         if args.cell is not None:
-            args.cell.auths.add(ctx.id, secret.arn)
+            if not ctx.retired:  # an offboarded tenant's login is not offered by the proxy
+                args.cell.auths.add(ctx.id, secret.arn)
             server: Any = args.cell
             admin_path: Sequence[pulumi.Resource] = args.cell.admin_path
         else:
@@ -529,7 +530,8 @@ class TenantDatabase(pulumi.ComponentResource):
             tenant_id=ctx.id, host=server.instance_address, port=server.instance_port,
             dbname=naming.DB_NAME, admin_user=naming.DB_ADMIN_USER, admin_secret_arn=server.admin_secret_arn,
             login_password=password.result, sslmode="verify-full", sslrootcert=args.bootstrap_sslrootcert,
-            limits=RoleLimits.from_plan(ctx.tenant.plan.database.limits), login_secret_arn=secret.arn,
+            limits=RoleLimits.from_plan(ctx.tenant.plan.database.limits), active=not ctx.retired,
+            login_secret_arn=secret.arn,
         ), opts=pulumi.ResourceOptions(parent=self, depends_on=list(admin_path)))
         # Written once the role has that password: the proxy never holds one the database
         # lacks. Afterwards rotation owns the value (module docstring of db_rotation).
@@ -542,14 +544,19 @@ class TenantDatabase(pulumi.ComponentResource):
                                                        port=int(v[2])))),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bootstrap],
                                         ignore_changes=["secretString"]))
+        connect_document = proxy_arn.apply(
+            lambda arn: json.dumps(docs.connect_policy(proxy_arn=arn, db_user=names.db_role)))
+        if ctx.retired:
+            # Offboarded: key, secret, schema and data stay; nothing rotates, connects or
+            # may connect (the bootstrap disabled the login).
+            self._outputs(server, bootstrap, secret, key_arn, connect_document, pulumi.Output.from_input(""))
+            return
         rotate_secret(name, self, function_name=names.db_rotation, secret_id=secret.id, key_arn=key_arn,
                       region=cluster.region, partition=cluster.partition,
                       subnet_ids=cluster.private_subnet_ids,
                       security_group_id=server.rotation_security_group_id, tags=ctx.tags,
                       after=[value, bootstrap])
 
-        connect_document = proxy_arn.apply(
-            lambda arn: json.dumps(docs.connect_policy(proxy_arn=arn, db_user=names.db_role)))
         policy = aws.iam.Policy(
             f"{name}-connect", name=names.db_connect_policy, policy=connect_document,
             description=f"connect to tenant {ctx.id}'s database as {names.db_role}, through its proxy",
@@ -557,7 +564,12 @@ class TenantDatabase(pulumi.ComponentResource):
         for i, role_name in enumerate(args.workload_role_names):
             aws.iam.RolePolicyAttachment(f"{name}-connect-{i}", role=role_name, policy_arn=policy.arn,
                                          opts=child)
+        self._outputs(server, bootstrap, secret, key_arn, connect_document, policy.arn)
 
+    def _outputs(self, server: Any, bootstrap: TenantDatabaseBootstrap, secret: aws.secretsmanager.Secret,
+                 key_arn: pulumi.Input[str], connect_document: pulumi.Output[str],
+                 connect_policy_arn: pulumi.Output[str]) -> None:
+        """Assign and register the component's outputs (the same for active and retired)."""
         self.proxy_endpoint = pulumi.Output.from_input(server.proxy_endpoint).apply(str)
         self.port = pulumi.Output.from_input(PORT)
         self.database_name = bootstrap.database
@@ -566,7 +578,7 @@ class TenantDatabase(pulumi.ComponentResource):
         self.secret_arn = secret.arn
         self.kms_key_arn = pulumi.Output.from_input(key_arn)
         self.connect_policy = connect_document
-        self.connect_policy_arn = policy.arn
+        self.connect_policy_arn = connect_policy_arn
         self.register_outputs({
             "proxy_endpoint": self.proxy_endpoint, "port": self.port, "database_name": self.database_name,
             "user": self.user, "schema": self.schema, "secret_arn": self.secret_arn,

@@ -212,17 +212,32 @@ def follow_renamed_login(props: dict[str, Any], role: str) -> bool:
 
 
 def _apply(props: dict[str, Any], *, set_password: bool) -> dict[str, Any]:
-    password = (props.get("login_password") or None) if set_password else None
+    """Bootstrap an active tenant; for a retired one (``active`` false), disable its login.
+
+    Retiring keeps the schema and data (``offboard_tenant(drop_data=False)``); the names
+    are the same either way, so the outputs do not change.
+    """
+    outs = {k: v for k, v in props.items() if k not in ("__provider", LEGACY_ADMIN_PASSWORD)}
     with _admin_connection(props) as conn:
+        if props.get("active", True) is False:
+            db_bootstrap.offboard_tenant(conn, props["tenant_id"], drop_data=False)
+            names = db_bootstrap.TenantDbNames.of(props["tenant_id"])
+            outs.update(role=names.login_role, schema=names.schema, owner_role=names.owner_role,
+                        database=props["dbname"])
+            return outs
         result = db_bootstrap.bootstrap_tenant(
-            conn, props["tenant_id"], password=password,
+            conn, props["tenant_id"], password=password_of(props, set_password),
             grant_rds_iam=bool(props.get("grant_rds_iam", False)), limits=_limits(props))
     if result.renamed_from is not None:
         follow_renamed_login(props, result.role)
-    outs = {k: v for k, v in props.items() if k not in ("__provider", LEGACY_ADMIN_PASSWORD)}
     outs.update(role=result.role, schema=result.schema, owner_role=result.owner_role,
                 database=result.database)
     return outs
+
+
+def password_of(props: dict[str, Any], set_password: bool) -> str | None:
+    """The login password to set: on create only (afterwards rotation owns it)."""
+    return (props.get("login_password") or None) if set_password else None
 
 
 class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
@@ -281,6 +296,8 @@ class TenantDatabaseBootstrapArgs:
     grant_rds_iam: bool = False
     limits: db_bootstrap.RoleLimits = db_bootstrap.RoleLimits()
     login_secret_arn: pulumi.Input[str] | None = None
+    #: False for an offboarded tenant: its login is disabled, its schema and data stay.
+    active: bool = True
 
 
 class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="TenantDatabaseBootstrap"):
@@ -306,6 +323,9 @@ class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="
             "role": names.login_role, "schema": names.schema, "owner_role": names.owner_role,
             "database": args.dbname,
         }
+        if not args.active:
+            # Only when retired: an active tenant's inputs stay as they were (no update).
+            props["active"] = False
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
         super().__init__(TenantDatabaseBootstrapProvider(), name, props,
                          pulumi.ResourceOptions.merge(opts, secret_opts))

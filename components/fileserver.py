@@ -191,6 +191,16 @@ class FileServerStack(pulumi.ComponentResource):
             f"{name}-storage",
             TenantBucketArgs(ctx=ctx, cluster=cluster, key_arn=key.key_arn, tenant_role_arns=role_arns),
             pulumi.ResourceOptions(parent=self))
+        self.bucket_name = storage.bucket_name
+        self.bucket_arn = storage.bucket_arn
+        self.key_arn = key.key_arn
+        if ctx.retired:
+            # Offboarded: the files stay (bucket and key, same names and parents); the
+            # role loses its permissions and nothing serves or routes to them.
+            self.service_name = pulumi.Output.from_input("")
+            self.url = pulumi.Output.from_input("")
+            self._register()
+            return
         policy = pulumi.Output.all(storage.bucket_arn, key.key_arn).apply(
             lambda v: json.dumps(docs.fileserver_policy(bucket=v[0], key_arn=v[1], region=cluster.region)))
         aws.iam.RolePolicy(f"{name}-permissions", name="fileserver-files", role=args.identity.role.name,
@@ -218,10 +228,10 @@ class FileServerStack(pulumi.ComponentResource):
                 metadata=manifest["metadata"], spec=manifest["spec"],
                 opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider))
 
-        self.bucket_name = storage.bucket_name
-        self.bucket_arn = storage.bucket_arn
-        self.key_arn = key.key_arn
         self.service_name = workload.service_name
         self.url = pulumi.Output.from_input(public_url)
+        self._register()
+
+    def _register(self) -> None:
         self.register_outputs({"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn,
                                "key_arn": self.key_arn, "service_name": self.service_name, "url": self.url})

@@ -84,7 +84,9 @@ def build_cell(spec: StackSpec) -> None:
         availability_zone_ids=spec.zone_ids))
     names = CellNames(cell.name, spec.environment)
     database = CellDatabase(names.db_identifier, CellDatabaseArgs(
-        names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants], tags=tags,
+        # Offboarded tenants' logins are not offered by the proxy (it expects the others).
+        names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants if t.record.lifecycle.active],
+        tags=tags,
         size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)),
         opts)
     for tenant in spec.tenants:
@@ -125,9 +127,10 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
         cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]),
         opts)
-    if has_dedicated_pool(ctx.tier):
+    # A retired (offboarded) tenant keeps its data only: no pool, no virtual cluster.
+    if has_dedicated_pool(ctx.tier) and not ctx.retired:
         TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
-    if ctx.tier is Tier.VCLUSTER:
+    if ctx.tier is Tier.VCLUSTER and not ctx.retired:
         TenantVCluster(f"{ctx.id}-vcluster",
                        TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace), opts)
     build_workloads(ctx, cluster, namespace, database, opts)
@@ -139,17 +142,20 @@ def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNa
 
     The same components run in a cell and in a dedicated cluster. The chatbot reads the
     file server's bucket and key and keeps its vectors in the tenant's database (through
-    the proxy, IAM auth). Returns the workloads declared.
+    the proxy, IAM auth). Returns the workloads declared. A retired tenant keeps only the
+    file server's storage (its bucket and key): no workload runs and none is returned.
     """
     features = ctx.tenant.record.features
     if not features.fileserver:
         return []
     identities = namespace.identities
-    chatbot_role = [identities["chatbot"].role.arn] if features.chatbot else []
+    chatbot_role = [identities["chatbot"].role.arn] if "chatbot" in identities else []
     files = FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
         ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["fileserver"],
         peer_role_arns=chatbot_role,
         chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None), opts)
+    if ctx.retired:
+        return []
     workloads = ["fileserver"]
     if features.chatbot:
         ChatbotStack(f"{ctx.id}-chat", ChatbotStackArgs(

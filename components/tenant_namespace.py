@@ -151,12 +151,14 @@ class TenantNamespace(pulumi.ComponentResource):
         objects += [(f"netpol-{p['metadata']['name']}", p) for p in m.network_policies(
             ns_name, labels, vpc_cidr=cluster.vpc_cidr, database_cidrs=database_cidrs)]
         objects += [(f"role-{r['metadata']['name']}", r) for r in m.roles(ns_name, labels)]
-        objects += [
-            ("binding-admins", m.role_binding("tenant-admins", m.ADMIN_ROLE, ns_name, labels, admin_groups)),
-            ("binding-viewers", m.role_binding("tenant-viewers", m.VIEWER_ROLE, ns_name, labels,
-                                               viewer_groups)),
-            ("mesh-peer-authentication", m.peer_authentication(ns_name, labels)),
-        ]
+        if not ctx.retired:  # an offboarded tenant's people keep no rights in its namespace
+            objects += [
+                ("binding-admins", m.role_binding("tenant-admins", m.ADMIN_ROLE, ns_name, labels,
+                                                  admin_groups)),
+                ("binding-viewers", m.role_binding("tenant-viewers", m.VIEWER_ROLE, ns_name, labels,
+                                                   viewer_groups)),
+            ]
+        objects.append(("mesh-peer-authentication", m.peer_authentication(ns_name, labels)))
         objects += [(f"mesh-authz-{p['metadata']['name']}", p)
                     for p in m.authorization_policies(ns_name, labels)]
         registry_only = locks_egress_to_registry(ctx.tier)
@@ -167,14 +169,16 @@ class TenantNamespace(pulumi.ComponentResource):
         for role, manifest in objects:
             declare(f"{name}-{role}", manifest, inside)
 
-        gateway_labels = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY, naming.LABEL_FOR_TENANT: ctx.id}
-        declare(f"{name}-gateway-rate-limit",
-                m.gateway_rate_limit(ctx.id, ctx.tenant.hostname, ctx.tenant.plan.rate_limit_rps,
-                                     gateway_labels),
-                pulumi.ResourceOptions(parent=self, provider=cluster.provider))
+        if not ctx.retired:  # no host is served for an offboarded tenant
+            gateway_labels = {naming.LABEL_MANAGED_BY: naming.MANAGED_BY, naming.LABEL_FOR_TENANT: ctx.id}
+            declare(f"{name}-gateway-rate-limit",
+                    m.gateway_rate_limit(ctx.id, ctx.tenant.hostname, ctx.tenant.plan.rate_limit_rps,
+                                         gateway_labels),
+                    pulumi.ResourceOptions(parent=self, provider=cluster.provider))
 
-        for kind, group, arns in (("admin", admin_groups, args.admin_principal_arns),
-                                  ("viewer", viewer_groups, args.viewer_principal_arns)):
+        principals = () if ctx.retired else (("admin", admin_groups, args.admin_principal_arns),
+                                             ("viewer", viewer_groups, args.viewer_principal_arns))
+        for kind, group, arns in principals:
             for arn in arns:
                 aws.eks.AccessEntry(
                     f"{name}-access-{kind}-{_principal_key(arn)}",
@@ -198,5 +202,11 @@ class TenantNamespace(pulumi.ComponentResource):
 
 
 def enabled_workloads(ctx: TenantContext) -> list[str]:
-    """The tenant's workloads that are turned on, in the platform's order."""
-    return ctx.tenant.record.features.workloads
+    """The tenant's workloads that have an identity, in the platform's order.
+
+    A retired tenant keeps only the file server's: its bucket and key policies name a
+    tenant role (KMS refuses a key policy naming a role that no longer exists), and that
+    role, with no permissions left and no pod able to run as it, reaches nothing.
+    """
+    workloads = ctx.tenant.record.features.workloads
+    return [w for w in workloads if w == "fileserver"] if ctx.retired else workloads

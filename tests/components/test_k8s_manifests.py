@@ -99,8 +99,8 @@ def test_quota_comes_from_the_plan_and_forbids_node_ports_and_load_balancers(pla
 def test_limit_range_gives_plan_defaults_and_bounds(plan):
     lr = load_plans()[plan].limit_range
     assert m.limit_range(NS, LABELS, lr)["spec"] == {"limits": [
-        {"type": "Container", "default": lr.default.manifest(), "defaultRequest": lr.default_request.manifest(),
-         "min": lr.min.manifest(), "max": lr.max.manifest()},
+        {"type": "Container", "default": lr.default.manifest(),
+         "defaultRequest": lr.default_request.manifest(), "min": lr.min.manifest(), "max": lr.max.manifest()},
         {"type": "Pod", "max": lr.pod_max.manifest()},
         {"type": "PersistentVolumeClaim", "min": {"storage": lr.pvc.min}, "max": {"storage": lr.pvc.max}}]}
     assert set(lr.max.manifest()) == {"cpu", "memory", "ephemeral-storage"}

@@ -49,7 +49,8 @@ def test_validate_locked_fails_on_unrecorded_placements(tmp_path):
     shutil.copytree(FIXTURES / "base", registry)
     assert run_cli("validate", "--registry", str(registry)).code == 0
     result = run_cli("validate", "--registry", str(registry), "--locked")
-    assert result.code == 2 and "good: cell=c1" in result.out
+    assert result.code == 2 and "good: placement not recorded (cell=c1)" in result.err
+    assert "registry OK" not in result.out
 
 
 def test_allocate_write_records_placements_once(tmp_path):

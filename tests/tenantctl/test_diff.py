@@ -83,7 +83,8 @@ def test_a_changed_image_is_an_update_naming_the_property():
     (resource("aws:iam/role:Role", "acme-role", {"name": "a", "path": "/"}, replaceOnChanges=["*"]),
      resource("aws:iam/role:Role", "acme-role", {"name": "a", "path": "/", "tags": {"x": "1"}},
               replaceOnChanges=["*"]), ("tags",)),
-], ids=["bucket-name", "k8s-namespace", "deployment-selector", "configmap-data", "random", "replace-on-changes"])
+], ids=["bucket-name", "k8s-namespace", "deployment-selector", "configmap-data", "random",
+        "replace-on-changes"])
 def test_a_replace_is_predicted_where_the_engine_replaces(before, after, forced):
     change = only(diff_plans(plan(before), plan(after)), "replace")
     assert change.forced_by == forced

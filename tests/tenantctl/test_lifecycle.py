@@ -175,3 +175,91 @@ def test_bad_options_exit_2_with_one_line(argv, message, capsys):
     result = run_cli(*argv)
     err = result.err + capsys.readouterr().err
     assert result.code == 2 and message in err and "Traceback" not in err
+
+
+# --- offboarding -----------------------------------------------------------------------------
+def offboard(registry: Path, tenant: str, *extra: str, fake: FakePulumi | None = None,
+             tmp: Path | None = None):
+    argv = ["offboard", tenant, "--registry", str(registry), "--today", "2026-12-01", *extra]
+    if fake is None:
+        return run_cli(*argv)
+    args = cli.build_parser().parse_args(argv + ["--work-dir", str(tmp / "work")])
+    args.pulumi_command = fake
+    return args.lifecycle(args, registry)
+
+
+def _stack_plan(registry: Path, stack: str, tmp: Path) -> dict:
+    out = tmp / f"plan-{stack}-{len(list(tmp.iterdir()))}"
+    result = run_cli("plan", "--registry", str(registry), "--stack", stack, "--out", str(out))
+    assert result.code == 0, result.out[-3000:]
+    return json.loads((out / "plan.json").read_text())["stacks"][0]
+
+
+@pytest.mark.parametrize(("tenant", "stack"), [("alpha", "shared-f1"), ("delta", "tenant-delta")],
+                         ids=["shared-tier", "cluster-tier"])
+def test_offboarding_retires_workloads_keeps_every_data_resource_and_records_them(
+        registry, tmp_path, tenant, stack):
+    before = _stack_plan(registry, stack, tmp_path)
+    data = {r["urn"] for r in before["resources"] if tenant in r["name"]
+            and (r["options"]["protect"] or r["options"]["retainOnDelete"])}
+    result = offboard(registry, tenant)
+    assert result.code == 0, result.out[-3000:] + result.err
+    assert "data loss" not in result.out and " to delete" in result.out
+    after = _stack_plan(registry, stack, tmp_path)
+    kept = {r["urn"]: r for r in after["resources"]}
+    assert data <= set(kept), sorted(data - set(kept))
+    assert all(kept[u]["options"]["protect"] or kept[u]["options"]["retainOnDelete"] for u in data)
+    # Nothing of the tenant runs any more, and its database login is disabled.
+    mine = [r for r in after["resources"] if r["name"].startswith(f"{tenant}-")]
+    assert not [r for r in mine if r["type"] == "kubernetes:apps/v1:Deployment"]
+    assert not [r for r in mine if r["type"] == "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"]
+    bootstrap = next(r for r in mine if r["type"].startswith("pulumi-python:dynamic/"))
+    assert bootstrap["inputs"]["active"] is False
+    record = yaml.safe_load((registry / f"{tenant}.yaml").read_text())["lifecycle"]
+    assert record["state"] == "offboarded" and record["data"] == "kept"
+    assert record["offboarded_on"] == "2026-12-01"
+    assert len(record["kept"]) == len(data)
+
+
+def test_an_offboarded_shared_tenant_leaves_the_cell_proxy(registry, tmp_path):
+    offboard(registry, "alpha")
+    proxy = next(r for r in _stack_plan(registry, "shared-f1", tmp_path)["resources"]
+                 if r["type"] == "aws:rds/proxy:Proxy")
+    assert len(proxy["inputs"]["auths"]) == 3  # anvil, bravo, charlie
+
+
+def test_offboarding_keeps_the_tenant_and_its_placement(registry):
+    offboard(registry, "alpha")
+    assert run_cli("validate", "--registry", str(registry), "--locked").code == 0
+    rows = {r["tenant"]: r for r in json.loads(run_cli("status", "--registry", str(registry), "--json").out)}
+    assert rows["alpha"]["state"] == "offboarded" and rows["alpha"]["placement"] == "cell f1"
+    again = offboard(registry, "alpha")
+    assert again.code == 0 and "already offboarded" in again.out
+
+
+def test_offboard_apply_updates_exactly_that_stack(registry, tmp_path):
+    fake = FakePulumi()
+    assert offboard(registry, "delta", "--apply", fake=fake, tmp=tmp_path) == 0
+    assert [c[c.index("--stack") + 1] for c in fake.ran("up")] == ["tenant-delta"]
+    assert not fake.ran("destroy")
+
+
+def test_deleting_a_tenant_file_instead_of_offboarding_is_refused(registry):
+    (registry / "delta.yaml").unlink()
+    result = run_cli("validate", "--registry", str(registry))
+    assert result.code == 2
+    assert "delta.yaml is gone: deleting a tenant file orphans its stack and data" in result.err
+
+
+def test_the_diff_of_a_deleted_dedicated_tenant_is_a_data_loss_error(registry, tmp_path):
+    base = tmp_path / "base"
+    planned = run_cli("plan", "--registry", str(registry), "--stack", "tenant-delta", "--out", str(base))
+    assert planned.code == 0
+    head = json.loads((base / "plan.json").read_text())
+    head["stacks"] = []
+    (tmp_path / "head.json").write_text(json.dumps({**head, "stacks": [
+        {"name": "shared-f1", "kind": "shared", "tenants": [], "resources": [], "violations": []}]}))
+    result = run_cli("diff", "--registry", str(registry), "--base", str(base / "plan.json"),
+                     "--head", str(tmp_path / "head.json"))
+    assert result.code == 1
+    assert "[mandatory] data loss: delete of aws:rds/instance:Instance delta-db-server-instance" in result.out

@@ -94,7 +94,8 @@ def test_manifests_mark_values_the_mock_engine_invented(fixture_fleet_plan):
     dependent = next(r for r in stack["resources"] if r["type"] == "kubernetes:core/v1:ServiceAccount"
                      and r["options"].get("propertyDependencies"))
     name, namespace = dependent["inputs"]["metadata"]["name"], dependent["inputs"]["metadata"]["namespace"]
-    path = fixture_fleet_plan.out / "manifests" / stack["name"] / namespace / f"serviceaccount.core-{name}.yaml"
+    root = fixture_fleet_plan.out / "manifests" / stack["name"]
+    path = root / namespace / f"serviceaccount.core-{name}.yaml"
     head = path.read_text().splitlines()[:3]
     assert any(line.startswith("# mock values:") for line in head), head
     plain = next(r for r in stack["resources"] if r["type"] == "kubernetes:core/v1:Namespace")
