@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +64,16 @@ def sample_plan(tmp_path_factory: pytest.TempPathFactory) -> SamplePlan:
 FIXTURE_FLEET = Path(__file__).resolve().parent / "fixtures" / "fleet"
 
 
-@pytest.fixture(scope="session")
-def fixture_fleet_plan(tmp_path_factory: pytest.TempPathFactory) -> SamplePlan:
-    """The fixture fleet's offline plan, computed once per session."""
-    out = tmp_path_factory.mktemp("fleet-plan")
+@functools.lru_cache(maxsize=1)
+def fixture_fleet_planned() -> SamplePlan:
+    """The fixture fleet's offline plan, computed once per process (cases built at import use it)."""
+    out = Path(tempfile.mkdtemp(prefix="fleet-plan-"))
     result = run_cli("plan", "--registry", str(FIXTURE_FLEET), "--out", str(out))
     document = json.loads((out / "plan.json").read_text()) if (out / "plan.json").exists() else {}
     return SamplePlan(result, out, document)
+
+
+@pytest.fixture(scope="session")
+def fixture_fleet_plan() -> SamplePlan:
+    """The fixture fleet's offline plan, computed once per session."""
+    return fixture_fleet_planned()

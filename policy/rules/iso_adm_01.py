@@ -30,12 +30,13 @@ ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/(?:.*/)?(?P<name>[^/]+)$")
 STARTS_WITH = re.compile(r"startsWith\((\"(?:[^\"\\]|\\.)*\")\)")
 
-MSG_MISSING = "Declare the platform's admission policy {name} and its binding (components/admission.py)."
-MSG_DUPLICATE = "Declare admission policy {name} and its binding once."
-MSG_WEAKENED = ("Admission policy {name} differs from the platform's rendering "
-                "(failurePolicy Fail, same rules).")
-MSG_BINDING = "Bind admission policy {name} with validationActions [Deny] over every tenant namespace."
-MSG_DEPLOYER = ("The deployer exemption of admission policy {name} must be the cluster-admin access entry's "
+MSG_MISSING = ("Declare every platform admission policy and its binding, as components/admission.py "
+               "renders them.")
+MSG_DUPLICATE = "Declare each admission policy and its binding once."
+MSG_WEAKENED = ("Restore the admission policy as the platform renders it (failurePolicy Fail, same "
+                "rules and expressions).")
+MSG_BINDING = "Bind each admission policy with validationActions [Deny] over every tenant namespace."
+MSG_DEPLOYER = ("Limit the admission policies' deployer exemption to the cluster-admin access entry's "
                 "assumed-role prefix.")
 
 
@@ -98,7 +99,7 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     for res in resources:
         if res.type == POLICY:
             if _name(res) in policies:
-                yield Finding(MSG_DUPLICATE.format(name=_name(res)), res.urn)
+                yield Finding(MSG_DUPLICATE, res.urn)
             policies[_name(res)] = res
         elif res.type == BINDING:
             bindings.setdefault(text(as_map(res.props.get("spec")).get("policyName")) or "", []).append(res)
@@ -114,28 +115,29 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     for name in admission.POLICY_NAMES:
         found = policies.get(name)
         if found is None:
-            yield Finding(MSG_MISSING.format(name=name), clusters[0].urn)
+            yield Finding(MSG_MISSING, clusters[0].urn)
             continue
         res = found
         spec = _plain(res.props.get("spec"))
         if _literal(spec, "matchConditions", "not-platform-deployer") not in allowed_deployers:
-            yield Finding(MSG_DEPLOYER.format(name=name), res.urn)
+            yield Finding(MSG_DEPLOYER, res.urn)
         if name not in expected or spec != expected[name]:
-            yield Finding(MSG_WEAKENED.format(name=name), res.urn)
+            yield Finding(MSG_WEAKENED, res.urn)
         bound = bindings.get(name, [])
         if not bound:
-            yield Finding(MSG_MISSING.format(name=name), res.urn)
+            yield Finding(MSG_MISSING, res.urn)
         elif len(bound) > 1:
-            yield Finding(MSG_DUPLICATE.format(name=name), bound[1].urn)
+            yield Finding(MSG_DUPLICATE, bound[1].urn)
         elif _plain(bound[0].props.get("spec")) != admission.binding(name)["spec"]:
-            yield Finding(MSG_BINDING.format(name=name), bound[0].urn)
+            yield Finding(MSG_BINDING, bound[0].urn)
 
 
 RULE = StackRule(
     id="ISO-ADM-01",
     description=(
-        "Every cluster declares the platform's tenant admission policies and their bindings exactly as "
-        "rendered: failurePolicy Fail, validationActions [Deny], every tenant namespace."
+        "Every cluster declares the platform's tenant admission policies (docs/admission.md) and their "
+        "bindings exactly as rendered: failurePolicy Fail, validationActions [Deny], every tenant "
+        "namespace, the deployer exemption limited to the cluster-admin access entry."
     ),
     severity="high", tiers="NPVD", scope="all", check=check,
     reads=lambda t: t in (CLUSTER, POLICY, BINDING, ASSOCIATION))

@@ -12,13 +12,23 @@ import pytest
 from components import admission
 from tenantctl.manifests import manifests
 from tenants import naming
+from tenants.loader import load_registry
 from tests.admission_cel import AdmissionChain, Request, check_supported
 from tests.components.manifest_checks import as_integers, validate_all
+from tests.conftest import FIXTURE_FLEET
 from tests.factories import ACCOUNT_ID
 
 CELL, DEDICATED = "shared-f1", "tenant-delta"
 ENV = "prod"
 DEPLOYER = naming.platform_admin_username_prefix("aws", ACCOUNT_ID, ENV) + "pulumi-up"
+#: Each fixture tenant's account (a dedicated tenant has its own: its cluster's deployer and
+#: registry are that account's).
+ACCOUNTS = {t.id: t.account for t in load_registry(FIXTURE_FLEET).tenants}
+
+
+def deployer(tenant: str) -> str:
+    """The platform admin role's user name in the cluster that runs ``tenant``."""
+    return naming.platform_admin_username_prefix("aws", ACCOUNTS[tenant], ENV) + "pulumi-up"
 TENANT_USER = "arn:aws:sts::123456789012:assumed-role/alpha-admins/jane"
 RS_CONTROLLER = "system:serviceaccount:kube-system:replicaset-controller"
 SLICE_CONTROLLER = "system:serviceaccount:kube-system:endpointslice-controller"
@@ -72,7 +82,8 @@ def _namespace(rendered, tenant: str) -> dict[str, Any]:
 
 
 def _prefix(tenant: str) -> str:
-    return naming.TenantNames(tenant, ENV).image_repository_prefix(REGISTRY)
+    return naming.TenantNames(tenant, ENV).image_repository_prefix(
+        naming.ecr_registry(ACCOUNTS[tenant], "ap-northeast-1"))
 
 
 def _app(rendered, tenant: str, kind: str = "Deployment") -> dict[str, Any]:
@@ -601,7 +612,7 @@ def test_platform_workloads_pass_as_deployed(chains, rendered, tenant):
     ]
     assert deployments
     for dep in deployments:
-        assert _admit(chains, rendered, tenant, dep, user=DEPLOYER).allowed
+        assert _admit(chains, rendered, tenant, dep, user=deployer(tenant)).allowed
         pod = {
             "apiVersion": "v1",
             "kind": "Pod",

@@ -8,6 +8,7 @@ import pkgutil
 import policy.rules
 from tests.policy import (
     test_rbac_effective,
+    test_rule_iso_adm_01,
     test_rules_cloud,
     test_rules_mesh_vc,
     test_rules_node,
@@ -19,7 +20,7 @@ from tests.policy import (
 
 CASES = (test_rules_ns_rbac.CASES + test_rules_pod.CASES + test_rules_node_net.CASES
          + test_rules_mesh_vc.CASES + test_rules_cloud.CASES + test_rbac_effective.CASES
-         + test_rules_quota.CASES + test_rules_node.CASES)
+         + test_rules_quota.CASES + test_rules_node.CASES + test_rule_iso_adm_01.CASES)
 
 
 def test_every_message_of_every_rule_is_seeded() -> None:

@@ -321,6 +321,13 @@ CASES: list[Case] = [
                changing(ROLE, "acme-fileserver-role", ("inlinePolicies",),
                         inline(allow("s3:GetObject", "arn:aws:s3:::tp-prod-bolt-files/*"))),
                iso_iam_04.MSG_FOREIGN_REFERENCE, iso_iam_04.MSG_FOREIGN_REACH, about="acme-fileserver-role"),
+    stack_edit("iam04-trust-other-clusters-provider", "ISO-IAM-04",
+               lambda stack: changing(ROLE, "acme-fileserver-role", ("assumeRolePolicy",), f.irsa_trust(
+                   "tenant-acme", "fileserver").replace("EXAMPLED539D4633E53DE1B71EXAMPLE",
+                                                        "0THERC1USTER0000000000000000000"))(
+                   [*stack, f.resource("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cell-oidc",
+                                       {"url": f"https://{f.OIDC}"})]),
+               iso_iam_04.MSG_FOREIGN_PROVIDER, about="acme-fileserver-role"),
     stack_edit("iam04-trust-other-namespace", "ISO-IAM-04",
                changing(ROLE, "acme-fileserver-role", TRUST_SUB, f.irsa_trust("tenant-bolt", "fileserver")),
                iso_iam_04.MSG_FOREIGN_REFERENCE, about="acme-fileserver-role"),
