@@ -33,7 +33,7 @@ Certificate, PodMonitor or injected pod is never sent before its CRD or webhook.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +46,7 @@ from components.context import ClusterRef
 from components.identity import REGIONAL_STS_ANNOTATION, ROLE_ARN_ANNOTATION, irsa_trust_policy
 from components.monitoring import DASHBOARD_FOLDER_ANNOTATION, DASHBOARD_LABEL, DASHBOARD_SIDECAR_RESOURCE
 from components.versions import chart, chart_name
-from tenants import naming
+from tenants import aws_limits, naming
 from tenants.models import HostedZone
 from tenants.naming import ClusterNames
 
@@ -298,6 +298,46 @@ def external_dns_policy(hostnames: Sequence[str], partition: str = "aws",
     return {"Version": VERSION, "Statement": statements}
 
 
+def policy_size(document: Mapping[str, Any]) -> int:
+    """A policy's size as IAM counts it (JSON without whitespace)."""
+    return len(json.dumps(document, separators=(",", ":")))
+
+
+def split_by_hosts(build: Callable[[Sequence[str]], dict[str, Any]], hostnames: Sequence[str],
+                   role: str) -> list[dict[str, Any]]:
+    """``build(hosts)`` split so that every document fits IAM's quotas at any cell size.
+
+    The per-host record-name conditions grow with the cell: one inline policy would pass
+    IAM's 10,240 characters at about a hundred tenants. The first document is the role's
+    inline policy (up to that limit); the rest are managed policies of at most 6,144
+    characters each, attached to the role, at most ``IAM_ROLE_MANAGED_POLICIES_MAX``.
+    Hosts are kept in order, so adding a tenant changes only the last document.
+    """
+    documents: list[dict[str, Any]] = []
+    remaining = list(hostnames)
+    limit = aws_limits.IAM_ROLE_INLINE_POLICY_MAX_CHARS
+    while True:
+        low, high = 0, len(remaining)  # the most hosts of `remaining` that fit `limit`
+        while low < high:
+            middle = (low + high + 1) // 2
+            if policy_size(build(remaining[:middle])) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        if low == 0 and remaining:
+            raise ValueError(f"{role}: host name {remaining[0]!r} alone does not fit an IAM policy")
+        documents.append(build(remaining[:low]))
+        remaining = remaining[low:]
+        if not remaining:
+            break
+        limit = aws_limits.IAM_MANAGED_POLICY_MAX_CHARS
+    if len(documents) - 1 > aws_limits.IAM_ROLE_MANAGED_POLICIES_MAX:
+        raise ValueError(f"{role}: the cell's host names need {len(documents) - 1} managed policies, more "
+                         f"than the {aws_limits.IAM_ROLE_MANAGED_POLICIES_MAX} a role may have: "
+                         "split the cell (a smaller cell_capacity) or shorten custom host names")
+    return documents
+
+
 # --- the component --------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class PlatformAddonsArgs:
@@ -342,14 +382,13 @@ class PlatformAddons(pulumi.ComponentResource):
                 ns, cluster.kubernetes_version)["metadata"], opts=self._k8s())
             for ns in PLATFORM_NAMESPACES}
 
-        cert_manager_role = self._irsa_role("cert-manager", naming.CERT_MANAGER_NAMESPACE,
-                                            CERT_MANAGER_SERVICE_ACCOUNT,
-                                            cert_manager_dns_policy(hostnames, cluster.partition,
-                                                                    known_zone_ids(dns_zones)))
-        external_dns_role = self._irsa_role("external-dns", naming.EXTERNAL_DNS_NAMESPACE,
-                                            EXTERNAL_DNS_SERVICE_ACCOUNT,
-                                            external_dns_policy(hostnames, cluster.partition,
-                                                                known_zone_ids(dns_zones)))
+        zone_ids = known_zone_ids(dns_zones)
+        cert_manager_role = self._irsa_role(
+            "cert-manager", naming.CERT_MANAGER_NAMESPACE, CERT_MANAGER_SERVICE_ACCOUNT, split_by_hosts(
+                lambda h: cert_manager_dns_policy(h, cluster.partition, zone_ids), hostnames, "cert-manager"))
+        external_dns_role = self._irsa_role(
+            "external-dns", naming.EXTERNAL_DNS_NAMESPACE, EXTERNAL_DNS_SERVICE_ACCOUNT, split_by_hosts(
+                lambda h: external_dns_policy(h, cluster.partition, zone_ids), hostnames, "external-dns"))
         self.cert_manager_role_arn = cert_manager_role.arn
         self.external_dns_role_arn = external_dns_role.arn
 
@@ -415,7 +454,8 @@ class PlatformAddons(pulumi.ComponentResource):
             name=release or key, namespace=namespace, values=dict(values), opts=self._k8s(depends_on))
 
     def _irsa_role(self, addon: str, namespace: str, service_account: str,
-                   policy: Mapping[str, Any]) -> aws.iam.Role:
+                   policies: Sequence[Mapping[str, Any]]) -> aws.iam.Role:
+        """An add-on's IRSA role: the first policy inline, any further ones managed and attached."""
         cluster = self._cluster
         trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer).apply(
             lambda v: json.dumps(irsa_trust_policy(v[0], v[1], namespace, service_account)))
@@ -424,6 +464,15 @@ class PlatformAddons(pulumi.ComponentResource):
             name=self._names.role(addon),
             description=f"IRSA role of {addon} in {namespace}",
             assume_role_policy=trust, tags=dict(cluster.tags), opts=pulumi.ResourceOptions(parent=self))
-        aws.iam.RolePolicy(f"{self._name}-{addon}-role-policy", role=role.name, policy=json.dumps(policy),
+        first, *more = policies
+        aws.iam.RolePolicy(f"{self._name}-{addon}-role-policy", role=role.name, policy=json.dumps(first),
                            opts=pulumi.ResourceOptions(parent=self))
+        for i, document in enumerate(more, start=1):
+            managed = aws.iam.Policy(
+                f"{self._name}-{addon}-policy-{i}", name=f"{self._names.role(addon)}-{i}",
+                description=f"{addon}: host names beyond its inline policy (part {i})",
+                policy=json.dumps(document), tags=dict(cluster.tags),
+                opts=pulumi.ResourceOptions(parent=self))
+            aws.iam.RolePolicyAttachment(f"{self._name}-{addon}-policy-{i}-attachment", role=role.name,
+                                         policy_arn=managed.arn, opts=pulumi.ResourceOptions(parent=self))
         return role

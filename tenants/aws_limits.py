@@ -15,6 +15,9 @@ IAM_ROLE_INLINE_POLICY_MAX_CHARS = 10_240
 #: Size of one customer-managed policy, counted without whitespace. Not adjustable.
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
 IAM_MANAGED_POLICY_MAX_CHARS = 6_144
+#: Customer-managed policies attached to one role. Adjustable (to 20); the design fits the
+#: default. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+IAM_ROLE_MANAGED_POLICIES_MAX = 10
 #: Secrets Manager secrets (``auth`` entries) one RDS Proxy may have: "each proxy can have
 #: up to 200 associated Secrets Manager secrets", so it signs in as at most 200 users.
 #: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy.html#rds-proxy.limitations

@@ -13,6 +13,12 @@ from components.platform_addons import PlatformAddons, PlatformAddonsArgs
 from components.versions import CHARTS
 from tenantctl.mock_engine import run_program
 from tenants import naming
+from tenants.aws_limits import (
+    IAM_MANAGED_POLICY_MAX_CHARS,
+    IAM_ROLE_INLINE_POLICY_MAX_CHARS,
+    IAM_ROLE_MANAGED_POLICIES_MAX,
+    MAX_CELL_CAPACITY,
+)
 from tenants.models import HostedZone
 from tenants.naming import CellNames
 from tests.components import manifest_checks, policy_lint
@@ -329,3 +335,62 @@ def test_the_dns_roles_write_only_in_the_zones_with_known_ids():
 def test_a_host_outside_every_zone_is_refused_before_anything_is_declared():
     with pytest.raises(ValueError, match="is in none of the hosted zones"):
         run_addons(hostnames=["files.umbrella.example"])
+
+
+# --- the DNS roles at a full cell: split over inline and managed policies ---------------------
+def _full_cell_hosts(count: int, length: int) -> list[str]:
+    """``count`` distinct customer host names of about ``length`` characters."""
+    stem = "x" * max(1, length - 30)
+    return [f"files-{i:03d}.{stem}.customer.example" for i in range(count)]
+
+
+def _record_names(document):
+    names = []
+    for statement in document["Statement"]:
+        for values in (statement.get("Condition") or {}).values():
+            names += values.get("route53:ChangeResourceRecordSetsNormalizedRecordNames", [])
+    return names
+
+
+@pytest.mark.parametrize("builder", [pa.cert_manager_dns_policy, pa.external_dns_policy],
+                         ids=["cert-manager", "external-dns"])
+def test_a_full_cell_of_long_host_names_fits_iam_quotas(builder):
+    hosts = _full_cell_hosts(MAX_CELL_CAPACITY, 60)
+    documents = pa.split_by_hosts(lambda h: builder(h, "aws", ["Z0PLATFORMFILES"]), hosts, "dns")
+    assert len(documents) > 1  # one inline policy would not hold them
+    assert pa.policy_size(documents[0]) <= IAM_ROLE_INLINE_POLICY_MAX_CHARS
+    assert all(pa.policy_size(d) <= IAM_MANAGED_POLICY_MAX_CHARS for d in documents[1:])
+    assert len(documents) - 1 <= IAM_ROLE_MANAGED_POLICIES_MAX
+    # Every host is writable exactly as before, through exactly one of the documents.
+    together = [n for d in documents for n in _record_names(d)]
+    assert sorted(together) == sorted(_record_names(builder(hosts, "aws", ["Z0PLATFORMFILES"])))
+
+
+def test_adding_a_tenant_changes_only_the_last_dns_document():
+    build = lambda h: pa.external_dns_policy(h, "aws", ["Z0PLATFORMFILES"])  # noqa: E731
+    hosts = _full_cell_hosts(150, 60)
+    before = pa.split_by_hosts(build, hosts, "external-dns")
+    after = pa.split_by_hosts(build, [*hosts, "new.customer.example"], "external-dns")
+    assert after[:len(before) - 1] == before[:-1]
+
+
+def test_host_names_that_need_more_managed_policies_than_a_role_may_have_are_refused():
+    hosts = _full_cell_hosts(MAX_CELL_CAPACITY, 250)
+    with pytest.raises(ValueError, match="managed policies, more than the 10 a role may have"):
+        pa.split_by_hosts(lambda h: pa.external_dns_policy(h, "aws", []), hosts, "external-dns")
+
+
+def test_the_component_attaches_the_extra_dns_documents_as_managed_policies():
+    hosts = _full_cell_hosts(MAX_CELL_CAPACITY, 40)
+    zones = (HostedZone(domain="customer.example", zone_id="Z0CUSTOMER"),)
+    run = run_addons(hostnames=hosts, dns_zones=zones)
+    for addon in ("cert-manager", "external-dns"):
+        policies = [r for r in run.of_type("aws:iam/policy:Policy")
+                    if r.name.startswith(f"{NAME}-{addon}-policy-")]
+        attachments = [r for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                       if r.name.startswith(f"{NAME}-{addon}-policy-")]
+        assert policies and len(attachments) == len(policies)
+        inline = run.named(f"{NAME}-{addon}-role-policy")
+        assert pa.policy_size(json.loads(inline.inputs["policy"])) <= IAM_ROLE_INLINE_POLICY_MAX_CHARS
+        assert all(pa.policy_size(json.loads(p.inputs["policy"])) <= IAM_MANAGED_POLICY_MAX_CHARS
+                   for p in policies)
