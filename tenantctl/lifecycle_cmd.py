@@ -97,7 +97,7 @@ def parse_contact(text: str) -> dict[str, str]:
 def new_record(args: argparse.Namespace) -> dict[str, Any]:
     """The tenant file's fields from the command line (defaults left to the registry)."""
     fields: dict[str, Any] = {"id": args.id, "tier": args.tier, "plan": args.plan}
-    for name in ("display_name", "hostname", "cell", "region"):
+    for name in ("display_name", "hostname", "cell", "region", "account"):
         if getattr(args, name):
             fields[name] = getattr(args, name)
     if args.contact:
@@ -287,6 +287,7 @@ def add_lifecycle_parsers(sub: Any, registry_opts: Any) -> None:
     p.add_argument("--display-name", dest="display_name")
     p.add_argument("--cell", help="shared tiers: default the first open cell with room")
     p.add_argument("--region", help="default: the platform's default region")
+    p.add_argument("--account", help="cluster tier: the tenant's own 12-digit AWS account (required there)")
     p.add_argument("--contact", action="append", default=[], help="'Name <email>' or 'Name <email>: role'")
     p.add_argument("--markdown", action="store_true", help="print the diff as Markdown")
     p.add_argument("--apply", action="store_true", help="bring the tenant's stack up (Automation API)")
