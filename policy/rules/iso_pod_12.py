@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from policy import kube
 from policy.props import as_map, text
 from policy.rule import Resource, ResourceRule, RuleConfig
+from tenants import naming
 
 MSG_REQUESTS = "Set resources.requests.cpu and resources.requests.memory on every container."
 MSG_LIMITS = "Set resources.limits.cpu and resources.limits.memory on every container."
@@ -48,6 +49,6 @@ RULE = ResourceRule(
     ),
     severity="high", tiers="NPV", scope="tenant",
     options={"allowedPriorityClasses": {
-        "type": "array", "items": {"type": "string"}, "default": ["tenant-default"],
+        "type": "array", "items": {"type": "string"}, "default": [naming.TENANT_PRIORITY_CLASS],
         "description": "priorityClassName values tenant pods may use."}},
     applies_to=lambda t: kube.is_workload(t) or IS_PRIORITY_CLASS(t), check=check)

@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import run_cli
 
-STACK = "shared-apne1-01"
-TENANT, OTHER = "kobe-design", "hikari-clinic"
+STACK = "shared-f1"  # the fixture fleet (tests/fixtures/fleet), never the sample registry
+TENANT, OTHER = "alpha", "anvil"
 Resources = list[dict[str, Any]]
 
 
@@ -96,14 +96,14 @@ CASES: list[tuple[Callable[[Resources], str], str]] = [
 ]
 
 
-def test_saved_plan_passes_the_gate(sample_plan):
-    result = run_cli("check", "--plan", str(sample_plan.out / "plan.json"))
+def test_saved_plan_passes_the_gate(fixture_fleet_plan):
+    result = run_cli("check", "--plan", str(fixture_fleet_plan.out / "plan.json"))
     assert result.code == 0, result.out[-2000:]
 
 
 @pytest.mark.parametrize(("breakage", "rule"), CASES, ids=[c[0].__name__ for c in CASES])
-def test_check_stops_a_plan_with_one_thing_broken(sample_plan, tmp_path, breakage, rule):
-    document = copy.deepcopy(sample_plan.document)
+def test_check_stops_a_plan_with_one_thing_broken(fixture_fleet_plan, tmp_path, breakage, rule):
+    document = copy.deepcopy(fixture_fleet_plan.document)
     stack = next(s for s in document["stacks"] if s["name"] == STACK)
     culprit = breakage(stack["resources"])
     path = tmp_path / "plan.json"
