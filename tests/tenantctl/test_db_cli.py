@@ -68,9 +68,9 @@ def test_bootstrap_prints_role_and_schema_and_is_repeatable(pg: PgServer, db: st
 
 
 def test_bootstrap_accepts_a_tenant_of_the_registry(pg: PgServer, db: str) -> None:
-    result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "kobe-design",
-                    "--registry", "tenants/registry")
-    assert result.code == 0 and json.loads(result.out)["schema"] == q("{kobe_design}")
+    result = run_db("bootstrap", "--dsn", pg.admin_dsn(db), "--tenant", "anvil",
+                    "--registry", "tests/fixtures/fleet")
+    assert result.code == 0 and json.loads(result.out)["schema"] == q("{anvil}")
 
 
 def test_bootstrap_with_a_registry_sets_the_plans_limits(pg: PgServer, db: str) -> None:
