@@ -32,6 +32,7 @@ from tenants.loader import load_registry
 from tenants.naming import WORKLOADS, CellNames
 from tenants.plans import load_plans
 from tenants.stacks import fleet_stacks
+from tests.conftest import FIXTURE_FLEET
 from tests.factories import ACCOUNT_ID, make_cluster_ref, make_context
 
 REGION = "ap-northeast-1"
@@ -486,8 +487,8 @@ def test_proxy_auth_collector_rejects_strangers_and_duplicates() -> None:
 
 # --- wired into the program ------------------------------------------------------------
 def test_program_gives_each_cell_tenant_a_schema_and_each_dedicated_tenant_a_server() -> None:
-    stacks = {s.name: s for s in fleet_stacks(load_registry(), environment="prod")}
-    cell, dedicated = stacks["shared-apne1-01"], stacks["tenant-minato-bank"]
+    stacks = {s.name: s for s in fleet_stacks(load_registry(FIXTURE_FLEET), environment="prod")}
+    cell, dedicated = stacks["shared-f1"], stacks["tenant-delta"]
     run = run_program(lambda: build_stack(cell), stack=cell.name)
     ids = [t.id for t in cell.tenants]
     assert sorted(r.name for r in run.of_type("tenant-platform:index:TenantDatabase")) == sorted(
@@ -506,5 +507,5 @@ def test_program_gives_each_cell_tenant_a_schema_and_each_dedicated_tenant_a_ser
                             and r.inputs["name"] in {f"tp-prod-{t.id}-{w}" for w in WORKLOADS}}
     run = run_program(lambda: build_stack(dedicated), stack=dedicated.name)
     instances = [r.inputs["identifier"] for r in run.of_type("aws:rds/instance:Instance")]
-    assert instances == ["tp-prod-minato-bank-db"]
+    assert instances == ["tp-prod-delta-db"]
     assert len(run.of_type("aws:rds/proxy:Proxy")) == 1
