@@ -46,6 +46,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Validate the registry; report unrecorded placements."""
     registry = _load(args)
     stacks = fleet_stacks(registry, args.environment)
+    if args.json:
+        failed = bool(args.locked and registry.new_allocations)
+        print(json.dumps({"valid": not failed, "directory": str(registry.directory),
+                          "tenants": len(registry.tenants), "stacks": [s.name for s in stacks],
+                          "unrecorded": {t: dict(a) for t, a in sorted(registry.new_allocations.items())},
+                          "noRunner": sorted({s.region for s in stacks if s.deploy_runner is None})},
+                         indent=1))
+        return EXIT_INVALID if failed else EXIT_OK
     if args.locked and registry.new_allocations:
         for tenant_id, alloc in sorted(registry.new_allocations.items()):
             placed = ", ".join(f"{k}={v}" for k, v in sorted(alloc.items()))
@@ -70,6 +78,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_allocate(args: argparse.Namespace) -> int:
     """Show (and with --write, record) placements the ledger does not have yet."""
     registry = _load(args)
+    if args.json:
+        recorded = lifecycle_cmd.record_placements(registry) if args.write else {}
+        print(json.dumps({"new": {t: dict(a) for t, a in sorted(registry.new_allocations.items())},
+                          "written": bool(recorded)}, indent=1))
+        return EXIT_OK
     if not registry.new_allocations:
         print("nothing to record: every placement is in the ledger")
         return EXIT_OK
@@ -135,6 +148,20 @@ def _print_violations(plans: Sequence[planner.StackPlan]) -> tuple[int, int]:
     return mandatory, advisory
 
 
+def _summary_json(plans: Sequence[planner.StackPlan], **extra: Any) -> int:
+    """The plan or check summary as JSON on stdout; the same exit code as the table."""
+    violations = [{**v, "stack": p.name} for p in plans for v in p.violations]
+    mandatory = sum(v["enforcement"] == "mandatory" for v in violations)
+    print(json.dumps({
+        "stacks": [{"name": p.name, "kind": p.kind, "tenants": p.tenants, "resources": len(p.resources),
+                    "violations": len(p.violations)} for p in plans],
+        "resourcesByType": dict(sorted(planner.resource_counts(plans).items())),
+        "mandatory": mandatory,
+        "advisory": sum(v["enforcement"] == "advisory" for v in violations),
+        "violations": violations, **extra}, indent=1))
+    return EXIT_VIOLATIONS if mandatory else EXIT_OK
+
+
 def _summary(plans: Sequence[planner.StackPlan]) -> int:
     print(f"{'stack':32} {'kind':9} {'tenants':>7} {'resources':>9} {'violations':>10}")
     for p in plans:
@@ -162,6 +189,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
     plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
     path = planner.write_plan(plans, Path(args.out))
+    if args.json:
+        return _plan_json(args, registry, specs, plans, base, path)
     code = _summary(plans)
     print(f"wrote {path} and {Path(args.out) / 'manifests'} "
           f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
@@ -175,6 +204,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
     diff = diff_cmd.compare(base, head, diff_cmd.allowed_data_loss(registry), selected)
     diff_cmd.emit(diff, args)
     return max(code, EXIT_VIOLATIONS if diff.errors else EXIT_OK)
+
+
+def _plan_json(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec],
+               plans: Sequence[planner.StackPlan], base: dict[str, Any] | None, path: Path) -> int:
+    """``plan --json``: the summary (and the diff from ``--base``) as one JSON document."""
+    diff = None
+    if base is not None:
+        (Path(args.out) / "base-plan.json").write_text(json.dumps(base, indent=1), encoding="utf-8")
+        selected = [s.name for s in specs] if (args.stack or args.tenant) else None
+        diff = diff_cmd.compare(base, planner.plan_document(plans), diff_cmd.allowed_data_loss(registry),
+                                selected)
+    code = _summary_json(plans, plan=str(path), diff=diff.as_json() if diff is not None else None)
+    return max(code, EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -197,7 +239,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     plans = planner.read_plan(Path(args.plan))
     for plan in plans:
         plan.violations = planner.evaluate(plan.resources, plan.name, plan.kind, plan.hosts)
-    return _summary(plans)
+    return _summary_json(plans) if args.json else _summary(plans)
 
 
 def cmd_operate(args: argparse.Namespace) -> int:
@@ -262,12 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="validate the registry")
     registry_opts(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--locked", action="store_true",
                    help="fail (exit 2) when a placement is not recorded in the ledger")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("allocate", help="show or record new cell/CIDR placements in the ledger")
     registry_opts(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--write", action="store_true", help="write the ledger")
     p.set_defaults(func=cmd_allocate)
 
@@ -278,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="plan stacks offline (mock engine + policy pack)")
     registry_opts(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--stack", action="append", default=[], help="plan this stack (repeatable)")
     p.add_argument("--tenant", action="append", default=[],
                    help="plan the stack holding this tenant (repeatable)")
@@ -314,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rollout_parser(sub, registry_opts)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--plan", required=True, help="path to plan.json")
     p.set_defaults(func=cmd_check)
     return parser
@@ -331,6 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.lifecycle(args, registry_directory(args.registry)))
         return int(args.func(args))
     except RegistryInvalid as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"valid": False, "problems": [str(p) for p in exc.problems]}, indent=1))
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         _err(f"registry invalid: {len(exc.problems)} problem(s); nothing was planned or changed")

@@ -263,3 +263,38 @@ def test_the_diff_of_a_deleted_dedicated_tenant_is_a_data_loss_error(registry, t
                      "--head", str(tmp_path / "head.json"))
     assert result.code == 1
     assert "[mandatory] data loss: delete of aws:rds/instance:Instance delta-db-server-instance" in result.out
+
+
+# --- --json on every reporting command ----------------------------------------------------------
+def test_validate_json_reports_validity_and_unrecorded_placements(registry):
+    (registry / "_allocations.yaml").unlink()
+    document = json.loads(run_cli("validate", "--registry", str(registry), "--json").out)
+    assert document["valid"] is True and document["tenants"] == 5
+    assert document["stacks"] == ["shared-f1", "tenant-delta"]
+    assert document["unrecorded"]["alpha"] == {"cell": "f1"}
+    locked = run_cli("validate", "--registry", str(registry), "--json", "--locked")
+    assert locked.code == 2 and json.loads(locked.out)["valid"] is False
+
+
+def test_an_invalid_registry_is_json_too(registry):
+    (registry / "alpha.yaml").write_text("id: alpha\ntier: namespace\nplan: platinum\n")
+    result = run_cli("validate", "--registry", str(registry), "--json")
+    document = json.loads(result.out)
+    assert result.code == 2 and document["valid"] is False
+    assert any(p.startswith("alpha.yaml: plan: unknown plan") for p in document["problems"])
+
+
+def test_allocate_json_lists_new_placements(registry):
+    (registry / "_allocations.yaml").unlink()
+    document = json.loads(run_cli("allocate", "--registry", str(registry), "--json").out)
+    assert document == {"new": {"alpha": {"cell": "f1"}, "anvil": {"cell": "f1"}, "bravo": {"cell": "f1"},
+                                "charlie": {"cell": "f1"}, "delta": {"network_cidr": "10.128.0.0/18"}},
+                        "written": False}
+
+
+def test_check_json_summarises_the_saved_plan(fixture_fleet_plan):
+    result = run_cli("check", "--plan", str(fixture_fleet_plan.out / "plan.json"), "--json")
+    document = json.loads(result.out)
+    assert result.code == 0 and document["mandatory"] == 0
+    assert [s["name"] for s in document["stacks"]] == ["shared-f1", "tenant-delta"]
+    assert sum(s["resources"] for s in document["stacks"]) == sum(document["resourcesByType"].values())
