@@ -15,10 +15,12 @@ from tenantctl.mock_engine import ProgramRun, RecordedResource, run_program
 from tenants.loader import load_registry
 from tenants.stacks import fleet_stacks
 from tests.components.manifest_checks import as_integers
+from tests.conftest import FIXTURE_FLEET
 from tests.factories import make_cluster_ref, make_context
 
-REGISTRY = load_registry()
-#: Every stack of the sample fleet (environment ``prod``).
+REGISTRY = load_registry(FIXTURE_FLEET)
+#: Every stack of the fixture fleet (environment ``prod``): a fixed registry with every tier,
+#: so that tenants added to (or offboarded from) tenants/registry/ never change these tests.
 STACKS = fleet_stacks(REGISTRY)
 DB = {"database_endpoint": "tp-prod-cell-apne1-01-db.proxy-abc.ap-northeast-1.rds.amazonaws.com",
       "database_name": "tenants", "database_user": "t_acme_app", "database_schema": "t_acme"}

@@ -148,8 +148,8 @@ def assert_dedicated_stacks_complete(specs: list[StackSpec], runs: dict[str, Pro
         assert namespace.options["provider"] == addons_provider.urn
 
 
-# --- the sample fleet -----------------------------------------------------------------------
-SAMPLE = fleet_stacks(load_registry())
+# --- a fixed fleet with several dedicated tenants (tests/fixtures/rollout) ------------------------
+SAMPLE = fleet_stacks(load_registry(Path(__file__).resolve().parents[1] / "fixtures" / "rollout"))
 
 
 @pytest.fixture(scope="module")

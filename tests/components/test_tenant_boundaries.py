@@ -149,7 +149,8 @@ def test_file_and_chatbot_documents_pass_parliament_and_grant_no_wildcards(stack
     stacks = len(run.of_type("tenant-platform:index:FileServerStack"))
     chats = len(run.of_type("tenant-platform:index:ChatbotStack"))
     assert stacks > 0 or not run.of_type("tenant-platform:index:TenantNamespace")
-    assert chats > 0 or stack == "shared-apne1-02"  # nishiki-foods runs without a chatbot
+    spec = next(s for s in STACKS if s.name == stack)
+    assert chats == sum(t.record.features.chatbot for t in spec.tenants)
     assert checked == 4 * stacks + chats  # role policy, key policy, two bucket policies; role policy
 
 
@@ -172,17 +173,17 @@ def test_stacks_follow_the_registrys_feature_flags(stack):
 
 
 def test_checker_catches_a_seeded_cross_tenant_reference():
-    run = fleet_run("shared-apne1-01")
+    run = fleet_run("shared-f1")
     produced = produced_identifiers(run)
-    victim = TenantNames("kaze-games", "prod")
-    bad = Document("seeded", "role-policy", "hikari-clinic", json.dumps({
+    victim = TenantNames("anvil", "prod")
+    bad = Document("seeded", "role-policy", "alpha", json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
                                                 "Resource": f"arn:aws:s3:::{victim.files_bucket}/*"}]}))
-    assert foreign_mentions(bad, produced) == [f"kaze-games: arn:aws:s3:::{victim.files_bucket}",
-                                               f"kaze-games: {victim.files_bucket}"]
-    key_arn = next(iter(i for i in produced["kaze-games"] if i.startswith("arn:aws:kms:")))
-    by_arn = Document("seeded", "key-policy", "hikari-clinic", json.dumps({"Resource": key_arn}))
-    assert f"kaze-games: {key_arn}" in foreign_mentions(by_arn, produced)
+    assert foreign_mentions(bad, produced) == [f"anvil: arn:aws:s3:::{victim.files_bucket}",
+                                               f"anvil: {victim.files_bucket}"]
+    key_arn = next(iter(i for i in produced["anvil"] if i.startswith("arn:aws:kms:")))
+    by_arn = Document("seeded", "key-policy", "alpha", json.dumps({"Resource": key_arn}))
+    assert f"anvil: {key_arn}" in foreign_mentions(by_arn, produced)
 
 
 def test_names_are_not_mistaken_across_similar_ids():

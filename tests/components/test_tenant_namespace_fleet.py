@@ -1,4 +1,7 @@
-"""The sample fleet through the real program: every tenant fenced, every manifest valid."""
+"""A fleet through the real program: every tenant fenced, every manifest valid.
+
+The fixture fleet (every tier), so that changing tenants/registry/ never changes this test.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from tenants.loader import load_registry
 from tenants.naming import LABEL_FOR_TENANT
 from tenants.stacks import fleet_stacks
 from tests.components import manifest_checks
+from tests.conftest import FIXTURE_FLEET
 
-FLEET = load_registry()
+FLEET = load_registry(FIXTURE_FLEET)
 STACKS = fleet_stacks(FLEET, environment="prod")
 
 

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tenants.loader import load_registry
 from tenants.stacks import StackConfig, StackConfigError, fleet_stacks, stack_for
 from tests.tenants.test_loader import registry_with
 
+ROLLOUT = Path(__file__).resolve().parents[1] / "fixtures" / "rollout"
+FLEET = ROLLOUT.with_name("fleet")
+
 
 @pytest.fixture(scope="module")
 def registry():
-    return load_registry()
+    """The rollout fixture registry: a dev cell, two cells, two dedicated tenants."""
+    return load_registry(ROLLOUT)
 
 
 def test_one_stack_per_cell_and_per_dedicated_tenant(registry):
     names = [s.name for s in fleet_stacks(registry)]
-    assert names == ["shared-apne1-01", "shared-apne1-02", "shared-dev", "shared-use1-01",
-                     "tenant-aozora-health", "tenant-minato-bank"]
+    assert names == ["shared-dev", "shared-r1", "shared-r2", "tenant-silo", "tenant-solo"]
+
+
+def test_the_sample_registry_has_one_stack_per_cell_and_per_dedicated_tenant():
+    sample = load_registry()
+    names = [s.name for s in fleet_stacks(sample)]
+    assert sorted(names) == sorted([f"shared-{c.name}" for c in sample.settings.cells] + [
+        f"tenant-{t.id}" for t in sample.tenants if t.tier.value == "cluster"])
 
 
 def test_every_tenant_is_in_exactly_one_stack(registry):
@@ -35,7 +47,7 @@ def test_dedicated_stacks_hold_only_their_tenant(registry):
 
 def test_dev_config_selects_the_dev_cell(registry):
     spec = stack_for(StackConfig("shared", "dev", cell="dev"), registry)
-    assert [t.id for t in spec.tenants] == ["sandbox-alpha", "sandbox-beta"]
+    assert [t.id for t in spec.tenants] == ["devtest"]
     assert spec.pulumi_config() == {"aws:region": "ap-northeast-1", "tenant-platform:role": "shared",
                                     "tenant-platform:environment": "dev", "tenant-platform:cell": "dev"}
 
@@ -43,7 +55,7 @@ def test_dev_config_selects_the_dev_cell(registry):
 @pytest.mark.parametrize(("config", "message"), [
     (dict(role="shared", cell="atlantis"), "unknown cell 'atlantis'"),
     (dict(role="dedicated", tenant="nobody"), "no tenant 'nobody'"),
-    (dict(role="dedicated", tenant="kobe-design"), "built by stack shared-apne1-01"),
+    (dict(role="dedicated", tenant="rone"), "built by stack shared-r1"),
 ], ids=["unknown-cell", "unknown-tenant", "shared-tenant-as-dedicated"])
 def test_rejects_configs_that_name_no_stack(registry, config, message):
     with pytest.raises(StackConfigError, match=message):
@@ -58,9 +70,10 @@ def test_rejects_incomplete_configs(config):
         StackConfig(**config)
 
 
-def test_each_stack_carries_its_regions_deploy_runner(registry):
+def test_each_stack_carries_its_regions_deploy_runner():
+    registry = load_registry(FLEET)
     runners = registry.settings.deploy_runners
-    assert set(runners) == {"ap-northeast-1", "us-east-1"}
+    assert set(runners) == {"ap-northeast-1"}
     for spec in fleet_stacks(registry):
         assert spec.deploy_runner == runners[spec.region], spec.name
 
