@@ -1,7 +1,8 @@
 """Benchmark: how long the offline plan takes for a generated fleet of N tenants.
 
 Prints, per run, the stacks, resources and seconds, then the median. Not a test: the figures
-are for the closing notes and for sizing cells (see PULUMI-NOTES.md, "Scale").
+are for the closing notes and for sizing cells (large stacks are slow in the real engine too:
+cells bound them).
 
     .venv/bin/python bench/plan_fleet.py --tenants 200 --runs 3
 """

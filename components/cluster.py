@@ -11,7 +11,8 @@ resources rather than the ``pulumi_eks`` component, on purpose:
   policy evaluation, so its cluster, roles and security settings could not be checked
   by the policy pack before a deployment; declared directly, every input that an ISO rule
   reads is in the plan;
-- ``eks.ManagedNodeGroup`` hangs under mocks (PULUMI-NOTES.md).
+- ``eks.ManagedNodeGroup`` hangs under mocks (its multi-language component rebuilds the
+  cluster reference on another event loop).
 
 What the cluster gets, and why:
 

@@ -1,8 +1,7 @@
-"""The rule catalogue (../shared/POLICY-RULES.md), copied as data.
+"""The rule catalogue as data: each rule's severity, tiers and kind.
 
-Tests compare the implemented rules with this table so that a rule cannot silently go
-missing or change severity or tiers. Keep it in step with POLICY-RULES.md by hand; the
-tests never read ``../shared`` (CI checks out the repository alone).
+Tests compare the implemented rules with this table (and with the rule table of
+docs/policy.md) so that a rule cannot silently go missing or change severity or tiers.
 """
 
 from __future__ import annotations
