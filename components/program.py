@@ -85,8 +85,8 @@ def build_cell(spec: StackSpec) -> None:
     names = CellNames(cell.name, spec.environment)
     database = CellDatabase(names.db_identifier, CellDatabaseArgs(
         # Offboarded tenants' logins are not offered by the proxy (it expects the others).
-        names=names, cluster=cluster, tenant_ids=[t.id for t in spec.tenants if t.record.lifecycle.active],
-        tags=tags,
+        names=names, cluster=cluster,
+        tenant_ids=[t.id for t in spec.tenants if not _context(spec, t).retired], tags=tags,
         size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)),
         opts)
     for tenant in spec.tenants:

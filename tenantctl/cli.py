@@ -18,6 +18,7 @@ from typing import Any
 
 from tenantctl import diff_cmd, lifecycle_cmd, planner
 from tenantctl.db import add_db_parser
+from tenantctl.diff import PlanDiff
 from tenantctl.rollout import add_rollout_parser
 from tenants.loader import LEDGER_FILE, REGISTRY_ENV, Registry, load_registry, registry_directory
 from tenants.naming import ENVIRONMENT_RE
@@ -189,34 +190,30 @@ def cmd_plan(args: argparse.Namespace) -> int:
     base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
     plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
     path = planner.write_plan(plans, Path(args.out))
+    diff = _base_diff(args, registry, specs, plans, base) if base is not None else None
+    lost = EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK
     if args.json:
-        return _plan_json(args, registry, specs, plans, base, path)
+        return max(lost, _summary_json(plans, plan=str(path),
+                                       diff=diff.as_json() if diff is not None else None))
     code = _summary(plans)
     print(f"wrote {path} and {Path(args.out) / 'manifests'} "
           f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
-    if base is None:
-        return code
-    # The base, as planned (a git ref is planned on the fly): kept beside the head plan so
-    # that later steps (the gate's stack selection) need not plan it again.
+    if diff is not None:
+        diff_cmd.emit(diff, args)
+    return max(code, lost)
+
+
+def _base_diff(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec],
+               plans: Sequence[planner.StackPlan], base: dict[str, Any]) -> PlanDiff:
+    """The diff from ``--base``; the base, as planned, is kept as ``<out>/base-plan.json``.
+
+    A git ref is planned on the fly, so later steps (the gate's stack selection) read the
+    kept file instead of planning it again.
+    """
     (Path(args.out) / "base-plan.json").write_text(json.dumps(base, indent=1), encoding="utf-8")
-    head = planner.plan_document(plans)
     selected = [s.name for s in specs] if (args.stack or args.tenant) else None
-    diff = diff_cmd.compare(base, head, diff_cmd.allowed_data_loss(registry), selected)
-    diff_cmd.emit(diff, args)
-    return max(code, EXIT_VIOLATIONS if diff.errors else EXIT_OK)
-
-
-def _plan_json(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec],
-               plans: Sequence[planner.StackPlan], base: dict[str, Any] | None, path: Path) -> int:
-    """``plan --json``: the summary (and the diff from ``--base``) as one JSON document."""
-    diff = None
-    if base is not None:
-        (Path(args.out) / "base-plan.json").write_text(json.dumps(base, indent=1), encoding="utf-8")
-        selected = [s.name for s in specs] if (args.stack or args.tenant) else None
-        diff = diff_cmd.compare(base, planner.plan_document(plans), diff_cmd.allowed_data_loss(registry),
-                                selected)
-    code = _summary_json(plans, plan=str(path), diff=diff.as_json() if diff is not None else None)
-    return max(code, EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK)
+    return diff_cmd.compare(base, planner.plan_document(plans), diff_cmd.allowed_data_loss(registry),
+                            selected)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
