@@ -236,7 +236,7 @@ def _lookup(table: Mapping[str, Decimal], key: str, what: str, region: str) -> D
 
 
 @dataclass(frozen=True)
-class _Pricer:
+class StackPricer:
     """Turns one stack's resources into cost lines with one region's prices."""
 
     stack: StackPlan
@@ -248,10 +248,12 @@ class _Pricer:
 
     @property
     def hours(self) -> Decimal:
+        """Hours in the priced month."""
         return Decimal(self.table.hours_per_month)
 
     def line(self, resource: Mapping[str, Any], item: str, quantity: Decimal, unit: str,
              unit_price: Decimal, pool: Pool = "all") -> CostLine:
+        """A line for ``resource``, owned as :func:`_owner` says."""
         return CostLine(item, str(resource.get("name", "")), quantity, unit, unit_price,
                         _owner(self.stack, resource), pool)
 
@@ -267,6 +269,7 @@ class _Pricer:
 
     def resource_lines(self, r: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]
                        ) -> Iterable[CostLine]:
+        """The lines of one resource (none for what is not priced: IAM, Kubernetes objects...)."""
         p, h, inputs, kind = self.prices, self.hours, r["inputs"], r["type"]
         if kind == "aws:eks/cluster:Cluster":
             yield self.line(r, "EKS cluster", h, "cluster-hour", p.eks_cluster_hour)
@@ -308,6 +311,7 @@ class _Pricer:
             yield self.line(r, "ECR image storage (assumed)", gb, "GB-month", p.ecr_gb_month)
 
     def plan_of(self, tenant: str) -> str:
+        """The plan of a tenant of the stack."""
         try:
             return self.profiles[tenant][1]
         except KeyError:
@@ -316,6 +320,7 @@ class _Pricer:
 
     def node_group_lines(self, r: Mapping[str, Any], siblings: Sequence[Mapping[str, Any]]
                          ) -> Iterable[CostLine]:
+        """Instances and root volumes of a node group; shared by whom its taint says."""
         inputs = r["inputs"]
         count = Decimal(inputs.get("scalingConfig", {}).get("desiredSize", 0))
         types = inputs.get("instanceTypes") or []
@@ -350,6 +355,7 @@ class _Pricer:
         return 0
 
     def log_group_lines(self, r: Mapping[str, Any]) -> Iterable[CostLine]:
+        """Assumed ingestion into a log group, and its storage over its retention."""
         owner = _owner(self.stack, r)
         gb = (self.table.usage.stack.log_group_gb_month
               if owner is None or _parent_type(r) == _CLUSTER_COMPONENT
@@ -413,7 +419,7 @@ def estimate(stacks: Sequence[StackPlan], table: PriceTable, plans: Mapping[str,
         except PriceTableInvalid as exc:
             raise CostInputError(f"stack {stack.name}: {exc}") from None
         profiles = tenant_profiles(stack)
-        lines = _Pricer(stack, region, prices, table, profiles).lines()
+        lines = StackPricer(stack, region, prices, table, profiles).lines()
         if not stack.tenants:
             unattributed[stack.name] = lines
             continue
