@@ -178,9 +178,13 @@ def shares(plans: Mapping[str, PlanSpec]) -> dict[str, Decimal]:
     if not plans:
         return {}
     amounts = {t: requested(p) for t, p in plans.items()}
-    cpu = sum((a[0] for a in amounts.values()), Decimal(0))
-    memory = sum((a[1] for a in amounts.values()), Decimal(0))
-    return {t: (c / cpu + m / memory) / 2 for t, (c, m) in amounts.items()}
+    totals = [sum((a[i] for a in amounts.values()), Decimal(0)) for i in (0, 1)]
+    equal = Decimal(1) / len(amounts)  # a resource nobody requests is split evenly
+
+    def part(i: int, amount: Decimal) -> Decimal:
+        return amount / totals[i] if totals[i] else equal
+
+    return {t: (part(0, c) + part(1, m)) / 2 for t, (c, m) in amounts.items()}
 
 
 # --- reading a stack ----------------------------------------------------------------

@@ -119,6 +119,11 @@ def test_shares_split_by_requested_cpu_and_memory_and_sum_to_one():
     assert got == {"a": Decimal(3) / 32, "b": Decimal(9) / 32, "n": Decimal(20) / 32}
     assert sum(got.values()) == 1
     assert cost.shares({}) == {}
+    # A resource nobody requests (quotas of 0 CPU) is split evenly rather than divided by 0.
+    idle = _plan("starter", "0", "1Gi", 1)
+    assert cost.shares({"x": idle, "y": idle.model_copy(update={
+        "quota": idle.quota.model_copy(update={"memory": "3Gi"})})}) == {
+        "x": (Decimal("0.5") + Decimal("0.25")) / 2, "y": (Decimal("0.5") + Decimal("0.75")) / 2}
 
 
 def test_the_small_fleet_costs_what_the_hand_worked_figures_say():
