@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantctl import diff_cmd, lifecycle_cmd, planner
+from tenantctl.cost_cmd import add_cost_parser
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
 from tenantctl.rollout import add_rollout_parser
@@ -354,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     lifecycle_cmd.add_lifecycle_parsers(sub, registry_opts)
     add_rollout_parser(sub, registry_opts)
+    add_cost_parser(sub)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")

@@ -250,9 +250,12 @@ class PlanSpec(_Frozen):
     its default). ``embedding_model``: the one Bedrock foundation model that embeds the
     tenant's files into its pgvector store, producing vectors of ``embedding_dimensions``
     (the store's ``vector(n)`` column; changing it means re-embedding every file).
+    ``list_price_usd_month``: what one tenant pays for the plan each month, which
+    ``tenantctl cost`` compares with what the plan's resources cost (docs/cost.md).
     """
 
     name: str
+    list_price_usd_month: Decimal = Field(gt=0, max_digits=9, decimal_places=2)
     quota: Quota
     limit_range: LimitRangeSpec
     fileserver: WorkloadSize
