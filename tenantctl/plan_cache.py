@@ -23,6 +23,7 @@ import enum
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -99,7 +100,8 @@ def dependency_versions() -> list[str]:
     All of them, not a chosen few: the plan runs through pulumi's gRPC and protobuf
     stacks and pydantic's core, so a transitive upgrade can change it too.
     """
-    found = {f"{(d.metadata['Name'] or '?').lower()}=={d.version}" for d in metadata.distributions()}
+    found = {f"{re.sub(r'[-_.]+', '-', d.metadata['Name'] or '?').lower()}=={d.version}"
+             for d in metadata.distributions()}
     return sorted(found) + [f"python=={sys.version.split()[0]}"]
 
 
