@@ -144,7 +144,8 @@ def merge(paths: Sequence[Path], expected: int | None = None) -> Merged:
         return Merged([], None, [])
     metas = []
     for given in paths:
-        meta = _read_json(_plan_file(given).parent / SHARD_FILE)
+        sidecar = _plan_file(given).parent / SHARD_FILE
+        meta = _read_json(sidecar) if sidecar.is_file() else None
         if not isinstance(meta, dict) or meta.get("format") != SHARD_FORMAT:
             raise ShardError(f"{given}: not a shard of `tenantctl plan --shard` (no readable {SHARD_FILE})")
         metas.append(meta)
