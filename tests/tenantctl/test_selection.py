@@ -184,3 +184,16 @@ def test_a_registry_outside_any_repository_is_invalid_input(tmp_path):
     registry = copy_fleet(tmp_path / "loose")
     result = run_cli("plan", "--registry", str(registry), "--changed-since", "HEAD", "--matrix")
     assert result.code == 2 and "not in a git repository" in result.err
+
+
+def test_plan_base_plans_and_diffs_only_the_selected_stacks(repo, tmp_path):
+    """``--base REF`` plans the base of the selected stacks only (here: with this checkout's code)."""
+    record = repo / REG / "delta.yaml"
+    record.write_text(record.read_text() + "labels: {cost-center: changed}\n")
+    out = tmp_path / "out"
+    result = run_cli("plan", "--registry", str(repo / REG), "--changed-since", "HEAD", "--base", "HEAD",
+                     "--no-policy", "--out", str(out), "--json")
+    assert result.code == 0, result.err[-2000:]
+    assert [s["name"] for s in json.loads((out / "base-plan.json").read_text())["stacks"]] == ["tenant-delta"]
+    diff = json.loads(result.out)["diff"]
+    assert diff["addedStacks"] == [] and diff["removedStacks"] == []
