@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,10 @@ def _plan_scope(args: argparse.Namespace, registry: Registry) -> _Scope:
         raise UsageError("--changed-files needs --changed-since REF (the base registry)")
     if args.changed_since and (args.stack or args.tenant):
         raise UsageError("--changed-since selects the stacks itself: drop --stack and --tenant")
+    if (args.shards is not None or args.github_output) and not args.matrix:
+        raise UsageError("--shards and --github-output go with --matrix")
+    if args.matrix and args.shard:
+        raise UsageError("--matrix lists every shard: drop --shard")
     if args.changed_since:
         paths = selection.read_paths(Path(args.changed_files).read_text(encoding="utf-8")) \
             if args.changed_files else None
@@ -410,6 +414,15 @@ def _shard(value: str) -> shards.Shard:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _count(least: int) -> Callable[[str], int]:
+    """Type of a count option: an integer of at least ``least``."""
+    def parse(value: str) -> int:
+        if not value.isdigit() or int(value) < least:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least {least}")
+        return int(value)
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -459,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan only the K-th of N balanced parts of the selected stacks (writes shard.json)")
     p.add_argument("--matrix", action="store_true",
                    help="print the shards of the selection as a CI job matrix (JSON); plan nothing")
-    p.add_argument("--shards", type=int, metavar="N",
+    p.add_argument("--shards", type=_count(1), metavar="N",
                    help="with --matrix: this many shards (default: by the selection's weight)")
     p.add_argument("--github-output", action="store_true",
                    help="with --matrix: also write matrix= and shards= to $GITHUB_OUTPUT")
@@ -470,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry_opts(p)
     p.add_argument("out", help="output directory of the merged plan")
     p.add_argument("plans", nargs="*", help="the shards' plan.json files (or their directories)")
-    p.add_argument("--shards", type=int, metavar="N",
+    p.add_argument("--shards", type=_count(0), metavar="N",
                    help="expect exactly N shards (a missing one is an error, also when none came)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     diff_cmd.add_format_options(p, json_flag=False)

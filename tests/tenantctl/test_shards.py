@@ -155,3 +155,10 @@ def test_no_shards_for_an_empty_selection_merge_to_nothing_to_gate(tmp_path):
     result = _merge(tmp_path, extra=("--shards", "0"))
     assert result.code == 0, result.err
     assert json.loads((tmp_path / "merged" / "plan.json").read_text())["stacks"] == []
+
+
+@pytest.mark.parametrize("argv", [["--matrix", "--shards", "0"], ["--matrix", "--shards", "-2"],
+                                  ["--shards", "2"], ["--github-output"], ["--matrix", "--shard", "1/2"]])
+def test_shard_options_out_of_place_are_invalid_input(argv):
+    result = run_cli("plan", "--registry", str(FIXTURE_FLEET), *argv)
+    assert result.code == 2 and "Traceback" not in result.err
