@@ -97,8 +97,10 @@ def main() -> int:
         whole = json.loads((work / "whole" / "plan.json").read_text())
         merged = json.loads((work / "merged" / "plan.json").read_text())
         same = whole["stacks"] == merged["stacks"] and whole_code == merge_code
+        mandatory = sum(v["enforcement"] == "mandatory" for s in merged["stacks"] for v in s["violations"])
         print(f"merged plan == whole plan: {same} ({len(merged['stacks'])} stacks, "
-              f"{sum(len(s['resources']) for s in merged['stacks'])} resources, verdict exit {merge_code})")
+              f"{sum(len(s['resources']) for s in merged['stacks'])} resources, {mandatory} mandatory "
+              f"violation(s), verdict exit {merge_code})")
         return 0 if same else 1
 
 

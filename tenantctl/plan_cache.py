@@ -184,10 +184,10 @@ class PlanCache:
         """
         found = {spec.name: plan for spec in specs if (plan := self.get(spec)) is not None}
         missing = [spec for spec in specs if spec.name not in found]
-        planned = plan_many(missing) if missing else []
-        for spec, plan in zip(missing, planned, strict=True):
-            self.put(spec, plan)
-            found[spec.name] = plan
+        planned = {plan.name: plan for plan in (plan_many(missing) if missing else [])}
+        for spec in missing:  # by name: a parallel planner may return them in another order
+            self.put(spec, planned[spec.name])
+            found[spec.name] = planned[spec.name]
         self.hits += len(specs) - len(missing)
         self.misses += len(missing)
         return [found[spec.name] for spec in specs]
