@@ -1,9 +1,12 @@
-"""The pull-request gate's stack selection: which stacks a change touches.
+"""The pull-request gate's preview selection: which planned stacks a change really alters.
 
-CI plans the fleet offline twice, on the pull request and on its base, and previews with
-the real engine only the stacks whose planned resources differ. A change to the policy
-pack itself touches every stack (the same resources may now pass or fail), and without
-a base plan (first run, base not plannable) every stack is previewed.
+CI plans offline only the stacks a change can touch (``tenantctl plan --changed-since``,
+docs/gate.md), on the pull request and on its base, possibly in shards merged into one
+plan (``tenantctl merge-plans``); of those, it previews with the real engine only the
+stacks whose planned resources differ. A stack the head plan does not hold was not
+selected and is not previewed. A change to the policy pack itself touches every planned
+stack (the same resources may now pass or fail), and without a base plan (first run,
+base not plannable) every planned stack is previewed.
 
 ``python -m policy.gate --head out/plan/plan.json --base base/plan.json
 --changed-files changed.txt`` prints the JSON list of stack names (and writes

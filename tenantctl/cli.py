@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenantctl import diff_cmd, lifecycle_cmd, planner
+from tenantctl import diff_cmd, lifecycle_cmd, plan_cache, planner, selection, shards
 from tenantctl.cost_cmd import add_cost_parser
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
@@ -178,33 +180,151 @@ def _summary(plans: Sequence[planner.StackPlan]) -> int:
     return EXIT_VIOLATIONS if mandatory else EXIT_OK
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    """Plan the selected stacks offline, write plan.json and manifests, gate on policies."""
-    registry = _load(args)
-    specs = select_stacks(fleet_stacks(registry, args.environment), args.stack, args.tenant)
-    started = time.perf_counter()
+@dataclass
+class _Scope:
+    """What ``plan`` plans: head specs, base stack names (None: the whole base), names a diff compares."""
 
+    specs: list[StackSpec]
+    base: tuple[str, ...] | None
+    compare: list[str] | None
+    selection: list[str]
+    report: dict[str, Any] = field(default_factory=dict)
+    #: With ``--shard``: the stacks of this shard, on either side.
+    mine: list[str] | None = None
+
+
+def _plan_scope(args: argparse.Namespace, registry: Registry) -> _Scope:
+    """The stacks to plan: named, or touched by a change (``--changed-since``), or all; one shard of them."""
+    stacks = fleet_stacks(registry, args.environment)
+    if args.changed_files and not args.changed_since:
+        raise UsageError("--changed-files needs --changed-since REF (the base registry)")
+    if args.changed_since and (args.stack or args.tenant):
+        raise UsageError("--changed-since selects the stacks itself: drop --stack and --tenant")
+    if (args.shards is not None or args.github_output) and not args.matrix:
+        raise UsageError("--shards and --github-output go with --matrix")
+    if args.matrix and args.shard:
+        raise UsageError("--matrix lists every shard: drop --shard")
+    if args.changed_since:
+        paths = selection.read_paths(Path(args.changed_files).read_text(encoding="utf-8")) \
+            if args.changed_files else None
+        chosen = selection.selection_since(args.changed_since, registry, args.environment, paths)
+        wanted = set(chosen.head)
+        specs = [s for s in stacks if s.name in wanted]
+        # Everything selected: the whole base, as its own code names its stacks; one shard of
+        # it: the shard's names (a stack the base's code does not know fails loudly, exit 3).
+        scope = _Scope(specs, None if chosen.everything and not args.shard else chosen.base,
+                       list(chosen.names), list(chosen.names), {"selection": chosen.as_json()})
+        base_weights = dict.fromkeys(chosen.base, shards.DEDICATED_WEIGHT)
+    else:
+        specs = select_stacks(stacks, args.stack, args.tenant)
+        named = [s.name for s in specs]
+        scope = _Scope(specs, None, named if (args.stack or args.tenant) else None, named)
+        base_weights = {}
+    if args.shard or args.matrix:
+        # Base-only stacks (a departed dedicated tenant's) weigh as a dedicated stack.
+        weights = {**base_weights, **{s.name: shards.weight(s) for s in scope.specs}}
+        count = args.shard.count if args.shard else (args.shards or shards.shard_count(weights))
+        scope.report["matrix"] = shards.matrix(weights, count)
+        if args.shard:
+            mine = shards.assign(weights, count)[args.shard.index - 1]
+            scope.specs = [s for s in scope.specs if s.name in mine]
+            if scope.base is not None:
+                scope.base = tuple(n for n in scope.base if n in mine)
+            scope.compare = scope.mine = mine
+    return scope
+
+
+def _plan_all(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec]
+              ) -> list[planner.StackPlan]:
+    """Plan the specs, reusing and filling the plan cache with ``--cache``; progress on stderr."""
     def progress(index: int, total: int, plan: planner.StackPlan) -> None:
         _err(f"[{index}/{total}] {plan.name}: {len(plan.resources)} resources, "
              f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
 
-    base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
-    plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
-    path = planner.write_plan(plans, Path(args.out))
-    diff = _base_diff(args, registry, specs, plans, base) if base is not None else None
+    policies = not args.no_policy
+    if not args.cache:
+        return planner.plan_stacks(specs, policies=policies, progress=progress)
+    cache = plan_cache.PlanCache(Path(args.cache), registry, policies=policies)
+    plans = cache.plan(specs, lambda missing: planner.plan_stacks(missing, policies=policies,
+                                                                  progress=progress))
+    _err(f"plan cache {args.cache}: {cache.hits} stack(s) reused, {cache.misses} planned")
+    return plans
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Plan the selected stacks offline, write plan.json and manifests, gate on policies."""
+    registry = _load(args)
+    scope = _plan_scope(args, registry)
+    if args.matrix:
+        return _print_matrix(scope.report["matrix"], args.github_output)
+    started = time.perf_counter()
+    if "selection" in scope.report:
+        chosen = scope.report["selection"]
+        _err(f"changed since {args.changed_since}: " + ("every stack" if chosen["everything"] else
+             f"{len(chosen['head'])} stack(s) to plan, {len(chosen['base'])} on the base"))
+    base = diff_cmd.load_source(args.base, registry.directory, args.environment, scope.base) \
+        if args.base else None
+    plans = _plan_all(args, registry, scope.specs)
+    out = Path(args.out)
+    path = planner.write_plan(plans, out)
+    diff = _base_diff(args, registry, scope.compare, plans, base) if base is not None else None
+    if args.shard:
+        build = plan_cache.build_digest(registry, policies=not args.no_policy)
+        mine = set(scope.mine or ())
+        shards.write_shard(out, args.shard, scope.selection, [p.name for p in plans],
+                           None if base is None else [s["name"] for s in base["stacks"] if s["name"] in mine],
+                           build)
     lost = EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK
     if args.json:
-        return max(lost, _summary_json(plans, plan=str(path),
+        return max(lost, _summary_json(plans, plan=str(path), **scope.report,
                                        diff=diff.as_json() if diff is not None else None))
     code = _summary(plans)
-    print(f"wrote {path} and {Path(args.out) / 'manifests'} "
+    print(f"wrote {path} and {out / 'manifests'} "
           f"({len(plans)} stacks in {time.perf_counter() - started:.1f}s)")
     if diff is not None:
         diff_cmd.emit(diff, args)
     return max(code, lost)
 
 
-def _base_diff(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec],
+def _print_matrix(entries: list[dict[str, Any]], github_output: bool) -> int:
+    """The shards as a CI job matrix: JSON on stdout, and ``matrix=``/``shards=`` for GitHub."""
+    text = json.dumps(entries)
+    print(text)
+    if github_output:
+        target = os.environ.get("GITHUB_OUTPUT")
+        if not target:
+            raise UsageError("--github-output needs $GITHUB_OUTPUT")
+        with open(target, "a", encoding="utf-8") as output:
+            output.write(f"matrix={text}\nshards={len(entries)}\n")
+    return EXIT_OK
+
+
+def cmd_merge_plans(args: argparse.Namespace) -> int:
+    """Merge the partial plans of ``plan --shard`` into one plan.json and one verdict."""
+    try:
+        merged = shards.merge([Path(p) for p in args.plans], args.shards)
+    except shards.ShardError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    path = planner.write_plan(merged.plans, out)
+    diff = None
+    if merged.base is not None:
+        registry = _load(args)
+        (out / shards.BASE_FILE).write_text(json.dumps(merged.base, indent=1), encoding="utf-8")
+        diff = diff_cmd.compare(merged.base, planner.plan_document(merged.plans),
+                                diff_cmd.allowed_data_loss(registry), merged.selection)
+    lost = EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK
+    if args.json:
+        return max(lost, _summary_json(merged.plans, plan=str(path), shards=len(args.plans),
+                                       diff=diff.as_json() if diff is not None else None))
+    code = _summary(merged.plans)
+    print(f"merged {len(args.plans)} shard(s) into {path}: {len(merged.plans)} stacks")
+    if diff is not None:
+        diff_cmd.emit(diff, args)
+    return max(code, lost)
+
+
+def _base_diff(args: argparse.Namespace, registry: Registry, compare: Sequence[str] | None,
                plans: Sequence[planner.StackPlan], base: dict[str, Any]) -> PlanDiff:
     """The diff from ``--base``; the base, as planned, is kept as ``<out>/base-plan.json``.
 
@@ -212,9 +332,8 @@ def _base_diff(args: argparse.Namespace, registry: Registry, specs: Sequence[Sta
     kept file instead of planning it again.
     """
     (Path(args.out) / "base-plan.json").write_text(json.dumps(base, indent=1), encoding="utf-8")
-    selected = [s.name for s in specs] if (args.stack or args.tenant) else None
     return diff_cmd.compare(base, planner.plan_document(plans), diff_cmd.allowed_data_loss(registry),
-                            selected)
+                            compare)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -288,6 +407,23 @@ def _out_dir(value: str) -> str:
     return value
 
 
+def _shard(value: str) -> shards.Shard:
+    """Type of ``--shard``: ``K/N``."""
+    try:
+        return shards.parse_shard(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _count(least: int) -> Callable[[str], int]:
+    """Type of a count option: an integer of at least ``least``."""
+    def parse(value: str) -> int:
+        if not value.isdigit() or int(value) < least:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least {least}")
+        return int(value)
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -327,8 +463,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="out/plan", type=_out_dir, help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     p.add_argument("--base", help="also print the diff from this plan.json or git ref")
+    p.add_argument("--changed-since", metavar="REF",
+                   help="plan only the stacks the change from this git ref touches (docs/gate.md)")
+    p.add_argument("--changed-files", metavar="FILE",
+                   help="with --changed-since: the changed paths (one a line) instead of git's")
+    p.add_argument("--cache", metavar="DIR",
+                   help="reuse stack plans from this cache directory and store new ones (default: off)")
+    p.add_argument("--shard", type=_shard, metavar="K/N",
+                   help="plan only the K-th of N balanced parts of the selected stacks (writes shard.json)")
+    p.add_argument("--matrix", action="store_true",
+                   help="print the shards of the selection as a CI job matrix (JSON); plan nothing")
+    p.add_argument("--shards", type=_count(1), metavar="N",
+                   help="with --matrix: this many shards (default: by the selection's weight)")
+    p.add_argument("--github-output", action="store_true",
+                   help="with --matrix: also write matrix= and shards= to $GITHUB_OUTPUT")
     diff_cmd.add_format_options(p, json_flag=False)
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("merge-plans", help="merge the partial plans of `plan --shard` into one plan")
+    registry_opts(p)
+    p.add_argument("out", help="output directory of the merged plan")
+    p.add_argument("plans", nargs="*", help="the shards' plan.json files (or their directories)")
+    p.add_argument("--shards", type=_count(0), metavar="N",
+                   help="expect exactly N shards (a missing one is an error, also when none came)")
+    p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    diff_cmd.add_format_options(p, json_flag=False)
+    p.set_defaults(func=cmd_merge_plans)
 
     p = sub.add_parser("diff", help="what changes between two plans (plan.json files or git refs)")
     registry_opts(p)
@@ -382,7 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(problem, file=sys.stderr)
         _err(f"registry invalid: {len(exc.problems)} problem(s); nothing was planned or changed")
         return EXIT_INVALID
-    except (UsageError, planner.PlanFormatError, diff_cmd.SourceError) as exc:
+    except (UsageError, planner.PlanFormatError, diff_cmd.SourceError, selection.SelectionError) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_INVALID
     except diff_cmd.PlanningFailed as exc:

@@ -55,13 +55,16 @@ def _is_ref(source: str) -> bool:
                                                f"{source}^{{commit}}").returncode == 0
 
 
-def plan_ref(ref: str, registry: Path, environment: str) -> dict[str, Any]:
+def plan_ref(ref: str, registry: Path, environment: str,
+             stacks: Sequence[str] | None = None) -> dict[str, Any]:
     """Plan a git ref of this repository offline, with that ref's own code.
 
     The registry is the same one (it is data, and may live outside the repository); a
     registry inside the repository is taken from the ref, so that a change to tenant files
-    shows too.
+    shows too. ``stacks``: only these (each must exist at the ref; none: no planning).
     """
+    if stacks is not None and not stacks:
+        return planner.plan_document([])
     with tempfile.TemporaryDirectory(prefix="tenantctl-diff-") as tmp:
         tree = Path(tmp) / "tree"
         added = _git("worktree", "add", "--detach", "--force", str(tree), ref)
@@ -76,7 +79,7 @@ def plan_ref(ref: str, registry: Path, environment: str) -> dict[str, Any]:
             run = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
                 [sys.executable, "-c", "import sys; from tenantctl.cli import main; sys.exit(main())",
                  "plan", "--registry", str(registry_there), "--environment", environment,
-                 "--out", str(out)],
+                 "--out", str(out), *(f"--stack={name}" for name in stacks or ())],
                 cwd=tree, env=_env(tree), capture_output=True, text=True, check=False)
             if run.returncode not in (0, 1) or not (out / "plan.json").is_file():
                 tail = (run.stderr or run.stdout).strip().splitlines()[-3:]
@@ -93,15 +96,16 @@ def _env(tree: Path) -> dict[str, str]:
     return env
 
 
-def load_source(source: str, registry: Path, environment: str) -> dict[str, Any]:
-    """A plan document from a plan.json path or a git ref."""
+def load_source(source: str, registry: Path, environment: str,
+                stacks: Sequence[str] | None = None) -> dict[str, Any]:
+    """A plan document from a plan.json path or a git ref (``stacks``: plan only these of a ref)."""
     path = Path(source)
     if path.is_file():
         return read_document(path)
     if path.is_dir() and (path / "plan.json").is_file():
         return read_document(path / "plan.json")
     if _is_ref(source):
-        return plan_ref(source, registry, environment)
+        return plan_ref(source, registry, environment, stacks)
     raise SourceError(f"{source!r} is neither a plan.json (or a directory holding one) nor a git ref")
 
 

@@ -92,3 +92,32 @@ def test_no_expression_is_expanded_in_a_script(path):
     expanded = [(job_id, step.get("name", "")) for job_id, step in _steps(_load(path))
                 if "${{" in str(step.get("run", ""))]
     assert expanded == []
+
+
+GATE = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "policy-gate.yml"
+
+
+def _runs(job: dict[Any, Any]) -> str:
+    return "\n".join(str(step.get("run", "")) for step in job.get("steps", []))
+
+
+def test_the_gate_plans_only_what_changed_in_shards_and_merges_one_verdict():
+    jobs = _load(GATE)["jobs"]
+    assert "--changed-since" in _runs(jobs["select"]) and "--matrix" in _runs(jobs["select"])
+    plan = jobs["plan"]
+    assert plan["needs"] == "select"
+    assert plan["strategy"]["matrix"]["include"] == "${{ fromJSON(needs.select.outputs.matrix) }}"
+    assert "--shard \"$SHARD\"" in _runs(plan) and "--changed-since" in _runs(plan)
+    merge = jobs["merge"]
+    assert set(merge["needs"]) == {"select", "plan"}
+    # Every shard, and exactly the number selected: a lost shard fails the merge.
+    assert "merge-plans" in _runs(merge) and "--shards \"$SHARDS\"" in _runs(merge)
+    assert jobs["preview"]["needs"] == "merge" and jobs["comment"]["needs"] == "merge"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.name for p in WORKFLOWS])
+def test_jobs_that_read_the_base_ref_check_out_its_history(path):
+    for job_id, job in _load(path)["jobs"].items():
+        if any(flag in _runs(job) for flag in ("--changed-since", "--base", "git diff")):
+            checkouts = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+            assert checkouts and all(s["with"].get("fetch-depth") == 0 for s in checkouts), job_id
