@@ -36,6 +36,10 @@ Safety:
 
 - Only the one schema is read or written: every catalog query is keyed on its oid, and the
   source read runs in one REPEATABLE READ READ ONLY transaction (a consistent snapshot).
+- The admin's own statements run with ``search_path = pg_catalog, pg_temp``. Whatever needs
+  the tenant's schema on the path (deparsing its definitions, creating them) runs as one
+  of the tenant's roles: an operator or function the tenant created that would out-match
+  a built-in can only ever act with the tenant's privileges (a test proves it).
 - The target's progress is recorded in the admin-only ``platform.schema_copies`` (created
   here; tenants cannot read it), in the same transaction that creates the definitions: a
   target schema with objects but no record of an unfinished copy from *this* source holds
@@ -297,12 +301,20 @@ _UNSUPPORTED_QUERY = """
 
 
 def _read_schema(cur: psycopg.Cursor[Any], schema: str, login_role: str, owner_role: str) -> _Schema:
-    """Everything in ``schema`` (and nothing outside it), deparsed for the cursor's search_path.
+    """Everything in ``schema`` (and nothing outside it), read as the tenant's owner role.
 
-    The session's search_path is ``pg_catalog, <schema>, pg_temp``: the deparser leaves the
-    schema's own objects unqualified (so the text is valid in a target schema of another
-    name) and qualifies everything else (``extensions.vector(3)``).
+    The search_path is ``pg_catalog, <schema>, pg_temp`` meanwhile: the deparser then
+    leaves the schema's own objects unqualified (so the text is valid in a target schema of
+    another name) and qualifies everything else (``extensions.vector(3)``). With the
+    tenant's schema on the path, the statements run as the tenant's role, never as the
+    admin: nothing the tenant created can act with the admin's privileges.
     """
+    with _acting(cur, owner_role, schema):
+        return _read_schema_as_tenant(cur, schema, login_role, owner_role)
+
+
+def _read_schema_as_tenant(cur: psycopg.Cursor[Any], schema: str, login_role: str,
+                           owner_role: str) -> _Schema:
     ns = _rows(cur, "SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,))[0][0]
 
     def kind(role: str) -> str:
@@ -412,8 +424,35 @@ def _column_ddl(schema: str, table: _Table, c: _Column, sequences: Iterable[_Seq
     return sql.SQL(" ").join(parts)
 
 
-def _as(cur: psycopg.Cursor[Any], role: str) -> None:
+def _as(cur: psycopg.Cursor[Any], role: str, schema: str | None = None) -> None:
+    """Act as one of the tenant's roles for the rest of the transaction.
+
+    With ``schema``, that schema is on the path after pg_catalog (for deparsed definitions,
+    which name its objects unqualified).
+    """
     cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    path = [sql.Identifier("pg_catalog"), *([sql.Identifier(schema)] if schema else []),
+            sql.Identifier("pg_temp")]
+    cur.execute(sql.SQL("SET LOCAL search_path = {}").format(sql.SQL(", ").join(path)))
+
+
+def _as_admin(cur: psycopg.Cursor[Any]) -> None:
+    """Back to the admin, with the safe path (nothing a tenant created on it)."""
+    cur.execute("RESET ROLE")
+    cur.execute("SET LOCAL search_path = pg_catalog, pg_temp")
+
+
+@contextmanager
+def _acting(cur: psycopg.Cursor[Any], role: str, schema: str | None = None) -> Iterator[None]:
+    """:func:`_as` in a (sub)transaction, then back to the admin.
+
+    ``SET LOCAL`` does nothing outside a transaction, and outlives a released savepoint:
+    hence the explicit way back.
+    """
+    with cur.connection.transaction():
+        _as(cur, role, schema)
+        yield
+        _as_admin(cur)
 
 
 def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) -> None:
@@ -421,11 +460,11 @@ def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) ->
     schema = dst.name
     for s in src.sequences:
         if not s.identity:
-            _as(cur, dst.role(s.owner))
+            _as(cur, dst.role(s.owner), schema)
             cur.execute(sql.SQL("CREATE SEQUENCE {} AS {} {}").format(
                 sql.Identifier(schema, s.name), sql.SQL(s.type), _sequence_options(s)))
     for t in src.tables:
-        _as(cur, dst.role(t.owner))
+        _as(cur, dst.role(t.owner), schema)
         items = [_column_ddl(schema, t, c, src.sequences) for c in t.columns]
         items += [sql.SQL("CONSTRAINT {} {}").format(sql.Identifier(n), sql.SQL(d)) for n, d in t.constraints]
         cur.execute(sql.SQL("CREATE {}TABLE {} ({})").format(
@@ -435,11 +474,11 @@ def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) ->
             cur.execute(sql.SQL(statement))
     for s in src.sequences:
         if s.owned_by is not None and not s.identity:
-            _as(cur, dst.role(s.owner))
+            _as(cur, dst.role(s.owner), schema)
             cur.execute(sql.SQL("ALTER SEQUENCE {} OWNED BY {}").format(
                 sql.Identifier(schema, s.name), sql.Identifier(schema, *s.owned_by)))
     for v in src.views:
-        _as(cur, dst.role(v.owner))
+        _as(cur, dst.role(v.owner), schema)
         options: sql.Composable = sql.SQL("")
         if v.options:
             options = sql.SQL(" WITH ({})").format(sql.SQL(", ").join(map(sql.SQL, v.options)))
@@ -452,7 +491,7 @@ def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) ->
             cur.execute(sql.SQL("GRANT {} ON {} TO {}{}").format(
                 sql.SQL(privilege), sql.Identifier(schema, obj.name), sql.Identifier(dst.role(grantee)),
                 sql.SQL(" WITH GRANT OPTION" if grantable else "")))
-    cur.execute("RESET ROLE")
+    _as_admin(cur)
 
 
 def _drop_contents(cur: psycopg.Cursor[Any], dst: _Schema) -> None:
@@ -463,7 +502,7 @@ def _drop_contents(cur: psycopg.Cursor[Any], dst: _Schema) -> None:
             _as(cur, dst.role(obj.owner))
             cur.execute(sql.SQL("DROP {} IF EXISTS {} CASCADE").format(
                 sql.SQL(kind), sql.Identifier(dst.name, obj.name)))
-    cur.execute("RESET ROLE")
+    _as_admin(cur)
 
 
 def _definition_problems(src: _Schema, dst: _Schema) -> list[str]:
@@ -496,8 +535,7 @@ def _checksum(cur: psycopg.Cursor[Any], schema: str, table: _Table, role: str) -
 
     In a (sub)transaction: ``SET LOCAL ROLE`` does nothing outside one.
     """
-    with cur.connection.transaction():
-        _as(cur, role)
+    with _acting(cur, role):
         count, high, low = cur.execute(_CHECKSUM.format(sql.Identifier(schema, table.name))).fetchone() \
             or (0, 0, 0)
     return int(count), hashlib.sha256(f"{count}:{high}:{low}".encode()).hexdigest()[:32]
@@ -505,8 +543,7 @@ def _checksum(cur: psycopg.Cursor[Any], schema: str, table: _Table, role: str) -
 
 def _sequence_state(cur: psycopg.Cursor[Any], schema: str, s: _Sequence, role: str) -> tuple[int, bool]:
     """(last_value, is_called), read as the sequence's owner."""
-    with cur.connection.transaction():
-        _as(cur, role)
+    with _acting(cur, role):
         last, called = cur.execute(sql.SQL("SELECT last_value, is_called FROM {}").format(
             sql.Identifier(schema, s.name))).fetchone() or (s.start, False)
     return int(last), bool(called)
@@ -524,7 +561,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _connect(dsn: str, side: str, schema: str) -> psycopg.Connection[Any]:
+def _connect(dsn: str, side: str) -> psycopg.Connection[Any]:
     try:
         conn = psycopg.connect(make_conninfo(dsn, application_name=APPLICATION_NAME), autocommit=True,
                                connect_timeout=10)
@@ -534,7 +571,7 @@ def _connect(dsn: str, side: str, schema: str) -> psycopg.Connection[Any]:
     try:
         for name, value in settings.items():
             conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
-        conn.execute(sql.SQL("SET search_path = pg_catalog, {}, pg_temp").format(sql.Identifier(schema)))
+        conn.execute("SET search_path = pg_catalog, pg_temp")
     except psycopg.Error as exc:
         conn.close()
         raise CopyFailed(f"cannot set up the {side} session: {_first_line(exc)}") from exc
@@ -620,9 +657,9 @@ def copy_schema(source: str, target: str, schema: str, *, target_schema: str | N
     for name in (schema, dst_name):
         if not naming.DB_TOKEN_RE.match(name):
             raise SchemaCopyError(f"{name!r} is not a tenant schema name (tenants.naming.db_schema_name)")
-    src = _connect(source, "source", schema)
+    src = _connect(source, "source")
     try:
-        dst = _connect(target, "target", dst_name)
+        dst = _connect(target, "target")
         try:
             return _copy(src, dst, schema, dst_name, say, overwrite)
         finally:
@@ -634,9 +671,9 @@ def copy_schema(source: str, target: str, schema: str, *, target_schema: str | N
 def verify_schema(source: str, target: str, schema: str, *, target_schema: str | None = None) -> CopyReport:
     """Compare ``schema`` on ``source`` with ``target_schema`` on ``target``; writes nothing."""
     dst_name = target_schema or schema
-    src = _connect(source, "source", schema)
+    src = _connect(source, "source")
     try:
-        dst = _connect(target, "target", dst_name)
+        dst = _connect(target, "target")
         try:
             with _step("verification"):
                 src_schema = _open_source(src, schema)
@@ -693,7 +730,6 @@ def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: st
         state = _state_table()
         cur = dst.cursor()
         with dst.transaction():
-            cur.execute(sql.SQL("SET LOCAL search_path = pg_catalog, pg_temp"))
             cur.execute(sql.SQL("""CREATE TABLE IF NOT EXISTS {} (
                 schema_name name PRIMARY KEY, source text NOT NULL,
                 started_at timestamptz NOT NULL DEFAULT now(), completed_at timestamptz)""").format(state))
@@ -758,17 +794,20 @@ def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: st
     with _step("adding foreign keys"), dst.transaction():
         cur = dst.cursor()
         added = 0
+        have = set(_rows(cur, """
+            SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND k.contype = 'f'""",
+                         (d.name,)))
         for t in s.tables:
             theirs = d.table(t.name)
             assert theirs is not None
-            have = {n for n, *_ in _read_foreign_keys(cur, d.name, t.name)}
             for name, definition, _ in t.foreign_keys:
-                if name not in have:
-                    _as(cur, d.role(theirs.owner))
+                if (t.name, name) not in have:
+                    _as(cur, d.role(theirs.owner), d.name)
                     cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                         sql.Identifier(d.name, t.name), sql.Identifier(name), sql.SQL(definition)))
                     added += 1
-        cur.execute("RESET ROLE")
+        _as_admin(cur)
     say(f"foreign keys: {added} added")
     with _step("setting sequences"), dst.transaction():
         cur = dst.cursor()
@@ -777,7 +816,7 @@ def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: st
             _as(cur, d.role(q.owner))
             cur.execute("SELECT setval(%s::regclass, %s, %s)",
                         (sql.Identifier(d.name, q.name).as_string(cur), last, called))
-        cur.execute("RESET ROLE")
+        _as_admin(cur)
     say(f"sequences: {len(s.sequences)} set")
     with _step("verifying"):
         d = _read_schema(dst.cursor(), dst_name, d.login_role, d.owner_role)
@@ -789,13 +828,6 @@ def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: st
             dst.execute(sql.SQL("UPDATE {} SET completed_at = now() WHERE schema_name = %s").format(state),
                         (dst_name,))
     return report
-
-
-def _read_foreign_keys(cur: psycopg.Cursor[Any], schema: str, table: str) -> list[tuple[Any, ...]]:
-    return _rows(cur, """
-        SELECT k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND c.relname = %s AND k.contype = 'f'""", (schema, table))
 
 
 def _copy_rows(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], s: _Schema, d: _Schema,
@@ -820,8 +852,7 @@ def _copy_rows(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], s: _S
         role = d.role(theirs.owner)
         _as(cur, role)
         cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(d.name, t.name)))
-        with src.transaction():  # a savepoint in the source's snapshot: SET LOCAL ROLE ends with it
-            _as(src_cur, s.role(t.owner))
+        with _acting(src_cur, s.role(t.owner)):  # a savepoint in the source's snapshot
             with src_cur.copy(sql.SQL("COPY {} ({}) TO STDOUT").format(
                     sql.Identifier(s.name, t.name), columns)) as out, \
                     cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(

@@ -346,3 +346,20 @@ def test_verification_detects_a_tampered_row_and_sequence(pair: Pair) -> None:
     # ...unless told explicitly.
     assert copy_schema(pair.source, pair.target, ALPHA.schema, overwrite=True).ok
     assert verify_schema(pair.source, pair.target, ALPHA.schema).ok
+
+
+def test_objects_the_tenant_created_never_run_as_the_admin(pair: Pair) -> None:
+    # An operator on (name, name) in the tenant's schema is a better match than pg_catalog's
+    # text || text for `'literal' || relname`: were the catalog reads run as the admin with
+    # the tenant's schema on the path, this function would run as the admin.
+    with pair.tenant(pair.src, pair.src_db, "alpha") as conn:
+        conn.execute("""
+            CREATE FUNCTION glue(a name, b name) RETURNS text LANGUAGE sql AS
+                $$ SELECT CASE WHEN session_user = current_user THEN 'CAPTURED'
+                        ELSE a::text || b::text END $$;
+            GRANT EXECUTE ON FUNCTION glue(name, name) TO PUBLIC;
+            CREATE OPERATOR || (LEFTARG = name, RIGHTARG = name, FUNCTION = glue)""")
+    with pytest.raises(UnsupportedObjects) as caught:
+        copy_schema(pair.source, pair.target, ALPHA.schema)
+    assert "CAPTURED" not in str(caught.value)
+    assert {"function glue", "operator ||"} <= set(caught.value.objects)
