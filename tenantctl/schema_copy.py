@@ -209,13 +209,15 @@ class _Table:
     owner: str
     unlogged: bool
     columns: tuple[_Column, ...]
-    constraints: tuple[tuple[str, str], ...]  # (name, definition), foreign keys excluded
-    foreign_keys: tuple[tuple[str, str, str], ...]  # (name, definition, referenced table)
+    constraints: tuple[tuple[str, str], ...]  # (name, definition), created with the table
+    #: (name, definition, referenced table): foreign keys, and checks the tenant left NOT
+    #: VALID (rows may violate them): added after the rows.
+    foreign_keys: tuple[tuple[str, str, str | None], ...]
     indexes: tuple[tuple[str, str], ...]  # (name, CREATE INDEX statement)
     grants: tuple[tuple[str, str, bool], ...]  # (LOGIN/OWNER, privilege, grantable)
 
     def shape(self) -> tuple[Any, ...]:
-        """Everything but the foreign keys (added after the rows, so they may be missing)."""
+        """Everything but :attr:`foreign_keys` (added after the rows, so they may be missing)."""
         return (self.name, self.owner, self.unlogged, self.columns, self.constraints,
                 self.indexes, self.grants)
 
@@ -344,7 +346,8 @@ def _read_schema_as_tenant(cur: psycopg.Cursor[Any], schema: str, login_role: st
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""", (oid,)))
         constraints = _rows(cur, """
-            SELECT k.conname, pg_get_constraintdef(k.oid, true), k.contype::text, r.relname
+            SELECT k.conname, pg_get_constraintdef(k.oid, true), k.contype::text, r.relname,
+                   k.convalidated
             FROM pg_constraint k LEFT JOIN pg_class r ON r.oid = k.confrelid
             WHERE k.conrelid = %s AND k.contype IN ('p', 'u', 'c', 'x', 'f') ORDER BY k.conname""", (oid,))
         indexes = _rows(cur, """
@@ -356,8 +359,8 @@ def _read_schema_as_tenant(cur: psycopg.Cursor[Any], schema: str, login_role: st
             ORDER BY i.relname""", (oid,))
         tables.append(_Table(
             oid=oid, name=name, owner=kind(owner), unlogged=persistence == "u", columns=columns,
-            constraints=tuple((n, d) for n, d, t, _ in constraints if t != "f"),
-            foreign_keys=tuple((n, d, r) for n, d, t, r in constraints if t == "f"),
+            constraints=tuple((n, d) for n, d, t, _, valid in constraints if t != "f" and valid),
+            foreign_keys=tuple((n, d, r) for n, d, t, r, valid in constraints if t == "f" or not valid),
             indexes=tuple((n, d) for n, d in indexes), grants=grants(oid)))
     sequences = tuple(
         _Sequence(name=name, owner=kind(owner), type=type_, start=start, increment=inc, minimum=mn,
@@ -519,7 +522,7 @@ def _definition_problems(src: _Schema, dst: _Schema) -> list[str]:
             if not same:
                 problems.append(f"{kind} {n} differs")
             if kind == "table" and not set(b[n].foreign_keys) <= set(a[n].foreign_keys):
-                problems.append(f"table {n} has foreign keys the source does not")
+                problems.append(f"table {n} has foreign keys or checks the source does not")
     return problems + [f"target: {u}" for u in dst.unsupported]
 
 
@@ -711,7 +714,7 @@ def _verify(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], s: _Sche
         theirs = d.table(t.name)
         if theirs is not None:
             have = {k[0] for k in theirs.foreign_keys}
-            problems += [f"table {t.name} lacks foreign key {n}" for n, *_ in t.foreign_keys if n not in have]
+            problems += [f"table {t.name} lacks constraint {n}" for n, *_ in t.foreign_keys if n not in have]
     report = CopyReport(s.name, d.name, tuple(tables), tuple(sequences), tuple(dict.fromkeys(problems)))
     say(f"verify: {'ok' if report.ok else 'MISMATCH'} ({len(tables)} tables, {len(sequences)} sequences)")
     return report
