@@ -213,13 +213,13 @@ class _Table:
     #: (name, definition, referenced table): foreign keys, and checks the tenant left NOT
     #: VALID (rows may violate them): added after the rows.
     foreign_keys: tuple[tuple[str, str, str | None], ...]
-    indexes: tuple[tuple[str, str], ...]  # (name, CREATE INDEX statement)
+    #: (name, CREATE INDEX statement): built after the rows (one build, not per-row upkeep).
+    indexes: tuple[tuple[str, str], ...]
     grants: tuple[tuple[str, str, bool], ...]  # (LOGIN/OWNER, privilege, grantable)
 
     def shape(self) -> tuple[Any, ...]:
-        """Everything but :attr:`foreign_keys` (added after the rows, so they may be missing)."""
-        return (self.name, self.owner, self.unlogged, self.columns, self.constraints,
-                self.indexes, self.grants)
+        """All but :attr:`indexes` and :attr:`foreign_keys` (added after the rows: may be missing)."""
+        return (self.name, self.owner, self.unlogged, self.columns, self.constraints, self.grants)
 
     @property
     def copied_columns(self) -> list[str]:
@@ -459,7 +459,7 @@ def _acting(cur: psycopg.Cursor[Any], role: str, schema: str | None = None) -> I
 
 
 def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) -> None:
-    """Sequences, tables (without foreign keys), indexes, grants and views, each as its owner."""
+    """Sequences, tables (without indexes and foreign keys), grants and views, each as its owner."""
     schema = dst.name
     for s in src.sequences:
         if not s.identity:
@@ -473,8 +473,6 @@ def _create_definitions(cur: psycopg.Cursor[Any], src: _Schema, dst: _Schema) ->
         cur.execute(sql.SQL("CREATE {}TABLE {} ({})").format(
             sql.SQL("UNLOGGED " if t.unlogged else ""), sql.Identifier(schema, t.name),
             sql.SQL(", ").join(items)))
-        for _, statement in t.indexes:
-            cur.execute(sql.SQL(statement))
     for s in src.sequences:
         if s.owned_by is not None and not s.identity:
             _as(cur, dst.role(s.owner), schema)
@@ -523,6 +521,8 @@ def _definition_problems(src: _Schema, dst: _Schema) -> list[str]:
                 problems.append(f"{kind} {n} differs")
             if kind == "table" and not set(b[n].foreign_keys) <= set(a[n].foreign_keys):
                 problems.append(f"table {n} has foreign keys or checks the source does not")
+            if kind == "table" and not set(b[n].indexes) <= set(a[n].indexes):
+                problems.append(f"table {n} has indexes the source does not")
     return problems + [f"target: {u}" for u in dst.unsupported]
 
 
@@ -713,8 +713,9 @@ def _verify(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], s: _Sche
     for t in s.tables:
         theirs = d.table(t.name)
         if theirs is not None:
-            have = {k[0] for k in theirs.foreign_keys}
-            problems += [f"table {t.name} lacks constraint {n}" for n, *_ in t.foreign_keys if n not in have]
+            have = {k[0] for k in theirs.foreign_keys} | {i[0] for i in theirs.indexes}
+            problems += [f"table {t.name} lacks {n}" for n, *_ in (*t.indexes, *t.foreign_keys)
+                         if n not in have]
     report = CopyReport(s.name, d.name, tuple(tables), tuple(sequences), tuple(dict.fromkeys(problems)))
     say(f"verify: {'ok' if report.ok else 'MISMATCH'} ({len(tables)} tables, {len(sequences)} sequences)")
     return report
@@ -794,24 +795,31 @@ def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: st
         copied.append(t.name)
         say(f"table {t.name}: {rows_s} rows copied and verified")
 
-    with _step("adding foreign keys"), dst.transaction():
+    with _step("building indexes, adding foreign keys"), dst.transaction():
         cur = dst.cursor()
-        added = 0
-        have = set(_rows(cur, """
-            SELECT c.relname, k.conname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND k.contype = 'f'""",
-                         (d.name,)))
+        d = _read_schema(cur, dst_name, d.login_role, d.owner_role)
+        indexes = constraints = 0
         for t in s.tables:
             theirs = d.table(t.name)
             assert theirs is not None
+            have = {n for n, *_ in (*theirs.indexes, *theirs.foreign_keys)}
+            for name, statement in t.indexes:
+                if name not in have:
+                    _as(cur, d.role(theirs.owner), d.name)
+                    cur.execute(sql.SQL(statement))
+                    indexes += 1
+        for t in s.tables:  # after every index: a foreign key's check may use one
+            theirs = d.table(t.name)
+            assert theirs is not None
+            have = {n for n, *_ in theirs.foreign_keys}
             for name, definition, _ in t.foreign_keys:
-                if (t.name, name) not in have:
+                if name not in have:
                     _as(cur, d.role(theirs.owner), d.name)
                     cur.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                         sql.Identifier(d.name, t.name), sql.Identifier(name), sql.SQL(definition)))
-                    added += 1
+                    constraints += 1
         _as_admin(cur)
-    say(f"foreign keys: {added} added")
+    say(f"indexes: {indexes} built; constraints: {constraints} added")
     with _step("setting sequences"), dst.transaction():
         cur = dst.cursor()
         for q in s.sequences:
