@@ -32,6 +32,21 @@ policies or row-level security, rules, partitioned, inherited or foreign tables,
 materialized views, extended statistics, objects owned by other roles): it never silently
 drops part of a tenant. Comments and column storage settings are not copied.
 
+The steps, each checked before the next: read the source (refusing what cannot be
+copied) and the target; create every definition in one transaction (with the record of
+the copy, below); per table in dependency order (referenced tables first), skip it when
+count and checksum already match, else replace its rows in one transaction; build the
+indexes and add the foreign keys and NOT VALID checks, in one transaction (after the rows,
+as pg_restore does: one index build, and a cycle of foreign keys loads too); set the
+sequences; verify everything and record the copy finished.
+
+Ownership: an object belongs on the target to the tenant's role that owns it on the
+source (``t<token>_app`` for what the tenant's migrations created, ``t<token>_owner``
+for what the platform did), the roles read from each side's ``platform.tenants``; grants
+between those two roles are copied, grants to anyone else are not (no other role can
+reach the schema anyway). The login role keeps owning its tables, so it can use them and
+run its migrations on the target exactly as on the source.
+
 Safety:
 
 - Only the one schema is read or written: every catalog query is keyed on its oid, and the
