@@ -86,6 +86,9 @@ from tenants import naming
 STATE_TABLE = "schema_copies"
 APPLICATION_NAME = "tenantctl-schema-copy"
 LOCK_TIMEOUT = "15s"
+#: Session advisory lock class ("tpsc") taken on the target for the whole copy, with the
+#: target schema's name hashed as the second key: two copies into one schema never interleave.
+ADVISORY_LOCK_CLASS = 0x74707363
 #: Output settings pinned on both sides: a row's text (and so its checksum) must not depend
 #: on a session default of either server.
 _OUTPUT_SETTINGS = {"DateStyle": "ISO, YMD", "IntervalStyle": "postgres", "TimeZone": "UTC",
@@ -738,6 +741,11 @@ def _verify(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], s: _Sche
 
 def _copy(src: psycopg.Connection[Any], dst: psycopg.Connection[Any], schema: str, dst_name: str,
           say: Progress, overwrite: bool) -> CopyReport:
+    with _step("locking the target schema"):
+        locked = dst.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                             (ADVISORY_LOCK_CLASS, dst_name)).fetchone()
+    if not locked or not locked[0]:
+        raise CopyFailed(f"another copy into {dst_name} is running on the target; try again when it ends")
     with _step("reading the source"):
         s = _open_source(src, schema)
         source_id = _server_identity(src.cursor())

@@ -298,6 +298,19 @@ def test_a_table_failing_mid_stream_is_rolled_back_whole_and_recopied(pair: Pair
     assert counts(pair.dst, pair.dst_db, ALPHA.schema) == TABLES
 
 
+def test_a_second_copy_into_the_same_schema_is_refused_while_one_runs(pair: Pair) -> None:
+    refused: list[str] = []
+
+    def start_another(message: str) -> None:
+        if message.startswith("table documents: copying"):
+            with pytest.raises(CopyFailed, match="another copy into .* is running") as caught:
+                copy_schema(pair.source, pair.target, ALPHA.schema)
+            refused.append(str(caught.value))
+
+    assert copy_schema(pair.source, pair.target, ALPHA.schema, progress=start_another).ok
+    assert len(refused) == 1
+
+
 # --- refusals -------------------------------------------------------------------------------
 def test_refuses_a_target_schema_holding_data_not_from_this_copy(pair: Pair) -> None:
     with pair.tenant(pair.dst, pair.dst_db, "alpha") as conn:
