@@ -1,7 +1,8 @@
 """A real PostgreSQL 16 (pgserver, with pgvector) for the database tests, set up like RDS.
 
 One server per test session (about a second to start), one fresh database per test
-module. The server is configured the way an RDS instance behaves for our code:
+module; :func:`second_pg_server` starts an independent second one where data must move
+between servers. The server is configured the way an RDS instance behaves for our code:
 
 - password (SCRAM) authentication for every role but the bootstrap superuser, so a
   tenant really cannot sign in as another without its password;
@@ -104,6 +105,17 @@ class PgServer:
 @functools.cache
 def pg_server() -> PgServer:
     """Start (once per session) the test server."""
+    return _start_server()
+
+
+@functools.cache
+def second_pg_server() -> PgServer:
+    """A second, independent server (its own data directory, roles and socket), set up like
+    :func:`pg_server`: for what moves data between two database servers (tier migration)."""
+    return _start_server()
+
+
+def _start_server() -> PgServer:
     root = Path(tempfile.mkdtemp(prefix="tp-pg-"))
     # Registered first, so it runs last at exit: after pgserver has stopped the server.
     atexit.register(shutil.rmtree, root, ignore_errors=True)
