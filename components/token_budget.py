@@ -38,9 +38,7 @@ account quota.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,23 +75,9 @@ GUARD_SOURCE = Path(guard.__file__)
 GUARD_HANDLER = f"{GUARD_SOURCE.stem}.handler"
 LOG_RETENTION_DAYS = 30
 #: Inference profile names: letters and digits, single ``-``/``_``/space between them.
-_PROFILE_NAME_MAX = 64
 
 
 # --- pure decisions ---------------------------------------------------------------------
-def profile_name(prefix: str, model_id: str) -> str:
-    """The tenant's inference profile for a model: ``<prefix>-<model, punctuation as '-'>``.
-
-    Bedrock allows ``([0-9a-zA-Z][ _-]?)+`` up to 64 characters; a name that would be
-    longer keeps its start and ends in a hash of the model id, so it stays unique.
-    """
-    name = re.sub(r"[^0-9a-zA-Z]+", "-", f"{prefix}-{model_id}").strip("-")
-    if len(name) > _PROFILE_NAME_MAX:
-        digest = hashlib.sha256(model_id.encode()).hexdigest()[:8]
-        name = f"{name[:_PROFILE_NAME_MAX - 9].rstrip('-')}-{digest}"
-    return name
-
-
 def budget_models(llm_models: Sequence[str], embedding_model: str) -> list[str]:
     """Every model the chatbot may call, once each, in a stable order."""
     return sorted({*llm_models, embedding_model})
@@ -199,25 +183,24 @@ class TokenBudget(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("tenant-platform:index:TokenBudget", name, None, opts)
         ctx, cluster = args.ctx, args.cluster
-        plan, prefix = ctx.tenant.plan, ctx.names.prefix
+        plan, names = ctx.tenant.plan, ctx.names
         child = pulumi.ResourceOptions(parent=self)
         tags = {**ctx.tags, "workload": "chatbot"}
         models = budget_models(plan.llm_models, plan.embedding_model)
         profiles = {model: aws.bedrock.InferenceProfile(
-            f"{name}-profile-{i}", name=profile_name(prefix, model),
+            f"{name}-profile-{i}", name=names.inference_profile(model),
             description=f"chatbot of tenant {ctx.id}: {model}, metered for its token budget",
             model_source={"copy_from": docs.foundation_model_arn(cluster.partition, cluster.region, model)},
             tags=tags, opts=child) for i, model in enumerate(models)}
         self.profile_arns = pulumi.Output.all(*[p.arn for p in profiles.values()]).apply(
             lambda arns: dict(zip(models, arns, strict=True)))
 
-        function_name = f"{prefix}-token-budget-guard"
-        alarm_name = f"{prefix}-chatbot-token-budget"
+        function_name, alarm_name = names.budget_guard_function, names.budget_alarm
         log_group = aws.cloudwatch.LogGroup(f"{name}-guard-logs", name=f"/aws/lambda/{function_name}",
                                             retention_in_days=LOG_RETENTION_DAYS, tags=tags, opts=child)
         function_prefix = pulumi.Output.format("arn:{0}:lambda:{1}:{2}:function:{3}", cluster.partition,
                                                cluster.region, cluster.account_id, function_name)
-        role = aws.iam.Role(f"{name}-guard-role", name=f"{prefix}-budget-guard", tags=tags, opts=child,
+        role = aws.iam.Role(f"{name}-guard-role", name=names.budget_guard_role, tags=tags, opts=child,
                             assume_role_policy=pulumi.Output.all(cluster.account_id, function_prefix).apply(
                                 lambda v: json.dumps(lambda_trust_policy(v[0], v[1]))))
         function = aws.lambda_.Function(
@@ -246,7 +229,7 @@ class TokenBudget(pulumi.ComponentResource):
         aws.lambda_.Permission(f"{name}-guard-from-alarm", function=function.name,
                                action="lambda:InvokeFunction", principal=ALARM_PRINCIPAL,
                                source_arn=alarm.arn, source_account=cluster.account_id, opts=child)
-        schedule = aws.cloudwatch.EventRule(f"{name}-guard-schedule", name=f"{prefix}-token-budget-reconcile",
+        schedule = aws.cloudwatch.EventRule(f"{name}-guard-schedule", name=names.budget_reconcile_rule,
                                             schedule_expression=f"rate({RECONCILE_MINUTES} minutes)",
                                             tags=tags, opts=child)
         aws.cloudwatch.EventTarget(f"{name}-guard-target", rule=schedule.name, arn=function.arn, opts=child)

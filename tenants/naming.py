@@ -60,6 +60,8 @@ TLS_CLUSTER_ISSUER = "letsencrypt-dns01"
 #: StorageClass of encrypted EBS volumes (gp3, KMS) that tenant volume claims use.
 ENCRYPTED_STORAGE_CLASS = "gp3-encrypted"
 #: ECR repository names: lowercase, digits and ``-_./``, at most 256 characters.
+#: Bedrock inference profile names: at most 64 characters.
+_INFERENCE_PROFILE_MAX = 64
 ECR_REPOSITORY_RE = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$")
 
 #: Workloads a tenant can run; each gets its own ServiceAccount and IAM role.
@@ -438,6 +440,39 @@ class TenantNames:
         Short on purpose: it is part of the host name of every object the vCluster syncs.
         """
         return "vcluster"
+
+    def inference_profile(self, model_id: str) -> str:
+        """Bedrock application inference profile metering one model for the tenant's chatbot.
+
+        ``<prefix>-<model id, punctuation as '-'>``: Bedrock allows ``([0-9a-zA-Z][ _-]?)+``
+        up to 64 characters, so a name that would be longer keeps its start and ends in a
+        hash of the model id, and stays unique per model.
+        """
+        name = re.sub(r"[^0-9a-zA-Z]+", "-", f"{self.prefix}-{model_id}").strip("-")
+        if len(name) > _INFERENCE_PROFILE_MAX:
+            digest = hashlib.sha256(model_id.encode()).hexdigest()[:8]
+            name = f"{name[:_INFERENCE_PROFILE_MAX - 9].rstrip('-')}-{digest}"
+        return name
+
+    @property
+    def budget_guard_function(self) -> str:
+        """Lambda function that stops the tenant's chatbot when its token budget is spent."""
+        return _check(f"{self.prefix}-token-budget-guard", 64, "Lambda function name")
+
+    @property
+    def budget_guard_role(self) -> str:
+        """IAM role of the token-budget guard (it may edit only the chatbot role's deny policy)."""
+        return _check(f"{self.prefix}-budget-guard", 64, "IAM role name")
+
+    @property
+    def budget_alarm(self) -> str:
+        """CloudWatch alarm on the chatbot's tokens of the day (it invokes the guard)."""
+        return _check(f"{self.prefix}-chatbot-token-budget", 255, "CloudWatch alarm name")
+
+    @property
+    def budget_reconcile_rule(self) -> str:
+        """EventBridge rule running the guard on a schedule, in case an alarm action was lost."""
+        return _check(f"{self.prefix}-token-budget-reconcile", 64, "EventBridge rule name")
 
     @property
     def cluster(self) -> str:

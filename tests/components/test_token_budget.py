@@ -17,6 +17,7 @@ import pytest
 
 from components import token_budget as tb
 from components import token_budget_guard as guard
+from tenants.naming import TenantNames
 from tenants.plans import load_plans
 from tests.components import policy_lint
 from tests.components.stack_checks import descendants, run_tenant
@@ -155,16 +156,22 @@ def test_the_packaged_handler_imports_nothing_of_the_platform():
 NAME_RE = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")
 
 
+LONGEST_ID = "a" + "b" * 28 + "c"  # 30 characters: the longest tenant id
+
+
 @pytest.mark.parametrize("model", ["anthropic.claude-3-haiku-20240307-v1:0", "amazon.titan-embed-text-v2:0"])
-@pytest.mark.parametrize("prefix", ["tp-prod-acme", "tp-prod-" + "a" * 63])
-def test_profile_names_are_valid_bedrock_names(prefix, model):
-    name = tb.profile_name(prefix, model)
-    assert NAME_RE.match(name) and len(name) <= 64 and name.startswith(prefix[:20])
+@pytest.mark.parametrize("tenant", ["acme", LONGEST_ID])
+def test_profile_names_are_valid_bedrock_names(tenant, model):
+    names = TenantNames(tenant, "prod")
+    name = names.inference_profile(model)
+    assert NAME_RE.match(name) and len(name) <= 64 and name.startswith(names.prefix)
 
 
 def test_long_profile_names_stay_distinct_per_model():
-    prefix = "tp-prod-" + "a" * 63
-    assert tb.profile_name(prefix, "m.one:0") != tb.profile_name(prefix, "m.two:0")
+    names = TenantNames(LONGEST_ID, "prod")
+    long_model = "x" * 40 + ":0"
+    one, two = names.inference_profile(f"m.one-{long_model}"), names.inference_profile(f"m.two-{long_model}")
+    assert len(one) == len(two) == 64 and one != two
 
 
 def test_through_profiles_refuses_a_policy_it_cannot_meter():
