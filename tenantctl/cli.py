@@ -19,6 +19,7 @@ from typing import Any
 from tenantctl import diff_cmd, lifecycle_cmd, planner
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
+from tenantctl.migrate import add_migrate_parser
 from tenantctl.rollout import add_rollout_parser
 from tenants.loader import LEDGER_FILE, REGISTRY_ENV, Registry, load_registry, registry_directory
 from tenants.naming import ENVIRONMENT_RE
@@ -354,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_parser(sub)
     lifecycle_cmd.add_lifecycle_parsers(sub, registry_opts)
     add_rollout_parser(sub, registry_opts)
+    add_migrate_parser(sub, registry_opts)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
