@@ -300,14 +300,14 @@ def plan_steps(directory: Path, move: Move, *, today: dt.date | None = None) -> 
     """
     result = StepPlans(move)
     with scratch_copy(directory) as copy:
-        registry = load_registry(copy)
-        result.states["before"], result.specs["before"] = _stack_plans(registry, move)
-        result.allowed["before"] = set()
+        before = load_registry(copy)
         try:
             registry = apply_record(copy, move)
         except RegistryInvalid as exc:
             raise Refused("the registry after the move would be invalid: "
                           + "; ".join(str(p) for p in exc.problems)) from None
+        result.states["before"], result.specs["before"] = _stack_plans(before, move)
+        result.allowed["before"] = set()
         order = [("recorded", registry)]
         if move.between_stacks:
             order.append(("switched", apply_switch(copy, move)))

@@ -175,11 +175,14 @@ def state_move(services: Services, move: mp.Move) -> None:
 
 def report_json(report: Any) -> dict[str, Any]:
     """A copier's report as JSON (a dataclass, an ``as_json``, or at least its ``ok``)."""
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return json.loads(json.dumps(dataclasses.asdict(report), default=str))
     if hasattr(report, "as_json"):
-        return dict(report.as_json())
-    return {"ok": bool(getattr(report, "ok", False))}
+        out = dict(report.as_json())
+    elif dataclasses.is_dataclass(report) and not isinstance(report, type):
+        out = json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    else:
+        out = {}
+    out["ok"] = bool(getattr(report, "ok", False))  # a property is no dataclass field
+    return out
 
 
 def mismatches(detail: Any, where: str = "") -> list[str]:
