@@ -125,8 +125,26 @@ def cmd_migrate(args: argparse.Namespace, registry_dir: Path) -> int:
         return EXIT_INVALID
 
 
+def _same_request(args: argparse.Namespace, move: mp.Move) -> bool:
+    return move.tenant == args.id and move.target.tier is Tier(args.to) and all(
+        given is None or given == recorded for given, recorded in (
+            (args.cell, move.target.cell), (args.account, move.target.account)))
+
+
+def _archive(state_path: Path) -> Path:
+    """Move a finished migration's state file aside (``<id>.done-<n>.json``) for the next one."""
+    n = 1
+    while (archived := state_path.with_name(f"{state_path.stem}.done-{n}.json")).exists():
+        n += 1
+    state_path.replace(archived)
+    return archived
+
+
 def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> int:
     state = ms.State.load(state_path) if state_path.exists() else None
+    finished = None
+    if state is not None and not state.pending() and not _same_request(args, state.move):
+        finished, state = state, None  # a new move after a finished one
     plans = None
     try:
         if state is not None:
@@ -153,6 +171,8 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
             print("(plan only: add --apply to run the steps; the same command resumes a stopped run)")
         return EXIT_OK
     if state is None:
+        if finished is not None:
+            _err(f"the finished migration's record moved to {_archive(state_path)}")
         state = ms.State(state_path, move)
         state.save()
     if not args.json:

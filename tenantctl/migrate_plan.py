@@ -278,7 +278,8 @@ class StepPlans:
             before = "before"  # up applies the recorded registry to the stack as it was
         if step in ("switch", "retire-source"):
             before = "recorded"
-        after = STATE_AFTER[step]
+        after = STATE_AFTER[step] if self.move.between_stacks else "recorded"
+        before = before if before in self.states else "recorded"
         stacks = self.move.ups(step) or self.move.stacks
         if step == "record":
             return diff_plans(self.document("before", stacks), self.document("recorded", stacks),

@@ -193,7 +193,8 @@ def mismatches(detail: Any, where: str = "") -> list[str]:
         for key, value in detail.items():
             if key.startswith("source_") and f"target_{key[7:]}" in detail:
                 if value != detail[f"target_{key[7:]}"]:
-                    found.append(f"{label}: {key[7:]} {value!r} != {detail[f'target_{key[7:]}']!r}")
+                    what = f"{key[7:]} {value!r} != {detail[f'target_{key[7:]}']!r}"
+                    found.append(f"{label}: {what}" if label else what)
             elif isinstance(value, (Mapping, list)):
                 found += mismatches(value, f"{label}.{key}" if label else key)
     elif isinstance(detail, list):
@@ -301,9 +302,10 @@ def run(state: State, services: Services) -> str | None:
         state.set(step, "running")
         try:
             detail = run_step(step, state, services)
-        except StepFailed as exc:
-            state.set(step, "failed", error=str(exc))
-            services.report(f"    FAILED: {exc}")
+        except Exception as exc:  # a copier's or the registry's error fails the step, never a traceback
+            error = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+            state.set(step, "failed", error=error)
+            services.report(f"    FAILED: {error}")
             return step
         state.set(step, "done", error="", detail=detail)
         if step not in ("record", "finish"):

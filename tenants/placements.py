@@ -96,14 +96,15 @@ def problems(rel: str, record: TenantRecord, cell: str | None, cells: Iterable[s
     known = set(cells)
     here = stack_name(record.id, record.tier, cell)
     seen = {here: "its current placement"}
-    for placement, _ in left(record):
+    for index, (placement, _) in enumerate(left(record)):
+        field = "migration" if record.migration is not None and index == 0 else "kept"
         where = stack_name(record.id, placement.tier, placement.cell)
         what = f"{placement.tier} placement of generation {placement.generation}"
         if placement.cell is not None and placement.cell not in known:
-            found.append(Problem(rel, "kept", show_value(placement.cell),
+            found.append(Problem(rel, field, show_value(placement.cell),
                                  f"the {what} is in an unknown cell; cells are {sorted(known)}"))
         if where in seen:
-            found.append(Problem(rel, "migration" if where == here else "kept", where, (
+            found.append(Problem(rel, field, where, (
                 f"the {what} is in stack {where}, which already declares {seen[where]}: a stack "
                 "holds one placement of a tenant (its namespace and database schema have no "
                 "generation); destroy the kept data there first, or move to another cell")))

@@ -226,3 +226,47 @@ def test_the_cli_resumes_from_its_state_file_and_reports_json(registry, tmp_path
     assert kept == [{"tier": "namespace", "cell": "f1", "generation": 1, "since": "2026-12-02"}]
     assert main() == 0  # done: nothing runs again
     assert len(fake.ran("up")) == 4  # target-up, switch, the failed retire-source, its retry
+
+
+def test_a_copier_that_raises_fails_its_step_with_the_error_and_no_traceback(registry, tmp_path, data):
+    databases, _ = data
+    databases.servers = {}  # the source server has no such schema: the copier raises KeyError
+    state, failed = run(registry, tmp_path, to_cluster(registry), FakePulumi(), data)
+    assert failed == "copy-data" and state.steps["copy-data"]["error"].startswith("KeyError")
+    assert state.status("verify") == "pending"
+
+
+def test_the_object_copier_compares_both_buckets_and_catches_a_missing_object():
+    s3 = FakeS3({"src": dict(FILES)})
+    report = s3.copier("src", "dst")
+    assert report.ok and report.copied == len(FILES) and s3.buckets["dst"] == FILES
+    assert (report.source_bytes, report.source_objects) == (sum(map(len, FILES.values())), len(FILES))
+
+    class Lossy(FakeS3):
+        def copy(self, source, bucket, key):
+            if key != "memo.txt":
+                super().copy(source, bucket, key)
+    lossy = Lossy({"src": dict(FILES)})
+    report = lossy.copier("src", "dst")
+    assert not report.ok and report.target_objects == len(FILES) - 1
+    found = ms.mismatches(report.as_json())  # what verify reports
+    assert f"objects {len(FILES)} != {len(FILES) - 1}" in found and any("checksum" in m for m in found)
+
+
+def test_a_finished_migration_is_archived_when_the_next_one_starts(registry, tmp_path, data):
+    databases, s3 = data
+    argv = ["--registry", str(registry), "--apply", "--state", str(tmp_path / "m.json"),
+            "--work-dir", str(tmp_path / "w"), "--source-dsn", SOURCE_DSN, "--target-dsn", TARGET_DSN]
+
+    def main(*extra: str) -> int:
+        args = cli.build_parser().parse_args(["migrate", "alpha", *extra, *argv])
+        args.pulumi_command = FakePulumi()
+        args.copy_schema, args.copy_objects = databases.copy_schema, s3.copier
+        return int(args.lifecycle(args, registry))
+    assert main("--to", "vcluster") == 0
+    assert main("--to", "vcluster") == 0  # the same request again: done, nothing runs or moves
+    assert not (tmp_path / "m.done-1.json").exists()
+    assert main("--to", "namespace") == 0
+    assert json.loads((tmp_path / "m.done-1.json").read_text())["move"]["target"]["tier"] == "vcluster"
+    assert json.loads((tmp_path / "m.json").read_text())["move"]["target"]["tier"] == "namespace"
+    assert load_registry(registry).tenant("alpha").tier is Tier.NAMESPACE
