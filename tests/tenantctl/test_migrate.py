@@ -22,6 +22,7 @@ from tenants import naming
 from tenants.loader import load_registry
 from tenants.migration import Target
 from tenants.models import Tier
+from tests.conftest import run_cli
 from tests.tenantctl.fake_pulumi import FakePulumi
 from tests.tenantctl.migrate_support import (
     CLUSTER_ACCOUNT,
@@ -270,3 +271,14 @@ def test_a_finished_migration_is_archived_when_the_next_one_starts(registry, tmp
     assert json.loads((tmp_path / "m.done-1.json").read_text())["move"]["target"]["tier"] == "vcluster"
     assert json.loads((tmp_path / "m.json").read_text())["move"]["target"]["tier"] == "namespace"
     assert load_registry(registry).tenant("alpha").tier is Tier.NAMESPACE
+
+
+def test_offboarding_a_migrated_tenant_retires_its_current_placement_not_a_kept_one(registry, tmp_path, data):
+    run(registry, tmp_path, to_cluster(registry), FakePulumi(), data)
+    result = run_cli("offboard", "alpha", "--registry", str(registry), "--today", "2026-12-03")
+    assert "stack tenant-alpha:" in result.out and "stack shared-f1" not in result.out
+    assert "data loss" not in result.out
+    # The walk registry lists no hosted zones, so every dedicated stack's DNS add-ons get an
+    # open zone ARN (ISO-IAM-03): the only violations, and not the migration's.
+    mandatory = [line for line in result.out.splitlines() if "[mandatory]" in line]
+    assert result.code in (0, 1) and all("ISO-IAM-03" in line and "-addons-" in line for line in mandatory)
