@@ -224,7 +224,7 @@ def add_migrate_parser(sub: Any, registry_opts: Callable[[argparse.ArgumentParse
     registry_opts(p)
     p.add_argument("id", help="tenant id")
     p.add_argument("--to", required=True, choices=[str(t) for t in Tier], help="the target tier")
-    p.add_argument("--cell", help="shared target: its cell (default: the recorded cell, else assigned)")
+    p.add_argument("--cell", help="shared target: its cell (default: the recorded cell)")
     p.add_argument("--account", help="cluster target: the tenant's own 12-digit AWS account")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="print the plan and the diffs (the default)")

@@ -52,10 +52,13 @@ DESCRIPTIONS = {
     "finish": "record the source as kept (data stays until an explicit destroy)",
     "up": "pulumi up the cell stack (same resources, updated in place)",
 }
-#: The registry state after each step (the one its check and the next step see).
-STATE_AFTER = {"record": "recorded", "target-up": "recorded", "copy-data": "recorded",
-               "verify": "recorded", "switch": "switched", "retire-source": "switched",
-               "finish": "finished", "up": "recorded"}
+#: Per step, the registry state its stacks are deployed at before it and the state it leaves:
+#: the diff of the step is the one between the two (a stack is deployed by its own step's up:
+#: the target first at ``target-up``, the source only at ``retire-source``).
+SPANS = {"record": ("before", "recorded"), "target-up": ("before", "recorded"),
+         "copy-data": ("recorded", "recorded"), "verify": ("recorded", "recorded"),
+         "switch": ("recorded", "switched"), "retire-source": ("recorded", "switched"),
+         "finish": ("switched", "finished"), "up": ("before", "recorded")}
 
 
 class Refused(Exception):
@@ -218,7 +221,8 @@ def decide(registry: Registry, tenant_id: str, target: Target, environment: str)
                       "tenant is migrated")
     if record.migration is not None:
         raise Refused(f"tenant {tenant_id!r} is already being migrated (from {record.migration.source.tier}, "
-                      f"step {record.migration.step}): resume it with the same command and --apply")
+                      f"step {record.migration.step}): resume it with the same command and --apply, "
+                      "where its state file is (or --state FILE)")
     source = placements.current(record, tenant.cell, tenant.network_cidr)
     if target.tier is Tier.CLUSTER:
         if target.cell is not None:
@@ -236,6 +240,9 @@ def decide(registry: Registry, tenant_id: str, target: Target, environment: str)
                 "platform: the cells share an account, and its account-scoped names (IAM roles, "
                 "functions, repositories) would be declared by both stacks during the move")
         cell = target.cell or (source.cell if source.tier.shared else _ledger_cell(registry, tenant_id))
+        if cell is None:
+            raise Refused(f"a move from the cluster tier to {target.tier} needs --cell (cells: "
+                          f"{', '.join(c.name for c in registry.settings.cells)})")
         target = Target(target.tier, cell=cell)
     if target.tier is source.tier and (not target.tier.shared or target.cell == source.cell):
         raise Refused(f"tenant {tenant_id!r} is already {source.tier}-tier"
@@ -267,24 +274,16 @@ class StepPlans:
                 "stacks": [self.states[state][s] for s in wanted if s in self.states[state]]}
 
     def diff(self, step: str) -> PlanDiff:
-        """What the step changes: from the state before it to the state after it, per stack.
+        """What the step changes: its stacks from the state they are deployed at to the one it leaves.
 
         A step that runs ``up`` shows the stacks it updates; ``record`` and ``finish`` show
         what the registry change means for every stack of the move.
         """
-        steps = self.move.steps
-        before = "before" if steps.index(step) == 0 else STATE_AFTER[steps[steps.index(step) - 1]]
-        if step in ("target-up", "up"):
-            before = "before"  # up applies the recorded registry to the stack as it was
-        if step in ("switch", "retire-source"):
-            before = "recorded"
-        after = STATE_AFTER[step] if self.move.between_stacks else "recorded"
-        before = before if before in self.states else "recorded"
+        deployed, leaves = SPANS[step] if self.move.between_stacks or step != "finish" else (
+            "recorded", "recorded")
         stacks = self.move.ups(step) or self.move.stacks
-        if step == "record":
-            return diff_plans(self.document("before", stacks), self.document("recorded", stacks),
-                              self.allowed["recorded"])
-        return diff_plans(self.document(before, stacks), self.document(after, stacks), self.allowed[after])
+        return diff_plans(self.document(deployed, stacks), self.document(leaves, stacks),
+                          self.allowed[leaves])
 
 
 def _stack_plans(registry: Registry, move: Move) -> tuple[dict[str, dict[str, Any]], dict[str, StackSpec]]:

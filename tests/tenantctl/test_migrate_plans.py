@@ -187,9 +187,10 @@ def test_the_dry_run_prints_each_steps_diff_on_exactly_the_stacks_it_updates(tmp
     (("alpha", "--to", "namespace", "--cell", "f2"), 2, "not done by the platform"),
     (("nobody", "--to", "node"), 2, "not in the registry"),
     (("delta", "--to", "namespace", "--cell", "f1"), 2, "is over its capacity"),
+    (("delta", "--to", "node"), 2, "needs --cell (cells: f1, f2)"),
     (("alpha", "--to", "cluster", "--account", "456789012345"), 2, "needs an account of its own"),
 ], ids=["same-tier", "no-account", "account-for-shared", "cell-to-cell", "unknown", "no-room",
-        "taken-account"])
+        "no-cell", "taken-account"])
 def test_moves_the_platform_cannot_make_are_refused_with_the_reason(tmp_path, argv, code, message):
     registry = walk_registry(tmp_path / "registry")
     if "delta" in argv:
