@@ -30,10 +30,12 @@ from tenants import naming
 if TYPE_CHECKING:  # pragma: no cover
     from tenants.stacks import StackSpec
 
-#: Inputs that name a resource to its cloud (the first ones present, in this order, with
-#: the ones before them that qualify it: an EKS add-on is its cluster and its name).
+#: Inputs that name a resource to its cloud, every one present, in this order: a resource
+#: named inside another is both names (an EKS add-on is its cluster and its name, an access
+#: entry its cluster and principal). ``role`` is not one: a function's ``role`` is the ARN
+#: it runs as, a reference, not its identity.
 NAME_INPUTS = ("clusterName", "bucket", "identifier", "name", "roleName", "functionName",
-               "repositoryName", "nodeGroupName", "addonName", "secretName", "aliasName")
+               "repositoryName", "nodeGroupName", "addonName", "principalArn", "secretName", "aliasName")
 #: Types that are no cloud object of their own (providers, components, Pulumi-side values).
 _NOT_NAMED = ("pulumi:", "pulumi-python:", "random:")
 

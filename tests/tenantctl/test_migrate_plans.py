@@ -204,19 +204,21 @@ def test_moves_the_platform_cannot_make_are_refused_with_the_reason(tmp_path, ar
 def test_an_offboarded_tenant_and_a_host_zone_in_another_account_are_refused(tmp_path):
     registry = walk_registry(tmp_path / "registry")
     assert run_cli("offboard", "anvil", "--registry", str(registry)).code == 0
-    result = run_cli("migrate", "anvil", "--to", "node", "--registry", str(registry))
+    state = ("--state", str(tmp_path / "s.json"))
+    result = run_cli("migrate", "anvil", "--to", "node", "--registry", str(registry), *state)
     assert result.code == 2 and "offboarded, not active" in result.err
     # The fixture fleet's zones: alpha's host is in the platform account's zone.
     fleet = tmp_path / "fleet"
     shutil.copytree(FIXTURE_FLEET, fleet)
     result = run_cli("migrate", "alpha", "--to", "cluster", "--account", CLUSTER_ACCOUNT,
-                     "--registry", str(fleet))
+                     "--registry", str(fleet), *state)
     assert result.code == 2 and "delegate a zone for the host into that account" in result.err
 
 
 def test_leaving_the_node_tier_in_place_would_delete_the_pool_key_and_is_refused(tmp_path):
     registry = walk_registry(tmp_path / "registry")
-    result = run_cli("migrate", "bravo", "--to", "vcluster", "--registry", str(registry), "--json")
+    result = run_cli("migrate", "bravo", "--to", "vcluster", "--registry", str(registry), "--json",
+                     "--state", str(tmp_path / "s.json"))
     assert result.code == 1
     assert "would lose data: delete aws:kms/key:Key bravo-pool-volume-key" in result.err
     assert json.loads(result.out)["result"] == "refused"
@@ -229,6 +231,7 @@ def test_a_move_back_into_the_cell_that_keeps_the_first_placement_is_refused(tmp
     move = mp.decide(load_registry(registry), "alpha", Target(Tier.CLUSTER, account=CLUSTER_ACCOUNT), "prod")
     run = services(registry, tmp_path / "w", FakePulumi(), *data)
     assert ms.run(ms.State(tmp_path / "s.json", move), run) is None
-    result = run_cli("migrate", "alpha", "--to", "namespace", "--registry", str(registry))
+    result = run_cli("migrate", "alpha", "--to", "namespace", "--registry", str(registry),
+                     "--state", str(tmp_path / "next.json"))
     assert result.code == 2
     assert "stack shared-f1, which already declares" in result.err and "move to another cell" in result.err
