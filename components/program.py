@@ -189,6 +189,9 @@ def _host_cluster(spec: StackSpec, provider: aws.Provider, args: TenantClusterAr
         cluster=cluster.ref(), environment=spec.environment), opts)
     addons = PlatformAddons(f"{args.names.cluster}-addons", PlatformAddonsArgs(
         cluster=cluster.ref(), names=args.names, kubeconfig=cluster.kubeconfig,
-        volume_key_arn=cluster.volume_key_arn, hostnames=[t.hostname for t in spec.tenants],
+        volume_key_arn=cluster.volume_key_arn,
+        # Only the placement serving a host gets its DNS and certificate grants: during a
+        # migration, the one the registry says serves it (tenants.placements).
+        hostnames=[t.hostname for t in spec.tenants if t.serving],
         dns_zones=spec.dns_zones, wait_for=[admission]), opts)
     return dataclasses.replace(cluster.ref(), provider=addons.tenant_provider)

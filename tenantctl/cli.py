@@ -22,6 +22,7 @@ from tenantctl import diff_cmd, lifecycle_cmd, plan_cache, planner, selection, s
 from tenantctl.cost_cmd import add_cost_parser
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
+from tenantctl.migrate import add_migrate_parser
 from tenantctl.rollout import add_rollout_parser
 from tenants.loader import LEDGER_FILE, REGISTRY_ENV, Registry, load_registry, registry_directory
 from tenants.naming import ENVIRONMENT_RE
@@ -516,6 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     lifecycle_cmd.add_lifecycle_parsers(sub, registry_opts)
     add_rollout_parser(sub, registry_opts)
     add_cost_parser(sub)
+    add_migrate_parser(sub, registry_opts)
 
     p = sub.add_parser("check", help="evaluate the policy pack over a saved plan.json")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")

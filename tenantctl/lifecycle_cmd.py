@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from tenantctl import diff_cmd, diff_report, handover, planner
 from tenantctl.diff import diff_plans
+from tenants import placements
 from tenants.loader import LEDGER_FILE, Registry, load_registry
 from tenants.models import TenantRecord
 from tenants.problems import RegistryInvalid, problems_from_validation
@@ -74,8 +75,9 @@ def record_placements(registry: Registry,
 
 
 def stack_of(registry: Registry, tenant_id: str, environment: str) -> StackSpec:
-    """The stack holding a tenant."""
-    return next(s for s in fleet_stacks(registry, environment) if any(t.id == tenant_id for t in s.tenants))
+    """The stack holding a tenant's current placement (a migrated one's kept placements are elsewhere)."""
+    name = placements.view_stack(registry.tenant(tenant_id))
+    return next(s for s in fleet_stacks(registry, environment) if s.name == name)
 
 
 def _stack_document(spec: StackSpec | None, *,

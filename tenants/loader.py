@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from tenants import accounts, capacity, naming, strict_yaml
+from tenants import accounts, capacity, naming, placements, strict_yaml
 from tenants.allocation import CellSlot, PlacementError, Seeker, allocate_cidrs, assign_cells
-from tenants.models import Ledger, PlatformSettings, TenantRecord, Tier
+from tenants.models import Allocation, Ledger, PlatformSettings, TenantRecord, Tier
 from tenants.naming import TenantNames
 from tenants.plans import PlanSpec, load_plans
 from tenants.problems import Problem, RegistryInvalid, problems_from_validation, show_value
@@ -82,9 +82,13 @@ class ResolvedTenant:
         """Human name, defaulting to the id."""
         return self.record.display_name or self.record.id
 
+    #: Whether this placement serves the tenant's host (DNS records, certificates). During
+    #: a migration (:mod:`tenants.placements`) exactly one of the tenant's placements does.
+    serving: bool = True
+
     def names(self, environment: str) -> TenantNames:
-        """Physical names of this tenant in one environment."""
-        return TenantNames(self.record.id, environment)
+        """Physical names of this tenant in one environment, in its placement's generation."""
+        return TenantNames(self.record.id, environment, self.record.generation)
 
 
 @dataclass(frozen=True)
@@ -292,6 +296,32 @@ def _check_hosts(records: list[tuple[str, TenantRecord]], domain: str,
     return hosts
 
 
+def _unrecorded_move(rel: str, rec: TenantRecord, recorded: Allocation | None) -> list[Problem]:
+    """A tier edit that moves a tenant to another stack without a recorded migration.
+
+    The ledger says where the tenant's data lives (a cell, or its own VPC). Editing the
+    tier across that boundary would plan the tenant in a new stack and drop it from the
+    old one: the old stack would lose its protected and retained resources, and both
+    would claim the same names. Such a move is ``tenantctl migrate``, which records the
+    placement it leaves (``migration``, then ``kept``) so both stacks keep declaring it.
+    """
+    if recorded is None:
+        return []
+    left = placements.left(rec)
+    fix = (f"a move between stacks is a migration, not an edit: restore its tier and run "
+           f"`tenantctl migrate {rec.id} --to {rec.tier}`")
+    if rec.tier is Tier.CLUSTER and recorded.cell and not any(p.cell == recorded.cell for p, _ in left):
+        return [Problem(rel, "tier", show_value(rec.tier.value), (
+            f"tenant is recorded in cell {recorded.cell!r} ({LEDGER_FILE}), where its namespace, "
+            f"schema and data live; " + fix))]
+    if rec.tier.shared and recorded.network_cidr and not any(
+            p.network_cidr == recorded.network_cidr for p, _ in left):
+        return [Problem(rel, "tier", show_value(rec.tier.value), (
+            f"tenant is recorded with its own VPC {recorded.network_cidr} ({LEDGER_FILE}), where its "
+            f"cluster and data live; " + fix))]
+    return []
+
+
 def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, ledger: Ledger,
            problems: list[Problem]) -> tuple[dict[str, str], dict[str, str], dict[str, dict[str, str]]]:
     """Decide every tenant's cell and CIDR; return (cells, cidrs, new ledger entries)."""
@@ -304,6 +334,7 @@ def _place(records: list[tuple[str, TenantRecord]], settings: PlatformSettings, 
             held_cidr[tenant_id] = alloc.network_cidr  # reserved even after offboarding
     for rel, rec in records:
         recorded = ledger.tenants.get(rec.id)
+        problems.extend(_unrecorded_move(rel, rec, recorded))
         if rec.tier.shared:
             cell = rec.cell or (recorded.cell if recorded else None)
             if rec.cell and recorded and recorded.cell and recorded.cell != rec.cell:
@@ -413,6 +444,9 @@ def load_registry(directory: Path = DEFAULT_REGISTRY,
             hostname=hostname, cell=cells.get(rec.id), network_cidr=cidrs.get(rec.id)
             if rec.tier is Tier.CLUSTER else None, source=rel,
             account=accounts.tenant_account(settings, rec.tier, rec.account, cells.get(rec.id))))
+    cell_names = [c.name for c in settings.cells]
+    for rel, rec in records:
+        problems.extend(placements.problems(rel, rec, cells.get(rec.id), cell_names))
     _check_images(settings, records, problems)
     problems.extend(accounts.check_accounts(settings, resolved))
     if problems:

@@ -6,6 +6,7 @@ more than one record (duplicates, overlaps, capacity) live in :mod:`tenants.load
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from enum import StrEnum
@@ -138,6 +139,51 @@ class Contact(_Strict):
     role: str | None = Field(default=None, max_length=100)
 
 
+class Placement(_Strict):
+    """Where a tenant's resources live: its tier, cell or account and VPC, naming generation.
+
+    A migration (``tenantctl migrate``, :mod:`tenants.migration`) records the placement it
+    leaves, and the tenant file keeps it (``kept``) after the move: the old stack still
+    declares the tenant there, retired (data kept, nothing running), until its data is
+    destroyed explicitly, so that no stack is orphaned and no kept data is forgotten.
+    """
+
+    tier: Tier
+    cell: CellName | None = None
+    account: AccountId | None = None
+    network_cidr: Cidr | None = None
+    generation: int = Field(default=naming.FIRST_GENERATION, ge=naming.FIRST_GENERATION)
+    #: When the move away from it finished (kept placements).
+    since: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Placement:
+        if self.tier.shared and (self.cell is None or self.account or self.network_cidr):
+            raise ValueError("a shared-tier placement names its cell (and no account or network_cidr)")
+        own = self.account is not None and self.network_cidr is not None
+        if not self.tier.shared and (self.cell is not None or not own):
+            raise ValueError("a cluster-tier placement names its account and network_cidr (and no cell)")
+        return self
+
+
+class MigrationState(StrEnum):
+    """How far a move between stacks has gone (what each stack declares follows from it)."""
+
+    #: Both stacks declare the tenant; the source still serves its host.
+    MOVING = "moving"
+    #: The target serves the host; the source declares the tenant retired (data kept).
+    SWITCHED = "switched"
+
+
+class Migration(_Strict):
+    """A move between stacks in progress: the placement it leaves and how far it went."""
+
+    source: Placement
+    state: MigrationState = MigrationState.MOVING
+    #: The last step ``tenantctl migrate`` finished (for people; its state file decides).
+    step: str | None = Field(default=None, max_length=40)
+
+
 class TenantRecord(_Strict):
     """One tenant file in the registry (``tenants/registry/<id>.yaml``).
 
@@ -166,6 +212,13 @@ class TenantRecord(_Strict):
     #: The tenant's own AWS account (``cluster`` tier only; the registry loader requires
     #: it there, so that no registry deploys a dedicated tenant into a shared account).
     account: AccountId | None = None
+    #: Naming generation of the current placement (:class:`tenants.naming.TenantNames`):
+    #: raised by ``tenantctl migrate`` for a move to another stack, never by hand.
+    generation: int = Field(default=naming.FIRST_GENERATION, ge=naming.FIRST_GENERATION)
+    #: A move between stacks in progress (``tenantctl migrate``).
+    migration: Migration | None = None
+    #: Placements the tenant left, still declared retired by their stacks (data kept).
+    kept: tuple[Placement, ...] = Field(default=(), max_length=20)
 
     @model_validator(mode="after")
     def _tier_fields(self) -> TenantRecord:

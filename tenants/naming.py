@@ -301,17 +301,49 @@ def db_secret_pattern(environment: str) -> str:
     return f"tp/{environment}/*/db"
 
 
+#: The naming generation of a tenant that never moved between stacks: today's names.
+FIRST_GENERATION = 1
+
+
+def generation_suffix(generation: int) -> str:
+    """``""`` for the first generation, ``-g<n>`` after it (S3 bucket names end with it)."""
+    if not isinstance(generation, int) or generation < FIRST_GENERATION:
+        raise NameError_(f"naming generation {generation!r} must be a whole number >= {FIRST_GENERATION}")
+    return "" if generation == FIRST_GENERATION else f"-g{generation}"
+
+
+def generation_segment(generation: int) -> str:
+    """``""`` for the first generation, ``/g<n>`` after it (a path segment after the tenant id)."""
+    suffix = generation_suffix(generation)
+    return suffix.replace("-", "/", 1) if suffix else ""
+
+
 @dataclass(frozen=True)
 class TenantNames:
-    """All physical names of one tenant in one environment."""
+    """All physical names of one tenant in one environment, in one naming generation.
+
+    ``generation`` changes when a tier migration moves the tenant to another stack
+    (:mod:`tenants.migration`): the new stack's data-bearing resources whose names are not
+    scoped to the stack's own account or cluster (S3 buckets, whose names are global) or
+    that hold the tenant's data keys and credentials (KMS aliases, the database secret) get
+    names the old stack never declared, so that two stacks never own one name and the old
+    stack's kept data is never the new one's. Generation 1 is the names every tenant had
+    before generations existed: they never change. The generation sits where no tenant id
+    can: after ``-files``/``-logs`` in bucket names (a tenant id's bucket always ends in
+    ``-files``), and as a ``/g<n>`` path segment after the id (ids have no ``/``), so that
+    a generation's name is never another tenant's, and every name still starts with the
+    tenant's own prefix for the policy pack and IAM patterns.
+    """
 
     tenant_id: str
     environment: str
+    generation: int = FIRST_GENERATION
 
     def __post_init__(self) -> None:
         validate_tenant_id(self.tenant_id)
         if not ENVIRONMENT_RE.match(self.environment):
             raise NameError_(f"environment {self.environment!r} must match {ENVIRONMENT_RE.pattern}")
+        generation_suffix(self.generation)
 
     @property
     def prefix(self) -> str:
@@ -326,12 +358,14 @@ class TenantNames:
     @property
     def files_bucket(self) -> str:
         """S3 bucket with the tenant's files (globally unique names: prefix + id)."""
-        return _check(f"{self.prefix}-files", 63, "S3 bucket name", DNS1123_LABEL_RE)
+        return _check(f"{self.prefix}-files{generation_suffix(self.generation)}", 63, "S3 bucket name",
+                      DNS1123_LABEL_RE)
 
     @property
     def access_log_bucket(self) -> str:
         """S3 bucket receiving the files bucket's access logs."""
-        return _check(f"{self.prefix}-logs", 63, "S3 bucket name", DNS1123_LABEL_RE)
+        return _check(f"{self.prefix}-logs{generation_suffix(self.generation)}", 63, "S3 bucket name",
+                      DNS1123_LABEL_RE)
 
     def iam_role(self, workload: str) -> str:
         """IAM role (IRSA) of one of the tenant's workloads."""
@@ -343,7 +377,11 @@ class TenantNames:
 
     def kms_alias(self, purpose: str) -> str:
         """Alias of the tenant's KMS key for one purpose (files, db, secrets, eks...)."""
-        return _check(f"alias/tp/{self.environment}/{self.tenant_id}/{purpose}", 256, "KMS alias")
+        return _check(f"{self._alias_root}/{purpose}", 256, "KMS alias")
+
+    @property
+    def _alias_root(self) -> str:
+        return f"alias/tp/{self.environment}/{self.tenant_id}{generation_segment(self.generation)}"
 
     @property
     def image_repository_path(self) -> str:
@@ -396,7 +434,7 @@ class TenantNames:
     @property
     def db_secret(self) -> str:
         """Secrets Manager secret holding the tenant's database credentials."""
-        return f"tp/{self.environment}/{self.tenant_id}/db"
+        return f"tp/{self.environment}/{self.tenant_id}{generation_segment(self.generation)}/db"
 
     @property
     def db_rotation(self) -> str:
@@ -482,7 +520,7 @@ class TenantNames:
     @property
     def cluster_names(self) -> ClusterNames:
         """Names of the AWS resources of the tenant's own cluster (``cluster`` tier)."""
-        return ClusterNames(self.cluster, self.prefix, f"alias/tp/{self.environment}/{self.tenant_id}")
+        return ClusterNames(self.cluster, self.prefix, self._alias_root)
 
 
 @dataclass(frozen=True)

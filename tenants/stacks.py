@@ -3,7 +3,9 @@
 - ``shared-<cell>``: a cell's host cluster and its shared-tier tenants;
 - ``tenant-<id>``: one ``cluster``-tier tenant on its own VPC and cluster.
 
-Every tenant lands in exactly one stack. A stack's identity comes from its config (role,
+Every tenant lands in exactly one stack, except while a migration moves it and after:
+then each placement it is leaving or left (:mod:`tenants.placements`) is declared by its
+own stack too. A stack's identity comes from its config (role,
 cell or tenant, environment), so the same function serves ``__main__.py``, the offline
 planner and the Automation API.
 """
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from tenants import naming
+from tenants import naming, placements
 from tenants.loader import Registry, ResolvedTenant
 from tenants.models import CellSpec, DeployRunner, HostedZone, PlatformSettings, Tier
 
@@ -112,7 +114,7 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
         if config.cell not in cells:
             raise StackConfigError(f"unknown cell {config.cell!r}; cells are {sorted(cells)}")
         cell = cells[config.cell]
-        members = tuple(t for t in registry.tenants if t.tier.shared and t.cell == cell.name)
+        members = tuple(v for v in all_views(registry) if v.tier.shared and v.cell == cell.name)
         settings = registry.settings
         return _spec(naming.shared_stack_name(cell.name), "shared", config.environment, cell.region,
                      members, cell, settings, settings.account_of(cell))
@@ -120,6 +122,8 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
         tenant = registry.tenant(config.tenant or "")
     except KeyError:
         raise StackConfigError(f"no tenant {config.tenant!r} in the registry") from None
+    # The tenant's own stack: its current placement, or one it is leaving or left.
+    tenant = next((v for v in placements.views(tenant, registry.settings) if v.tier is Tier.CLUSTER), tenant)
     if tenant.tier is not Tier.CLUSTER:
         raise StackConfigError(
             f"tenant {tenant.id!r} is {tenant.tier}-tier; it is built by stack "
@@ -132,6 +136,11 @@ def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpe
     """Every stack of the fleet: one per cell (even empty), one per dedicated tenant."""
     stacks = [stack_for(StackConfig("shared", environment, cell=c.name), registry)
               for c in registry.settings.cells]
-    stacks += [stack_for(StackConfig("dedicated", environment, tenant=t.id), registry)
-               for t in registry.tenants if t.tier is Tier.CLUSTER]
+    dedicated = sorted({v.id for v in all_views(registry) if v.tier is Tier.CLUSTER})
+    stacks += [stack_for(StackConfig("dedicated", environment, tenant=t), registry) for t in dedicated]
     return sorted(stacks, key=lambda s: s.name)
+
+
+def all_views(registry: Registry) -> list[ResolvedTenant]:
+    """Every placement of every tenant a stack declares (:mod:`tenants.placements`), by id."""
+    return [v for t in registry.tenants for v in placements.views(t, registry.settings)]

@@ -1,0 +1,318 @@
+"""Running a migration's steps: a state file, a lock, one check after every step.
+
+The state file (``.tenantctl/migrations/<id>.json`` by default) holds the move
+(:class:`tenantctl.migrate_plan.Move`) and each step's status (``pending``, ``running``,
+``done``, ``failed``), times, error and detail (the copy reports), rewritten atomically
+whenever a step starts or ends. A run continues from the first step not ``done``: a step
+that failed, or was interrupted (``running``), runs again; a ``done`` step never does.
+Only one run at a time holds a state file (``<file>.lock``, an advisory ``flock`` the
+kernel releases when the process ends).
+
+Every step is followed by its check; a failed check is a failed step, and nothing after
+it runs. Steps that talk to Pulumi go through :class:`tenantctl.automation.FleetRunner`,
+so the CLI is reached only through its injectable ``PulumiCommand``; the data copies go
+through injected copiers (:class:`Services`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tenantctl import migrate_plan as mp
+from tenantctl.automation import FleetRunner
+from tenants import naming
+from tenants.loader import Registry, load_registry
+from tenants.models import MigrationState
+from tenants.stacks import StackSpec, fleet_stacks
+
+STATE_VERSION = 1
+STATUSES = ("pending", "running", "done", "failed")
+#: ``copy_schema(source_conninfo, target_conninfo, schema, target_schema=None, progress=None)``
+#: returning a report with ``.ok`` (tenantctl/schema_copy.py).
+SchemaCopier = Callable[..., Any]
+#: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``.
+ObjectCopier = Callable[[str, str], Any]
+
+
+class StepFailed(Exception):
+    """A step or its check failed; the run stops there (exit 3) and resumes there."""
+
+
+class StateError(Exception):
+    """A state file that is unreadable, of another move, or held by another run (exit 2)."""
+
+
+@dataclass
+class Services:
+    """What the steps act through; tests inject every one of them."""
+
+    registry: Path
+    work_dir: Path
+    pulumi_command: Any = None
+    copy_schema: SchemaCopier | None = None
+    copy_objects: ObjectCopier | None = None
+    source_dsn: str | None = None
+    target_dsn: str | None = None
+    today: dt.date = field(default_factory=dt.date.today)
+    report: Callable[[str], None] = print
+
+    def runner(self) -> FleetRunner:
+        """A runner over the registry as it is now (one stack at a time)."""
+        return FleetRunner(work_root=self.work_dir, pulumi_command=self.pulumi_command,
+                           registry=self.registry, parallel=1, report=self.report)
+
+
+# --- the state file ------------------------------------------------------------------------
+class State:
+    """The migration's record of progress (module docstring)."""
+
+    def __init__(self, path: Path, move: mp.Move, steps: dict[str, dict[str, Any]] | None = None) -> None:
+        self.path = path
+        self.move = move
+        self.steps = steps or {name: {"status": "pending", "error": "", "detail": {}} for name in move.steps}
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        """Read a state file, or :class:`StateError`."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            move = mp.Move.from_json(data["move"])
+            steps = data["steps"]
+            if data.get("version") != STATE_VERSION or list(steps) != list(move.steps) or not all(
+                    s.get("status") in STATUSES for s in steps.values()):
+                raise ValueError("steps do not match the move")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise StateError(f"{path}: not a migration state file this tenantctl reads ({exc})") from None
+        return cls(path, move, steps)
+
+    def status(self, step: str) -> str:
+        """A step's status."""
+        return str(self.steps[step]["status"])
+
+    def pending(self) -> list[str]:
+        """The steps still to run, in order."""
+        return [s for s in self.move.steps if self.status(s) != "done"]
+
+    def set(self, step: str, status: str, **extra: Any) -> None:
+        """Record a step's status (and times, error, detail) and save."""
+        entry = self.steps[step]
+        entry.update(status=status, **extra)
+        entry[{"running": "started"}.get(status, "finished")] = dt.datetime.now(dt.UTC).isoformat(
+            timespec="seconds")
+        self.save()
+
+    def redo(self, step: str) -> None:
+        """Run ``step`` and every later one again (after an operator fixed what they found)."""
+        steps = self.move.steps
+        for name in steps[steps.index(step):]:
+            self.steps[name].update(status="pending", error="")
+        self.save()
+
+    def as_json(self) -> dict[str, Any]:
+        """The state file's document."""
+        return {"version": STATE_VERSION, "move": self.move.as_json(), "steps": self.steps}
+
+    def save(self) -> None:
+        """Rewrite the file in one rename."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text(json.dumps(self.as_json(), indent=1), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+@contextlib.contextmanager
+def holding(path: Path) -> Iterator[None]:
+    """Hold ``<state>.lock``: two runs never drive one migration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateError(f"{path}: another tenantctl migrate is running this migration") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+# --- the steps -------------------------------------------------------------------------------
+def _spec(registry: Registry, move: mp.Move, stack: str) -> StackSpec:
+    found = {s.name: s for s in fleet_stacks(registry, move.environment)}
+    if stack not in found or not any(t.id == move.tenant for t in found[stack].tenants):
+        raise StepFailed(f"stack {stack} does not declare tenant {move.tenant} in the registry")
+    return found[stack]
+
+
+def _up(services: Services, move: mp.Move, stack: str) -> dict[str, Any]:
+    spec = _spec(load_registry(services.registry), move, stack)
+    result = services.runner().run_one(spec, "up")
+    if not result.ok:
+        raise StepFailed(f"up of {stack} failed: {result.error}")
+    return {"up": stack, "changes": result.changes}
+
+
+def state_move(services: Services, move: mp.Move) -> None:
+    """Hand ``move.handover`` from the source stack to the target: ``pulumi state move``."""
+    registry = load_registry(services.registry)
+    runner = services.runner()
+    source, target = _spec(registry, move, move.source_stack), _spec(registry, move, move.target_stack)
+    runner.stack(source)
+    dest = runner.stack(target)  # both exist and carry their config before state moves between them
+    args = ["state", "move", "--source", source.name, "--dest", target.name, "--yes", *move.handover]
+    try:
+        runner.command.run(args, dest.workspace.work_dir, runner.env)
+    except Exception as exc:  # a CommandError, or the CLI missing
+        raise StepFailed(f"pulumi state move {source.name} -> {target.name} failed: {exc}") from None
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    """A copier's report as JSON (a dataclass, an ``as_json``, or at least its ``ok``)."""
+    if hasattr(report, "as_json"):
+        out = dict(report.as_json())
+    elif dataclasses.is_dataclass(report) and not isinstance(report, type):
+        out = json.loads(json.dumps(dataclasses.asdict(report), default=str))
+    else:
+        out = {}
+    out["ok"] = bool(getattr(report, "ok", False))  # a property is no dataclass field
+    return out
+
+
+def mismatches(detail: Any, where: str = "") -> list[str]:
+    """Every ``source_X``/``target_X`` pair (rows, checksum, objects, bytes...) that differs."""
+    found: list[str] = []
+    if isinstance(detail, Mapping):
+        label = str(detail.get("name") or detail.get("table") or where)
+        for key, value in detail.items():
+            if key.startswith("source_") and f"target_{key[7:]}" in detail:
+                if value != detail[f"target_{key[7:]}"]:
+                    what = f"{key[7:]} {value!r} != {detail[f'target_{key[7:]}']!r}"
+                    found.append(f"{label}: {what}" if label else what)
+            elif isinstance(value, (Mapping, list)):
+                found += mismatches(value, f"{label}.{key}" if label else key)
+    elif isinstance(detail, list):
+        for i, item in enumerate(detail):
+            found += mismatches(item, f"{where}[{i}]")
+    return found
+
+
+def _copy(services: Services, move: mp.Move) -> dict[str, Any]:
+    if services.copy_schema is None or not services.source_dsn or not services.target_dsn:
+        raise StepFailed("copying the schema needs a schema copier and --source-dsn/--target-dsn")
+    registry = load_registry(services.registry)
+    tenant = registry.tenant(move.tenant)
+    schema = naming.db_schema_name(move.tenant)
+    detail: dict[str, Any] = {"schema": report_json(services.copy_schema(
+        services.source_dsn, services.target_dsn, schema, None,
+        lambda message: services.report(f"  copy {schema}: {message}")))}
+    if tenant.record.features.fileserver:
+        if services.copy_objects is None:
+            raise StepFailed("copying the tenant's files needs an object copier")
+        source_bucket = naming.TenantNames(move.tenant, move.environment, move.source.generation).files_bucket
+        target_bucket = tenant.names(move.environment).files_bucket
+        detail["files"] = {"source_bucket": source_bucket, "target_bucket": target_bucket,
+                           "report": report_json(services.copy_objects(source_bucket, target_bucket))}
+    if not all(part.get("ok", part.get("report", {}).get("ok")) for part in detail.values()):
+        raise StepFailed(f"the copy reported a failure: {json.dumps(detail)[:500]}")
+    return detail
+
+
+def _verify(state: State) -> dict[str, Any]:
+    copied = state.steps["copy-data"]["detail"]
+    found = mismatches({k: v.get("report", v) for k, v in copied.items()})
+    if not copied or found:
+        raise StepFailed("the copy does not match its source: " + ("; ".join(found) or "nothing was copied"))
+    return {"compared": sorted(copied)}
+
+
+def _recorded(registry: Registry, move: mp.Move) -> bool:
+    """Whether the registry already holds the ``record`` step (an interrupted run wrote it)."""
+    record = registry.tenant(move.tenant).record
+    if not move.between_stacks:
+        return record.tier is move.target.tier
+    return record.migration is not None and record.migration.source == move.source
+
+
+def _record(services: Services, move: mp.Move) -> dict[str, Any]:
+    registry = load_registry(services.registry)
+    if not _recorded(registry, move):
+        registry = mp.apply_record(services.registry, move)
+    for stack in move.stacks:
+        _spec(registry, move, stack)  # the check: every stack of the move declares the tenant
+    return {"generation": registry.tenant(move.tenant).record.generation}
+
+
+def _switch(services: Services, move: mp.Move) -> dict[str, Any]:
+    registry = load_registry(services.registry)
+    record = registry.tenant(move.tenant).record
+    if record.migration is None:
+        raise StepFailed(f"{move.tenant}.yaml records no migration: the registry was changed by hand")
+    if record.migration.state is not MigrationState.SWITCHED:
+        mp.apply_switch(services.registry, move)
+    return _up(services, move, move.target_stack)
+
+
+def _finish(services: Services, move: mp.Move) -> dict[str, Any]:
+    if not move.between_stacks:
+        tier = load_registry(services.registry).tenant(move.tenant).tier
+        if tier is not move.target.tier:
+            raise StepFailed(f"{move.tenant}.yaml says tier {tier}, not {move.target.tier}")
+        return {}
+    registry = load_registry(services.registry)
+    if registry.tenant(move.tenant).record.migration is not None:
+        registry = mp.apply_finish(services.registry, move, services.today)
+    record = registry.tenant(move.tenant).record
+    if not any(p.tier is move.source.tier and p.generation == move.source.generation for p in record.kept):
+        raise StepFailed(f"{move.tenant}.yaml does not keep the source placement")
+    return {"kept": move.source_stack}
+
+
+def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
+    """Run one step and its check; return its detail, or raise :class:`StepFailed`."""
+    move = state.move
+    if step == "record":
+        return _record(services, move)
+    if step == "target-up":
+        if move.handover:
+            state_move(services, move)
+        return _up(services, move, move.target_stack)
+    if step == "copy-data":
+        return _copy(services, move)
+    if step == "verify":
+        return _verify(state)
+    if step == "switch":
+        return _switch(services, move)
+    if step in ("retire-source", "up"):
+        return _up(services, move, move.source_stack)
+    return _finish(services, move)
+
+
+def run(state: State, services: Services) -> str | None:
+    """Run every step not done, in order; return the step that failed (None: all done)."""
+    for step in state.pending():
+        services.report(f"[{move_index(state, step)}/{len(state.move.steps)}] {step}: "
+                        f"{mp.DESCRIPTIONS[step]}")
+        state.set(step, "running")
+        try:
+            detail = run_step(step, state, services)
+        except Exception as exc:  # a copier's or the registry's error fails the step, never a traceback
+            error = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
+            state.set(step, "failed", error=error)
+            services.report(f"    FAILED: {error}")
+            return step
+        state.set(step, "done", error="", detail=detail)
+        if step not in ("record", "finish"):
+            mp.apply_mark(services.registry, state.move, step)
+    return None
+
+
+def move_index(state: State, step: str) -> int:
+    """The 1-based position of a step."""
+    return state.move.steps.index(step) + 1

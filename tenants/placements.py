@@ -1,0 +1,116 @@
+"""Every placement of a tenant a stack must declare: its current one, and those it is leaving.
+
+A tenant normally lives in one stack. A move between stacks (``tenantctl migrate``,
+:mod:`tenants.migration`) gives it a second one for a while, and the placements it left
+stay declared afterwards (``kept`` in its file), retired: their data stays managed
+(protected, retained) until it is destroyed explicitly. A placement is turned into a
+*view* of the tenant (a :class:`~tenants.loader.ResolvedTenant` with that tier, cell or
+account and naming generation), so that the stacks and the components build it like any
+other tenant, with nothing of their own to learn:
+
+- the current placement: active; it serves the tenant's host unless a move to it has not
+  switched yet;
+- a migration's source: active and serving until the switch, retired after it;
+- a kept placement: retired, serving nothing.
+
+A retired view is the tenant offboarded with its data kept (``TenantContext.retired``):
+exactly what keeps the data, nothing that runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from tenants import accounts, naming
+from tenants.lifecycle import DataDisposition, Lifecycle, State
+from tenants.models import MigrationState, Placement, PlatformSettings, TenantRecord, Tier
+from tenants.problems import Problem, show_value
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tenants.loader import ResolvedTenant
+
+#: What a retired view's record says: offboarded, its data kept.
+_RETIRED = Lifecycle(state=State.OFFBOARDED, data=DataDisposition.KEPT)
+
+
+def stack_name(tenant_id: str, tier: Tier, cell: str | None) -> str:
+    """The stack that builds a tenant placed so (``shared-<cell>`` or ``tenant-<id>``)."""
+    return naming.shared_stack_name(cell or "") if tier.shared else naming.dedicated_stack_name(tenant_id)
+
+
+def current(record: TenantRecord, cell: str | None, network_cidr: str | None) -> Placement:
+    """The placement the record (with the loader's cell or CIDR) describes."""
+    if record.tier.shared:
+        return Placement(tier=record.tier, cell=cell, generation=record.generation)
+    return Placement(tier=record.tier, account=record.account, network_cidr=network_cidr,
+                     generation=record.generation)
+
+
+def left(record: TenantRecord) -> list[tuple[Placement, bool]]:
+    """The placements a tenant is leaving or left, each with whether it is still active."""
+    out: list[tuple[Placement, bool]] = []
+    if record.migration is not None:
+        out.append((record.migration.source, record.migration.state is MigrationState.MOVING))
+    out += [(p, False) for p in record.kept]
+    return out
+
+
+def _view(tenant: ResolvedTenant, settings: PlatformSettings, placement: Placement, *,
+          active: bool, serving: bool) -> ResolvedTenant:
+    record = tenant.record.model_copy(update={
+        "tier": placement.tier, "cell": placement.cell, "account": placement.account,
+        "network_cidr": placement.network_cidr, "generation": placement.generation,
+        "migration": None, "kept": (),
+        **({} if active else {"lifecycle": _RETIRED})})
+    return dataclasses.replace(
+        tenant, record=record, cell=placement.cell, network_cidr=placement.network_cidr,
+        account=accounts.tenant_account(settings, placement.tier, placement.account, placement.cell),
+        serving=serving)
+
+
+def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTenant]:
+    """The tenant as each stack that declares it sees it: current placement first."""
+    moving = tenant.record.migration is not None and tenant.record.migration.state is MigrationState.MOVING
+    out = [dataclasses.replace(tenant, serving=not moving)]
+    out += [_view(tenant, settings, placement, active=active, serving=active)
+            for placement, active in left(tenant.record)]
+    return out
+
+
+def view_stack(view: ResolvedTenant) -> str:
+    """The stack that declares one view."""
+    return stack_name(view.id, view.tier, view.cell)
+
+
+def problems(rel: str, record: TenantRecord, cell: str | None, cells: Iterable[str]) -> list[Problem]:
+    """What makes a tenant's placements impossible to declare: one stack twice, unknown cells.
+
+    Two placements in one stack would declare the same logical resources twice (and the same
+    Kubernetes namespace and database schema, which have no generation); a placement in a
+    cell the platform no longer has would be orphaned. Generations only grow: every
+    placement left has a lower one than the current.
+    """
+    found: list[Problem] = []
+    known = set(cells)
+    here = stack_name(record.id, record.tier, cell)
+    seen = {here: "its current placement"}
+    for index, (placement, _) in enumerate(left(record)):
+        field = "migration" if record.migration is not None and index == 0 else "kept"
+        where = stack_name(record.id, placement.tier, placement.cell)
+        what = f"{placement.tier} placement of generation {placement.generation}"
+        if placement.cell is not None and placement.cell not in known:
+            found.append(Problem(rel, field, show_value(placement.cell),
+                                 f"the {what} is in an unknown cell; cells are {sorted(known)}"))
+        if where in seen:
+            found.append(Problem(rel, field, where, (
+                f"the {what} is in stack {where}, which already declares {seen[where]}: a stack "
+                "holds one placement of a tenant (its namespace and database schema have no "
+                "generation); destroy the kept data there first, or move to another cell")))
+        seen.setdefault(where, f"its {what}")
+        if placement.generation >= record.generation:
+            found.append(Problem(rel, "generation", show_value(record.generation), (
+                f"is not above the generation {placement.generation} of a placement it left: "
+                "a move to another stack takes new names (`tenantctl migrate`)")))
+    return found

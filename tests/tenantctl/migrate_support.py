@@ -1,0 +1,140 @@
+"""What the migration tests share: a walk registry, fake databases and buckets, step markers.
+
+The walk registry is the fixture fleet with a second cell ``f2`` in an account of its
+own (a tenant that went to ``cluster`` comes back to a cell other than the one still
+keeping its first placement) and without ``hosted_zones`` (zones implied by name, so the
+host may move between accounts; with zones, the loader demands the host's zone in the
+serving account, which a refusal test covers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tenantctl import migrate_steps as ms
+from tenantctl.object_copy import ObjectCopyReport, copy_objects
+from tests.conftest import FIXTURE_FLEET
+from tests.tenantctl.fake_pulumi import FakePulumi
+
+SOURCE_DSN, TARGET_DSN = "host=source dbname=app", "host=target dbname=app"
+CLUSTER_ACCOUNT = "567890123456"
+
+
+def walk_registry(target: Path) -> Path:
+    """The fixture fleet plus cell f2 (own account), without hosted zones, at ``target``."""
+    shutil.copytree(FIXTURE_FLEET, target)
+    path = target / "_platform.yaml"
+    platform = yaml.safe_load(path.read_text())
+    platform.pop("hosted_zones")
+    platform["cells"].append({"name": "f2", "region": "ap-northeast-1", "vpc_cidr": "10.1.0.0/16",
+                              "account": "234567890123"})
+    path.write_text(yaml.safe_dump(platform, sort_keys=False))
+    return target
+
+
+def _checksum(rows: list[Any]) -> str:
+    return hashlib.sha256(json.dumps(sorted(map(str, rows))).encode()).hexdigest()
+
+
+@dataclass
+class Report:
+    """A schema copy report shaped like tenantctl/schema_copy.py's (ok, tables)."""
+
+    ok: bool
+    tables: list[dict[str, Any]]
+
+
+@dataclass
+class FakeDatabases:
+    """Two database servers as dictionaries: conninfo -> schema -> table -> rows."""
+
+    servers: dict[str, dict[str, dict[str, list[Any]]]] = field(default_factory=dict)
+    calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    #: Set to make the next copy lose a row (what ``verify`` must catch).
+    drop_a_row: bool = False
+
+    def copy_schema(self, source: str, target: str, schema: str, target_schema: str | None = None,
+                    progress: Any = None) -> Report:
+        self.calls.append((source, target, schema, target_schema))
+        tables = deepcopy(self.servers[source][schema])
+        if self.drop_a_row:
+            self.drop_a_row = False
+            next(iter(tables.values())).pop()
+        self.servers.setdefault(target, {})[target_schema or schema] = tables
+        if progress is not None:
+            progress(f"{len(tables)} table(s)")
+        source_tables = self.servers[source][schema]
+        return Report(ok=True, tables=[
+            {"name": name, "source_rows": len(rows), "target_rows": len(tables[name]),
+             "source_checksum": _checksum(rows), "target_checksum": _checksum(tables[name])}
+            for name, rows in sorted(source_tables.items())])
+
+
+class FakeS3:
+    """The two calls the boto3 copier makes, over buckets held as dictionaries."""
+
+    def __init__(self, buckets: dict[str, dict[str, bytes]]) -> None:
+        self.buckets = buckets
+        self.copies: list[tuple[str, str, str]] = []
+
+    def get_paginator(self, name: str) -> FakeS3:
+        assert name == "list_objects_v2"
+        return self
+
+    def paginate(self, Bucket: str) -> list[dict[str, Any]]:  # noqa: N803 - boto3's spelling
+        items = sorted(self.buckets.setdefault(Bucket, {}).items())
+        return [{"Contents": [{"Key": k, "Size": len(v)} for k, v in items[:2]]},
+                {"Contents": [{"Key": k, "Size": len(v)} for k, v in items[2:]]}]
+
+    def copy(self, source: dict[str, str], bucket: str, key: str) -> None:
+        self.copies.append((source["Bucket"], bucket, key))
+        self.buckets.setdefault(bucket, {})[key] = self.buckets[source["Bucket"]][source["Key"]]
+
+    def copier(self, source_bucket: str, target_bucket: str) -> ObjectCopyReport:
+        return copy_objects(source_bucket, target_bucket, client=self)
+
+
+def services(registry: Path, work: Path, fake: FakePulumi, databases: FakeDatabases, s3: FakeS3,
+             **extra: Any) -> ms.Services:
+    """Services whose every call is recorded; each step's start is a marker in ``fake.calls``."""
+    def report(message: str) -> None:
+        if message.startswith("["):
+            fake.calls.append(["#step", message.split("] ", 1)[1].split(":", 1)[0]])
+    return ms.Services(registry=registry, work_dir=work, pulumi_command=fake,
+                       copy_schema=databases.copy_schema, copy_objects=s3.copier,
+                       source_dsn=SOURCE_DSN, target_dsn=TARGET_DSN, report=report, **extra)
+
+
+def calls_by_step(fake: FakePulumi) -> dict[str, list[list[str]]]:
+    """The CLI calls of each step (by the step markers), in order; a step run twice appends."""
+    out: dict[str, list[list[str]]] = {}
+    current = None
+    for call in fake.calls:
+        if call[0] == "#step":
+            current = call[1]
+            out.setdefault(current, [])
+        elif current is not None:
+            out[current].append(call)
+    return out
+
+
+def verbs(calls: list[list[str]]) -> list[tuple[str, ...]]:
+    """The calls that change state, shortened: (``up``, stack) and (``state move``, src, dst, urns...)."""
+    out: list[tuple[str, ...]] = []
+    for call in calls:
+        if call[0] == "up":
+            out.append(("up", call[call.index("--stack") + 1]))
+        elif call[:2] == ["state", "move"]:
+            out.append(("state move", call[call.index("--source") + 1], call[call.index("--dest") + 1],
+                        *[c for c in call[2:] if c.startswith("urn:")]))
+        elif call[0] in ("destroy", "refresh") or call[:2] == ["stack", "rm"]:
+            out.append((call[0],))
+    return out

@@ -1,0 +1,237 @@
+"""The plans of a migration: no physical name owned by two stacks at any step, and the diff
+of each step is what its ``up`` applies.
+
+The walk is the README's: ``namespace`` -> ``cluster`` -> ``namespace`` (back into cell f2,
+since f1 keeps the first placement's data), driven by the real steps through FakePulumi,
+with the offline plan of every stack declaring the tenant taken after every step. A naive
+tier edit, planned the same way, shows what the extraction of physical names catches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tenantctl import migrate_plan as mp
+from tenantctl import migrate_steps as ms
+from tenantctl import physical_names, planner
+from tenantctl.diff import diff_plans
+from tenants import naming
+from tenants.loader import load_registry
+from tenants.migration import Target
+from tenants.models import Tier
+from tenants.stacks import StackConfig, fleet_stacks, stack_for
+from tests.conftest import FIXTURE_FLEET, run_cli
+from tests.tenantctl.fake_pulumi import FakePulumi
+from tests.tenantctl.migrate_support import (
+    CLUSTER_ACCOUNT,
+    SOURCE_DSN,
+    TARGET_DSN,
+    FakeDatabases,
+    FakeS3,
+    services,
+    verbs,
+    walk_registry,
+)
+
+_PLANS: dict[str, dict[str, Any]] = {}
+
+
+def _plans_of(registry: Path, tenant: str) -> tuple[dict[str, list[dict]], dict[str, physical_names.Scope]]:
+    """Every stack declaring the tenant, planned (cached by the registry's content)."""
+    reg = load_registry(registry)
+    specs = [s for s in fleet_stacks(reg) if any(t.id == tenant for t in s.tenants)]
+    plans, scopes = {}, {}
+    for spec in specs:
+        key = hashlib.sha256(repr(spec).encode()).hexdigest()
+        if key not in _PLANS:
+            _PLANS[key] = planner.plan_stack(spec, policies=False).as_json()
+        plans[spec.name], scopes[spec.name] = _PLANS[key]["resources"], physical_names.scope_of(spec)
+    return plans, scopes
+
+
+def _document(plans: dict[str, list[dict]], stacks) -> dict[str, Any]:
+    return {"version": planner.PLAN_VERSION, "stacks": [
+        {"name": s, "tenants": ["alpha"], "resources": plans[s]} for s in stacks if s in plans]}
+
+
+def _assert_no_name_has_two_owners(plans, scopes, when: str) -> None:
+    assert physical_names.shared_names(plans, scopes) == {}, when
+    # The AWS names that hold data differ even unqualified (Kubernetes names live in each
+    # stack's own cluster: the retained namespace is tenant-<id> in both).
+    bearing = {s: [r for r in res if r["type"].startswith("aws:")
+                   and r["urn"] in physical_names.data_bearing(res)] for s, res in plans.items()}
+    assert physical_names.shared_names(bearing, None) == {}, f"{when}: a data-bearing AWS name, even bare"
+
+
+def test_a_naive_tier_edit_is_caught_by_the_names_and_refused_by_validation(tmp_path):
+    registry = load_registry(FIXTURE_FLEET)
+    alpha = registry.tenant("alpha")
+    moved = dataclasses.replace(alpha, cell=None, network_cidr="10.128.64.0/18", account=CLUSTER_ACCOUNT,
+                                record=alpha.record.model_copy(update={
+                                    "tier": Tier.CLUSTER, "cell": None, "account": CLUSTER_ACCOUNT}))
+    tenants = tuple(moved if t.id == "alpha" else t for t in registry.tenants)
+    naive = dataclasses.replace(registry, tenants=tenants)
+    old_cell = stack_for(StackConfig("shared", cell="f1"), registry)
+    new_cell, dedicated = (stack_for(StackConfig(r, **k), naive)
+                           for r, k in (("shared", {"cell": "f1"}), ("dedicated", {"tenant": "alpha"})))
+    old = planner.plan_stack(old_cell, policies=False).resources
+    plans = {"shared-f1": old, "tenant-alpha": planner.plan_stack(dedicated, policies=False).resources}
+    bare = physical_names.shared_names(plans, None)
+    names = naming.TenantNames("alpha", "prod")
+    for kind, name in (("aws:s3/bucket:Bucket", f"bucket={names.files_bucket}"),
+                       ("aws:kms/alias:Alias", f"name={names.kms_alias('db')}"),
+                       ("aws:secretsmanager/secret:Secret", f"name={names.db_secret}")):
+        assert physical_names.Name("", kind, name) in bare
+    # Every AWS name the tenant's own resources had in the cell is claimed by the new stack.
+    theirs = {n for n, urns in physical_names.names(old).items() if n.kind.startswith("aws:")
+              and any(u.rsplit("::", 1)[1].startswith("alpha-") for u in urns)}
+    assert {n for n in bare if n.kind.startswith("aws:")} == theirs
+    # Qualified by account: the global names (buckets) remain, and one of them holds the files.
+    qualified = physical_names.shared_names(plans, {"shared-f1": physical_names.scope_of(old_cell),
+                                                    "tenant-alpha": physical_names.scope_of(dedicated)})
+    assert qualified and all(n.kind.startswith("aws:s3/") for n in qualified)
+    # The old cell would simply lose the tenant, data-bearing resources included.
+    kept = {r["urn"] for r in planner.plan_stack(new_cell, policies=False).resources}
+    lost = [r for r in old if r["urn"] not in kept]
+    assert physical_names.data_bearing(lost)
+    # The registry refuses the edit and says what to do instead.
+    walk = walk_registry(tmp_path / "registry")
+    text = (walk / "alpha.yaml").read_text().replace("tier: namespace", "tier: cluster")
+    (walk / "alpha.yaml").write_text(text + f"account: \"{CLUSTER_ACCOUNT}\"\n")
+    result = run_cli("validate", "--registry", str(walk))
+    assert result.code == 2
+    assert "is a migration, not an edit" in result.err
+    assert "`tenantctl migrate alpha --to cluster`" in result.err
+
+
+def _drive(registry: Path, tmp: Path, move: mp.Move, fake: FakePulumi, data, deployed: dict[str, list[dict]]):
+    """Run a move step by step; after each, check the plans, the ups and what they applied."""
+    state = ms.State(tmp / f"{move.target_stack}.json", move)
+    svc = services(registry, tmp / "work", fake, *data)
+    for step in move.steps:
+        before, _ = _plans_of(registry, "alpha")
+        fake.calls.clear()
+        state.set(step, "running")
+        state.set(step, "done", detail=ms.run_step(step, state, svc))
+        after, scopes = _plans_of(registry, "alpha")
+        _assert_no_name_has_two_owners(after, scopes, f"after {step}")
+        ups = [v[1] for v in verbs(fake.calls) if v[0] == "up"]
+        assert ups == list(move.ups(step)), step
+        for stack in ups:  # what that up applies: the stack as deployed -> as the registry says now
+            applied = diff_plans(_document(deployed, [stack]), _document(after, [stack]))
+            assert applied.changes and not applied.errors, (step, stack)
+            deployed[stack] = after[stack]
+        if step in ("copy-data", "verify", "finish"):
+            assert diff_plans(_document(before, before), _document(after, after)).changes == [], step
+    # Once the move is done, every stack is deployed exactly as the registry declares it.
+    final, _ = _plans_of(registry, "alpha")
+    for stack in final:
+        assert diff_plans(_document(deployed, [stack]), _document(final, [stack])).changes == [], stack
+
+
+def test_namespace_to_cluster_and_back_never_has_a_name_owned_by_two_stacks(tmp_path):
+    registry = walk_registry(tmp_path / "registry")
+    schema = naming.db_schema_name("alpha")
+    data = (FakeDatabases(servers={SOURCE_DSN: {schema: {"t": [1, 2]}}}),
+            FakeS3({naming.TenantNames("alpha", "prod").files_bucket: {"a": b"1"}}))
+    start, scopes = _plans_of(registry, "alpha")
+    _assert_no_name_has_two_owners(start, scopes, "before")
+    deployed = dict(start)
+    fake = FakePulumi()
+    there = mp.decide(load_registry(registry), "alpha", Target(Tier.CLUSTER, account=CLUSTER_ACCOUNT), "prod")
+    _drive(registry, tmp_path, there, fake, data, deployed)
+    # Back: the dedicated server (the first move's target) is now the source.
+    data[0].servers = {SOURCE_DSN: data[0].servers[TARGET_DSN]}
+    back = mp.decide(load_registry(registry), "alpha", Target(Tier.NAMESPACE, cell="f2"), "prod")
+    assert (back.source_stack, back.target_stack) == ("tenant-alpha", "shared-f2")
+    _drive(registry, tmp_path, back, fake, data, deployed)
+    record = load_registry(registry).tenant("alpha").record
+    assert (record.tier, record.generation) == (Tier.NAMESPACE, 3)
+    assert [(p.tier, p.generation) for p in record.kept] == [(Tier.NAMESPACE, 1), (Tier.CLUSTER, 2)]
+    stacks = sorted(_plans_of(registry, "alpha")[0])
+    assert stacks == ["shared-f1", "shared-f2", "tenant-alpha"]  # both earlier placements kept, retired
+
+
+def test_the_dry_run_prints_each_steps_diff_on_exactly_the_stacks_it_updates(tmp_path):
+    registry = walk_registry(tmp_path / "registry")
+    before = {p.name: p.read_text() for p in registry.iterdir()}
+    result = run_cli("migrate", "alpha", "--to", "cluster", "--account", CLUSTER_ACCOUNT,
+                     "--registry", str(registry), "--json", "--state", str(tmp_path / "s.json"))
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    steps = {s["step"]: s for s in document["steps"]}
+    assert list(steps) == list(mp.BETWEEN_STACKS) and document["result"] == "planned"
+    for name, step in steps.items():
+        assert step["diff"]["errors"] == 0, name
+        if step["ups"]:
+            assert step["diff"]["stacks"] == step["ups"], name
+        elif name != "record":
+            assert step["diff"]["summary"] == {}, name
+    assert steps["record"]["diff"]["stacks"] == ["tenant-alpha"]  # the source is unchanged by recording
+    assert set(steps["retire-source"]["diff"]["summary"]) <= {"update", "delete"}
+    assert {p.name: p.read_text() for p in registry.iterdir()} == before  # nothing written
+    assert not (tmp_path / "s.json").exists()
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), [
+    (("charlie", "--to", "vcluster"), 2, "already vcluster-tier"),
+    (("alpha", "--to", "cluster"), 2, "needs the tenant's own AWS account"),
+    (("alpha", "--to", "node", "--account", CLUSTER_ACCOUNT), 2, "only the cluster tier has its own account"),
+    (("alpha", "--to", "namespace", "--cell", "f2"), 2, "not done by the platform"),
+    (("nobody", "--to", "node"), 2, "not in the registry"),
+    (("delta", "--to", "namespace", "--cell", "f1"), 2, "is over its capacity"),
+    (("delta", "--to", "node"), 2, "needs --cell (cells: f1, f2)"),
+    (("alpha", "--to", "cluster", "--account", "456789012345"), 2, "needs an account of its own"),
+], ids=["same-tier", "no-account", "account-for-shared", "cell-to-cell", "unknown", "no-room",
+        "no-cell", "taken-account"])
+def test_moves_the_platform_cannot_make_are_refused_with_the_reason(tmp_path, argv, code, message):
+    registry = walk_registry(tmp_path / "registry")
+    if "delta" in argv:
+        (registry / "_platform.yaml").write_text(
+            (registry / "_platform.yaml").read_text().replace("cell_capacity: 10", "cell_capacity: 4"))
+    result = run_cli("migrate", *argv, "--registry", str(registry), "--state", str(tmp_path / "s.json"))
+    assert result.code == code and message in result.err, result.err
+    assert "Traceback" not in result.err and not (tmp_path / "s.json").exists()
+
+
+def test_an_offboarded_tenant_and_a_host_zone_in_another_account_are_refused(tmp_path):
+    registry = walk_registry(tmp_path / "registry")
+    assert run_cli("offboard", "anvil", "--registry", str(registry)).code == 0
+    state = ("--state", str(tmp_path / "s.json"))
+    result = run_cli("migrate", "anvil", "--to", "node", "--registry", str(registry), *state)
+    assert result.code == 2 and "offboarded, not active" in result.err
+    # The fixture fleet's zones: alpha's host is in the platform account's zone.
+    fleet = tmp_path / "fleet"
+    shutil.copytree(FIXTURE_FLEET, fleet)
+    result = run_cli("migrate", "alpha", "--to", "cluster", "--account", CLUSTER_ACCOUNT,
+                     "--registry", str(fleet), *state)
+    assert result.code == 2 and "delegate a zone for the host into that account" in result.err
+
+
+def test_leaving_the_node_tier_in_place_would_delete_the_pool_key_and_is_refused(tmp_path):
+    registry = walk_registry(tmp_path / "registry")
+    result = run_cli("migrate", "bravo", "--to", "vcluster", "--registry", str(registry), "--json",
+                     "--state", str(tmp_path / "s.json"))
+    assert result.code == 1
+    assert "would lose data: delete aws:kms/key:Key bravo-pool-volume-key" in result.err
+    assert json.loads(result.out)["result"] == "refused"
+
+
+def test_a_move_back_into_the_cell_that_keeps_the_first_placement_is_refused(tmp_path):
+    registry = walk_registry(tmp_path / "registry")
+    schema = naming.db_schema_name("alpha")
+    data = (FakeDatabases(servers={SOURCE_DSN: {schema: {"t": [1]}}}), FakeS3({}))
+    move = mp.decide(load_registry(registry), "alpha", Target(Tier.CLUSTER, account=CLUSTER_ACCOUNT), "prod")
+    run = services(registry, tmp_path / "w", FakePulumi(), *data)
+    assert ms.run(ms.State(tmp_path / "s.json", move), run) is None
+    result = run_cli("migrate", "alpha", "--to", "namespace", "--registry", str(registry),
+                     "--state", str(tmp_path / "next.json"))
+    assert result.code == 2
+    assert "stack shared-f1, which already declares" in result.err and "move to another cell" in result.err
