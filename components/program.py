@@ -138,8 +138,8 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
         cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]),
         opts)
-    # A retired (offboarded) tenant keeps its data only: no pool, no virtual cluster.
-    if has_dedicated_pool(ctx.tier) and not ctx.retired:
+    # A retired (offboarded) tenant keeps its data only: its pool's key, no nodes, no vcluster.
+    if has_dedicated_pool(ctx.tier):
         TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
     if ctx.tier is Tier.VCLUSTER and not ctx.retired:
         TenantVCluster(f"{ctx.id}-vcluster",
