@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from components.database import KEY_DELETION_WINDOW_DAYS, SECRET_RECOVERY_DAYS
 from tenantctl import diff_cmd, diff_report, planner
 from tenantctl.diff import diff_plans
 from tenants.lifecycle import DataDisposition, State
@@ -52,6 +53,10 @@ HEADER = ("# Offboarded by `tenantctl offboard`: workloads retired; the data bel
 #: The lifecycle block `offboard` writes: its comment, ``lifecycle:`` and its indented body.
 _BLOCK = re.compile(r"^(?:# Offboarded by `tenantctl offboard`.*\n(?:#.*\n)*)?"
                     r"lifecycle:.*\n(?:[ \t-].*\n|\n)*", re.MULTILINE)
+#: The in-database bootstrap, whose delete drops the schema once phase 1 recorded it.
+BOOTSTRAP = "pulumi-python:dynamic/tenant-platform:TenantDatabaseBootstrap"
+#: How the operator's list names a tenant's schema (not a Pulumi type: the bootstrap's data).
+SCHEMA = "postgresql:schema"
 #: Inputs that carry a resource's physical name, in the order they are looked up.
 _PHYSICAL = ("bucket", "identifier", "name", "schema")
 
@@ -167,8 +172,15 @@ def what_destroys(registry_dir: Path, tenant: ResolvedTenant, environment: str,
         released, _ = plan_document(stack_of(load_registry(copy), tenant.id, environment), policies=False)
     still = {r["urn"] for r in data_resources(released, tenant.id, dedicated=dedicated)}
     data = data_resources(now, tenant.id, dedicated=dedicated)
-    return (describe([r for r in data if r["urn"] not in still], now),
+    schemas = [{"type": SCHEMA, "name": r["name"], "physical": str(r["inputs"].get("schema"))}
+               for r in by_type(released, BOOTSTRAP) if r["inputs"].get("drop_data_on_delete") is True]
+    return (describe([r for r in data if r["urn"] not in still], now) + schemas,
             describe([r for r in data if r["urn"] in still], now))
+
+
+def by_type(document: Mapping[str, Any], type_: str) -> list[dict[str, Any]]:
+    """A plan's resources of one type."""
+    return [r for s in document.get("stacks", []) for r in s["resources"] if r["type"] == type_]
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -308,6 +320,8 @@ class Offboarding:
                      f"in {spec.name}:")
             for r in destroyed:
                 self.say(f"  - {r['type']} {r['physical']}")
+            self.say(f"  (KMS keys are scheduled for deletion, AWS's {KEY_DELETION_WINDOW_DAYS}-day window; "
+                     f"secrets after their {SECRET_RECOVERY_DAYS}-day recovery window)")
             for r in left:
                 why = ("it encrypts the final snapshot" if r["type"] == "aws:kms/key:Key"
                        else "the account's, left in place")

@@ -266,6 +266,7 @@ def test_destroy_data_says_what_it_destroys_and_refuses_without_yes(registry):
         "tenantctl offboard: --destroy-data deletes data for good: add --yes to go ahead (nothing written)"]
     assert "aws:s3/bucket:Bucket tp-prod-alpha-files" in result.out
     assert "kubernetes:core/v1:Namespace" in result.out
+    assert "postgresql:schema " in result.out  # dropped by the bootstrap's delete in phase 2
     assert (registry / "alpha.yaml").read_text() == before
 
 
