@@ -72,8 +72,19 @@ def recorder(registry: Path, tenant: str, fail_at: int | None = None):
     return FakePulumi(on_call), seen
 
 
-def stacks_upped(fake: FakePulumi) -> list[str]:
-    return [c[c.index("--stack") + 1] for c in fake.ran("up")]
+def verbs(fake: FakePulumi) -> list[str]:
+    return [" ".join(c[:2]) if c[0] in ("stack", "config") else c[0] for c in fake.calls]
+
+
+#: The Automation API's calls for one ``up`` of one stack, in order.
+ONE_UP = ["stack select", "config set-all", "up", "stack output", "stack output", "stack history"]
+
+
+def assert_exact_ups(fake: FakePulumi, stack: str, times: int) -> None:
+    """Exactly ``times`` rounds of ONE_UP, every call on ``stack``, ``up`` with the policy pack."""
+    assert verbs(fake) == ONE_UP * times
+    assert all(c[c.index("--stack") + 1] == stack for c in fake.calls)
+    assert all("--yes" in c and "--policy-pack" in c for c in fake.ran("up"))
 
 
 def by_urn(document: dict) -> dict[str, dict]:
@@ -210,13 +221,8 @@ def test_no_final_snapshot_is_recorded_and_releases_its_key(registry, tmp_path):
 def test_offboard_apply_of_a_shared_tenant_is_one_up_of_its_cell(registry, tmp_path):
     fake, seen = recorder(registry, "alpha")
     assert offboard(registry, "alpha", "--apply", fake=fake, tmp=tmp_path) == 0
-    assert stacks_upped(fake) == ["shared-f1"]
+    assert_exact_ups(fake, "shared-f1", 1)
     assert [s["state"] for s in seen] == ["offboarded"]
-    assert not fake.ran("destroy")
-    # Selected, configured, then updated: in that order and on that stack only.
-    verbs = [c[0] if c[0] not in ("stack", "config") else " ".join(c[:2]) for c in fake.calls]
-    assert verbs.index("stack select") < verbs.index("config set-all") < verbs.index("up")
-    assert {c[-1] for c in fake.calls if c[:2] == ["stack", "select"]} == {"shared-f1"}
     record = lifecycle(registry, "alpha")
     assert record["data"] == "kept" and record["offboarded_on"] == "2026-12-01" and record["kept"]
 
@@ -224,7 +230,7 @@ def test_offboard_apply_of_a_shared_tenant_is_one_up_of_its_cell(registry, tmp_p
 def test_offboard_apply_of_a_dedicated_tenant_is_two_ups_of_its_stack(registry, tmp_path):
     fake, seen = recorder(registry, "delta")
     assert offboard(registry, "delta", "--apply", fake=fake, tmp=tmp_path) == 0
-    assert stacks_upped(fake) == ["tenant-delta", "tenant-delta"]
+    assert_exact_ups(fake, "tenant-delta", 2)
     assert [s["state"] for s in seen] == ["retiring", "offboarded"]
     assert all(s["data"] == "kept" for s in seen)
 
@@ -234,10 +240,9 @@ def test_destroy_data_apply_runs_both_phases_in_order(registry, tmp_path):
     fake, seen = recorder(registry, "alpha")
     code = offboard(registry, "alpha", "--destroy-data", "--yes", "--apply", fake=fake, tmp=tmp_path)
     assert code == 0
-    assert stacks_upped(fake) == ["shared-f1", "shared-f1"]
+    assert_exact_ups(fake, "shared-f1", 2)  # never `pulumi destroy`: the cell stays
     assert [s["data"] for s in seen] == ["destroy", "destroyed"]
     assert seen[0]["final_snapshot"] is True and seen[1]["destroyed_on"] == "2026-12-01"
-    assert not fake.ran("destroy")  # never `pulumi destroy`: the cell stays
     # Its placement stays reserved and its file stays the record.
     assert run_cli("validate", "--registry", str(registry), "--locked").code == 0
 
@@ -248,10 +253,11 @@ def test_a_failed_phase_stops_there_and_rerunning_resumes(registry, tmp_path, fa
     fake, seen = recorder(registry, "alpha", fail_at=fail_at)
     argv = ("--destroy-data", "--yes", "--apply")
     assert offboard(registry, "alpha", *argv, fake=fake, tmp=tmp_path) == 3
-    assert len(fake.ran("up")) == fail_at  # nothing after the failure
+    assert verbs(fake) == ONE_UP * (fail_at - 1) + ONE_UP[:3]  # nothing after the failed up
     assert lifecycle(registry, "alpha")["data"] == ["destroy", "destroyed"][fail_at - 1]
     again, seen_again = recorder(registry, "alpha")
     assert offboard(registry, "alpha", *argv, fake=again, tmp=tmp_path) == 0
+    assert_exact_ups(again, "shared-f1", 3 - fail_at)
     # The recorded phase is brought up again, then whatever remains.
     assert [s["data"] for s in seen_again] == ["destroy", "destroyed"][fail_at - 1:]
     assert lifecycle(registry, "alpha")["data"] == "destroyed"
