@@ -193,8 +193,14 @@ class Offboarding:
                                        "phases": []}
 
     def say(self, line: str) -> None:
-        """Human output: stdout, or stderr under ``--json`` (stdout is the document)."""
-        print(line, file=sys.stderr if self.args.json else sys.stdout)
+        """Human output on stdout; none under ``--json`` (stdout is the document, which says it)."""
+        if not self.args.json:
+            print(line)
+
+    @staticmethod
+    def progress(line: str) -> None:
+        """Progress and errors: stderr, with or without ``--json``."""
+        print(line, file=sys.stderr)
 
     def done(self, code: int) -> int:
         """Print the JSON document (``--json``) and return the exit code."""
@@ -241,7 +247,7 @@ class Offboarding:
         if diff.errors or phase["mandatory"]:
             path.write_text(original, encoding="utf-8")
             phase["recorded"] = False
-            self.say(f"{_label(update)} of {tenant.id} would lose data or break a fence: "
+            self.progress(f"{_label(update)} of {tenant.id} would lose data or break a fence: "
                      "nothing recorded (file restored)")
             return EXIT_VIOLATIONS
         return EXIT_OK
@@ -252,13 +258,13 @@ class Offboarding:
 
         runner = FleetRunner(work_root=Path(self.args.work_dir), pulumi_command=self.args.pulumi_command,
                              registry=registry.directory, parallel=1)
-        self.say(f"up {spec.name} ({label}) ...")
+        self.progress(f"up {spec.name} ({label}) ...")
         result = runner.run_one(spec, "up")
         if not result.ok:
             print(f"tenantctl offboard: up of {spec.name} ({label}) failed: {result.error} (the registry "
                   "stays at this phase: run the same command again to resume)", file=sys.stderr)
             return False
-        self.say(f"up {spec.name}: ok")
+        self.progress(f"up {spec.name}: ok")
         return True
 
     def run(self) -> int:

@@ -298,8 +298,9 @@ def test_json_output_is_one_document_of_the_phases(registry):
             "physical": "tp-prod-alpha-files"} in document["destroys"]
     (phase,) = document["phases"]
     assert phase["lifecycle"]["data"] == "destroy" and phase["recorded"] and not phase["applied"]
-    refused = json.loads(offboard(registry, "anvil", "--destroy-data", "--json").out)
-    assert refused["exitCode"] == 2
+    refused = offboard(registry, "anvil", "--destroy-data", "--json")
+    assert json.loads(refused.out)["exitCode"] == 2 and refused.code == 2
+    assert len(refused.err.strip().splitlines()) == 1
 
 
 def test_another_tenants_deletion_is_still_refused(registry, tmp_path):
