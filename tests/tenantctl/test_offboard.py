@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tenantctl import cli, planner
-from tenantctl.diff import diff_plans
+from tenantctl.diff import changed_paths, diff_plans
 from tenantctl.offboard import stack_of
 from tenants.loader import load_registry
 from tenants.naming import DbServerNames
@@ -149,9 +149,18 @@ def test_the_first_update_lifts_the_clusters_deletion_protection(delta_phases):
 
 def test_nothing_in_the_data_only_stack_depends_on_what_it_removed(delta_phases):
     resources = by_urn(delta_phases["offboarded"])
+    # The only inputs that change are the retired identity's trust, the policies that named
+    # the retired chatbot role, and the bootstrap's login: nothing else lost a dependency.
+    active = by_urn(delta_phases["active"])
+    changed = {r["name"] for u, r in resources.items()
+               if list(changed_paths(active[u]["inputs"], r["inputs"]))}
+    assert changed == {"delta-files-storage-files-policy", "delta-files-key-key", "delta-db-bootstrap",
+                       "delta-fileserver-role"}
     removed = set(by_urn(delta_phases["active"])) - set(resources)
     for res in resources.values():
-        refs = {*res["options"]["dependsOn"], res["options"]["provider"], res["parent"]}
+        inputs_from = (res["options"].get("propertyDependencies") or {}).values()
+        refs = {*res["options"]["dependsOn"], res["options"]["provider"], res["parent"],
+                *(u for urns in inputs_from for u in urns)}
         assert not refs & removed, (res["name"], sorted(refs & removed))
 
 
