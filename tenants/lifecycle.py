@@ -6,6 +6,12 @@ and every later plan still knows the data-bearing resources are meant to stay. D
 only with an explicit, recorded step (``tenantctl offboard --destroy-data``), which is
 the one thing that lets ``tenantctl diff`` accept the deletion of a protected or retained
 resource of that tenant.
+
+Each value is one Pulumi update's worth of change, because Pulumi cannot delete in one
+update what it still protects: ``state: retiring`` (a dedicated tenant: workloads retired,
+its cluster released) before ``offboarded`` (its stack keeps only its data), and ``data:
+destroy`` (protection lifted) before ``destroyed`` (nothing declared). Files written before
+these values existed load unchanged (``state: offboarded``, ``data: kept``).
 """
 
 from __future__ import annotations
