@@ -96,6 +96,7 @@ CELL_WORKLOAD_POOL = NodePoolSize(instance_types=("m6i.xlarge",), min_size=3, ma
                                   disk_gib=100)
 #: KMS key purposes of a cluster (alias suffixes).
 KEY_PURPOSES = ("eks", "volumes", "logs")
+ClusterMode = Literal["serving", "released", "data"]
 _GRAVITON = re.compile(r"^[a-z]+\d+[a-z]*g[a-z]*\.")
 
 
@@ -457,6 +458,14 @@ class TenantClusterArgs:
     #: volumes key waits for it (the one stack of a dedicated tenant's own account). Two
     #: stacks of one account must never both declare it: the second create would fail.
     autoscaling_role: Literal["bootstrap", "declare"] = "bootstrap"
+    #: ``serving``: the whole cluster. ``released``: the same, with EKS deletion protection
+    #: off, so that the next update may remove it (an offboarded dedicated tenant between
+    #: its two updates). ``data``: what the retired tenant's data needs and nothing else
+    #: (see :class:`TenantCluster`): keys, log groups, VPC, private subnets and the deploy
+    #: runner's path to the database.
+    mode: ClusterMode = "serving"
+    #: ``offboard --destroy-data`` phase 1: keys and log groups neither protected nor retained.
+    release_data: bool = False
 
 
 class TenantCluster(pulumi.ComponentResource):
@@ -467,6 +476,15 @@ class TenantCluster(pulumi.ComponentResource):
     ``public_subnet_ids``, ``node_security_group_id``, ``node_role_arn``,
     ``secrets_key_arn``, ``volume_key_arn``. ``provider`` is the cluster's Kubernetes
     provider and :meth:`ref` the :class:`ClusterRef` tenant components take.
+
+    ``mode="data"`` (an offboarded dedicated tenant's stack) declares only what keeps the
+    tenant's data: the three keys and their aliases, the two retained log groups, the
+    Auto Scaling role (retained, the account's), the VPC with its emptied default group,
+    its flow log, the private subnets and route tables (for the database's subnet group)
+    and the deploy runner's path (for the database bootstrap). No EKS cluster, node
+    groups, add-ons, IAM roles of the cluster, OIDC provider, API security group, internet
+    or NAT gateways, EIPs, public subnets or Kubernetes provider: its ``ref()`` says
+    ``serving=False`` and carries no provider, and its cluster outputs are empty strings.
     """
 
     cluster_name: pulumi.Output[str]
@@ -481,7 +499,7 @@ class TenantCluster(pulumi.ComponentResource):
     node_role_arn: pulumi.Output[str]
     secrets_key_arn: pulumi.Output[str]
     volume_key_arn: pulumi.Output[str]
-    provider: k8s.Provider
+    provider: k8s.Provider | None
 
     def __init__(self, name: str, args: TenantClusterArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -502,6 +520,10 @@ class TenantCluster(pulumi.ComponentResource):
         self.secrets_key_arn = keys["eks"].arn
         self.volume_key_arn = keys["volumes"].arn
         self._network(layout, keys["logs"])
+        self.provider = None
+        if args.mode == "data":
+            self._data_only(names.control_plane_log_group, keys["logs"])
+            return
         api_group = deploy_runner.api_security_group(
             name, self, group_name=names.api_security_group, cluster=names.cluster, vpc_id=self.vpc_id,
             runner_group_ids=self._runner.security_group_ids if self._runner else (), tags=self._tags)
@@ -531,7 +553,7 @@ class TenantCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(CONTROL_PLANE_LOGS),
             bootstrap_self_managed_addons=False,
             upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-            deletion_protection=True,
+            deletion_protection=args.mode == "serving",
             tags={**self._tags, "Name": names.cluster},
             opts=self._child(depends_on=[*cluster_role.attachments, encryption, control_plane_logs]))
         self.cluster_name = cluster.name
@@ -579,6 +601,18 @@ class TenantCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig,
                                      enable_server_side_apply=True, cluster_identifier=names.cluster,
                                      opts=self._child())
+        self._register()
+
+    def _data_only(self, control_plane_log_group: str, logs_key: aws.kms.Key) -> None:
+        """The rest of a data-only cluster: its control-plane log group, and empty outputs."""
+        self._log_group("control-plane-logs", control_plane_log_group, logs_key)
+        empty = pulumi.Output.from_input("")
+        self.cluster_name = self.kubeconfig = self.oidc_provider_arn = empty
+        self.oidc_provider_url = self.oidc_issuer = self.node_security_group_id = empty
+        self.node_role_arn = empty
+        self._register()
+
+    def _register(self) -> None:
         self.register_outputs({
             "cluster_name": self.cluster_name, "kubeconfig": self.kubeconfig,
             "oidc_provider_arn": self.oidc_provider_arn, "oidc_provider_url": self.oidc_provider_url,
@@ -593,7 +627,8 @@ class TenantCluster(pulumi.ComponentResource):
         """What tenant components need from this cluster."""
         args = self._args
         return ClusterRef(
-            name=self.cluster_name, provider=self.provider, oidc_provider_arn=self.oidc_provider_arn,
+            name=self.cluster_name, provider=self.provider, serving=args.mode != "data",
+            oidc_provider_arn=self.oidc_provider_arn,
             oidc_issuer=self.oidc_issuer, vpc_id=self.vpc_id, vpc_cidr=args.vpc_cidr,
             private_subnet_ids=self.private_subnet_ids,
             node_security_group_id=self.node_security_group_id, region=args.region,
@@ -619,8 +654,10 @@ class TenantCluster(pulumi.ComponentResource):
     def _child(self, **kwargs: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, **kwargs)
 
-    def _data(self) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True)
+    def _data(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """A data-bearing resource: protected and retained, unless ``release_data``."""
+        keep = not self._args.release_data
+        return pulumi.ResourceOptions(parent=self, protect=keep, retain_on_delete=keep, **kwargs)
 
     def _keys(self) -> dict[str, aws.kms.Key]:
         args, names = self._args, self._args.names
@@ -651,8 +688,7 @@ class TenantCluster(pulumi.ComponentResource):
                 description=f"{names.cluster}: {descriptions[purpose]}",
                 enable_key_rotation=True, deletion_window_in_days=30,
                 policy=self._key_policy(policies[purpose], waits.get(purpose, [])),
-                tags=self._tags, opts=pulumi.ResourceOptions(
-                    parent=self, protect=True, retain_on_delete=True, depends_on=waits.get(purpose, [])))
+                tags=self._tags, opts=self._data(depends_on=waits.get(purpose, [])))
             aws.kms.Alias(f"{self._name}-{purpose}-key-alias", name=names.kms_alias(purpose),
                           target_key_id=keys[purpose].key_id, opts=self._child())
         return keys
@@ -675,7 +711,9 @@ class TenantCluster(pulumi.ComponentResource):
         return [aws.iam.ServiceLinkedRole(
             f"{self._name}-autoscaling-role", aws_service_name=docs.AUTOSCALING_SERVICE,
             description="EC2 Auto Scaling (managed node groups), declared by the account's one stack",
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))]
+            # Tagged with its owner like everything else: the stack's removal of it (a
+            # dedicated tenant's data destroyed) is then that tenant's recorded change.
+            tags=self._tags, opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))]
 
     def _log_group(self, role: str, log_group: str, key: aws.kms.Key) -> aws.cloudwatch.LogGroup:
         return aws.cloudwatch.LogGroup(
@@ -693,25 +731,37 @@ class TenantCluster(pulumi.ComponentResource):
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[],
                                      tags={**self._tags, "Name": f"{cluster}-default"},
                                      opts=self._child())
-        igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id,
-                                      tags={**self._tags, "Name": cluster}, opts=self._child())
-        public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id,
-                                       tags={**self._tags, "Name": f"{cluster}-public"},
-                                       opts=self._child())
-        aws.ec2.Route(f"{name}-public-default-route", route_table_id=public_rt.id,
-                      destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=self._child())
+        # A data-only VPC (offboarded dedicated tenant) has no way out: nothing in it runs.
+        serving = args.mode != "data"
+        if serving:
+            igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=vpc.id,
+                                          tags={**self._tags, "Name": cluster}, opts=self._child())
+            public_rt = aws.ec2.RouteTable(f"{name}-public-rt", vpc_id=vpc.id,
+                                           tags={**self._tags, "Name": f"{cluster}-public"},
+                                           opts=self._child())
+            aws.ec2.Route(f"{name}-public-default-route", route_table_id=public_rt.id,
+                          destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=self._child())
         private: list[aws.ec2.Subnet] = []
         public: list[aws.ec2.Subnet] = []
         nats: list[aws.ec2.NatGateway] = []
         private_tables: dict[str, pulumi.Output[str]] = {}
         for zone in layout:
-            for kind, cidr, subnets in (("public", zone.public, public), ("private", zone.private, private)):
+            kinds = [("public", zone.public, public)] if serving else []
+            for kind, cidr, subnets in (*kinds, ("private", zone.private, private)):
                 subnets.append(aws.ec2.Subnet(
                     f"{name}-{kind}-{zone.zone}", vpc_id=vpc.id, cidr_block=cidr,
                     availability_zone=zone.zone, map_public_ip_on_launch=False,
                     tags={**self._tags, **subnet_tags(cluster, public=kind == "public"),
                           "Name": f"{cluster}-{kind}-{zone.zone}"},
                     opts=self._child()))
+            rt = aws.ec2.RouteTable(f"{name}-private-{zone.zone}-rt", vpc_id=vpc.id,
+                                    tags={**self._tags, "Name": f"{cluster}-private-{zone.zone}"},
+                                    opts=self._child())
+            aws.ec2.RouteTableAssociation(f"{name}-private-{zone.zone}-rta", subnet_id=private[-1].id,
+                                          route_table_id=rt.id, opts=self._child())
+            private_tables[zone.zone] = rt.id
+            if not serving:
+                continue
             aws.ec2.RouteTableAssociation(f"{name}-public-{zone.zone}-rta", subnet_id=public[-1].id,
                                           route_table_id=public_rt.id, opts=self._child())
             if not nats or not args.single_nat_gateway:
@@ -722,15 +772,9 @@ class TenantCluster(pulumi.ComponentResource):
                     f"{name}-nat-{zone.zone}", allocation_id=eip.id, subnet_id=public[-1].id,
                     connectivity_type="public", tags={**self._tags, "Name": f"{cluster}-{zone.zone}"},
                     opts=self._child(depends_on=[igw])))
-            rt = aws.ec2.RouteTable(f"{name}-private-{zone.zone}-rt", vpc_id=vpc.id,
-                                    tags={**self._tags, "Name": f"{cluster}-private-{zone.zone}"},
-                                    opts=self._child())
             aws.ec2.Route(f"{name}-private-{zone.zone}-default-route", route_table_id=rt.id,
                           destination_cidr_block="0.0.0.0/0", nat_gateway_id=nats[-1].id,
                           opts=self._child())
-            aws.ec2.RouteTableAssociation(f"{name}-private-{zone.zone}-rta", subnet_id=private[-1].id,
-                                          route_table_id=rt.id, opts=self._child())
-            private_tables[zone.zone] = rt.id
         self.private_subnet_ids = pulumi.Output.all(*[s.id for s in private])
         self._runner: deploy_runner.RunnerPath | None = None
         if args.deploy_runner is not None:

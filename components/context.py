@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 
 from components.versions import KUBERNETES_VERSION
 from tenants import naming
+from tenants.lifecycle import State
 from tenants.loader import ResolvedTenant
 from tenants.models import Tier
 from tenants.naming import TenantNames
@@ -61,6 +62,46 @@ class TenantContext:
         return not self.tenant.record.lifecycle.active
 
     @property
+    def releasing_cluster(self) -> bool:
+        """A dedicated tenant between its offboarding updates (``retiring``).
+
+        Its own cluster loses its EKS deletion protection and its namespace its Pulumi
+        protection, so that the next update (``offboarded``: a data-only stack) removes them.
+        """
+        return self.tenant.record.lifecycle.state is State.RETIRING
+
+    @property
+    def releasing_data(self) -> bool:
+        """``offboard --destroy-data`` phase 1: the data is declared unprotected, to go next.
+
+        Pulumi cannot delete a protected resource in the update that stops protecting it,
+        so this update only lifts the protections (:meth:`data_options`, buckets'
+        ``force_destroy``, RDS ``deletion_protection``); the next one deletes.
+        """
+        return self.tenant.record.lifecycle.releasing_data
+
+    @property
+    def data_destroyed(self) -> bool:
+        """``offboard --destroy-data`` phase 2: nothing of the tenant is declared any more."""
+        return self.tenant.record.lifecycle.data_destroyed
+
+    @property
+    def keeps_final_snapshot(self) -> bool:
+        """Whether a destroyed database leaves its final snapshot (and the key it needs)."""
+        return self.tenant.record.lifecycle.final_snapshot
+
+    def data_options(self, parent: pulumi.Resource, extra: pulumi.ResourceOptions | None = None, *,
+                     protect: bool = True) -> pulumi.ResourceOptions:
+        """Options of a data-bearing resource: kept (protected, retained) unless being destroyed.
+
+        ``protect=False``: retained only (configuration of a kept resource, such as a
+        bucket's policy, which removing the tenant from the program must leave in place).
+        """
+        keep = not self.releasing_data
+        opts = pulumi.ResourceOptions(parent=parent, protect=keep and protect, retain_on_delete=keep)
+        return pulumi.ResourceOptions.merge(opts, extra)
+
+    @property
     def names(self) -> TenantNames:
         """The tenant's physical names."""
         return self.tenant.names(self.environment)
@@ -93,7 +134,8 @@ class ClusterRef:
     """What tenant components need from the cluster they are deployed into."""
 
     name: pulumi.Input[str]
-    provider: k8s.Provider
+    #: The cluster's Kubernetes provider; None for a data-only stack (``serving`` false).
+    provider: k8s.Provider | None
     oidc_provider_arn: pulumi.Input[str]
     #: Issuer host and path without ``https://``, as IRSA trust conditions use it.
     oidc_issuer: pulumi.Input[str]
@@ -116,3 +158,6 @@ class ClusterRef:
     #: The runner's network path into the VPC (transit gateway attachment and routes):
     #: what connects from the runner during ``pulumi up`` (the database bootstrap) waits for it.
     runner_path: Sequence[pulumi.Resource] = ()
+    #: False for an offboarded dedicated tenant's data-only stack: no EKS cluster, nodes,
+    #: OIDC provider or Kubernetes API; only the VPC, keys and logs its data needs.
+    serving: bool = True

@@ -27,7 +27,11 @@
 Data safety: instances, keys and secrets are ``protect`` + ``retain_on_delete``; the
 instance keeps automated backups and takes a final snapshot if it is ever deleted;
 removing a tenant from the registry deletes its bootstrap resource, whose delete only
-disables the login. Dropping data is ``tenantctl db offboard --drop-data``, by a human.
+disables the login. Dropping data is ``tenantctl db offboard --drop-data``, by a human, or
+``tenantctl offboard --destroy-data``: its phase 1 declares the tenant's key, secret and
+instance unprotected (RDS deletion protection off; the final snapshot kept unless the
+lifecycle says otherwise, and then the key that encrypts it stays retained) and its
+bootstrap to drop the schema when deleted; phase 2 declares none of them.
 """
 
 from __future__ import annotations
@@ -95,13 +99,20 @@ EMPTY_CELL_DATABASE_SIZE = DatabaseSize(instance_class="db.t4g.medium", allocate
                                         backup_retention_days=7)
 
 
-def _data_opts(parent: pulumi.Resource, **kwargs: Any) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True, **kwargs)
+def _data_opts(parent: pulumi.Resource, *, protect: bool = True, retain: bool = True,
+               **kwargs: Any) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent, protect=protect, retain_on_delete=retain, **kwargs)
 
 
 def _database_key(name: str, parent: pulumi.Resource, *, cluster: ClusterRef, alias: str,
-                  description: str, tags: Mapping[str, str], environment: str) -> aws.kms.Key:
-    """A customer-managed key for a database and its secrets (see db_documents)."""
+                  description: str, tags: Mapping[str, str], environment: str,
+                  protect: bool = True, retain: bool = True) -> aws.kms.Key:
+    """A customer-managed key for a database and its secrets (see db_documents).
+
+    ``protect``/``retain`` false: ``offboard --destroy-data`` releases it; removed, it is
+    scheduled for deletion (AWS's window, :data:`KEY_DELETION_WINDOW_DAYS`). A key that
+    encrypts a final snapshot being kept stays retained: without it the snapshot is lost.
+    """
     policy = pulumi.Output.from_input(cluster.account_id).apply(lambda account: json.dumps(
         docs.database_key_policy(partition=cluster.partition, account_id=account, region=cluster.region,
                                  admin_role_arn=iam_docs.platform_admin_role_arn(
@@ -110,7 +121,7 @@ def _database_key(name: str, parent: pulumi.Resource, *, cluster: ClusterRef, al
         f"{name}-key", description=description, enable_key_rotation=True,
         rotation_period_in_days=KEY_ROTATION_DAYS, deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
         bypass_policy_lockout_safety_check=False, policy=policy,
-        tags={**tags, "purpose": "database"}, opts=_data_opts(parent))
+        tags={**tags, "purpose": "database"}, opts=_data_opts(parent, protect=protect, retain=retain))
     aws.kms.Alias(f"{name}-key-alias", name=alias, target_key_id=key.key_id,
                   opts=pulumi.ResourceOptions(parent=parent))
     return key
@@ -167,6 +178,11 @@ class DatabaseServerArgs:
     auths: pulumi.Input[Sequence[Any]]
     with_proxy: bool = True
     alarm_topic_arns: Sequence[pulumi.Input[str]] = ()
+    #: ``offboard --destroy-data`` phase 1 (a dedicated tenant's server): the instance is
+    #: declared unprotected and without deletion protection, for the next update to delete.
+    release: bool = False
+    #: With ``release``: RDS takes its final snapshot (``names.final_snapshot``) on delete.
+    final_snapshot: bool = True
 
 
 class DatabaseServer(pulumi.ComponentResource):
@@ -220,8 +236,9 @@ class DatabaseServer(pulumi.ComponentResource):
         admin_path += [ingress(f"instance-from-admin-{i}", instance_sg, sg,
                                "PostgreSQL from the deploy runner (in-database bootstrap)")
                        for i, sg in enumerate(cluster.runner_security_group_ids)]
-        ingress("proxy-from-nodes", proxy_sg, cluster.node_security_group_id,
-                "PostgreSQL from the cluster's nodes and pods")
+        if cluster.serving:  # a data-only stack has no nodes (and no proxy)
+            ingress("proxy-from-nodes", proxy_sg, cluster.node_security_group_id,
+                    "PostgreSQL from the cluster's nodes and pods")
         ingress("instance-from-rotation", instance_sg, rotation_sg.id,
                 "PostgreSQL from the secret rotation functions")
         for sender, sg in (("proxy", proxy_sg), ("rotation", rotation_sg)):
@@ -248,14 +265,18 @@ class DatabaseServer(pulumi.ComponentResource):
             master_user_secret_kms_key_id=args.key_arn,
             backup_retention_period=size.backup_retention_days, backup_window=BACKUP_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW, copy_tags_to_snapshot=True,
-            delete_automated_backups=False, deletion_protection=True, skip_final_snapshot=False,
+            # Released (destroy-data phase 1): the final snapshot, unless declined, is the
+            # one copy left; automated backups go with the instance.
+            delete_automated_backups=args.release, deletion_protection=not args.release,
+            skip_final_snapshot=args.release and not args.final_snapshot,
             final_snapshot_identifier=names.final_snapshot,
             performance_insights_enabled=True, performance_insights_kms_key_id=args.key_arn,
             performance_insights_retention_period=PERFORMANCE_INSIGHTS_RETENTION_DAYS,
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             ca_cert_identifier=versions.RDS_CA_CERT_IDENTIFIER, apply_immediately=False, tags=tags,
             # Storage autoscaling grows allocated storage; never try to shrink it back.
-            opts=_data_opts(self, ignore_changes=["allocatedStorage"]))
+            opts=_data_opts(self, protect=not args.release, retain=not args.release,
+                            ignore_changes=["allocatedStorage"]))
         # The bootstrap reads the master password from this secret when it connects (RDS
         # rotates it): the password itself is never an input, an output or in the state.
         admin_secret_arn = instance.master_user_secrets.apply(lambda s: str(s[0].secret_arn))
@@ -486,13 +507,17 @@ class TenantDatabase(pulumi.ComponentResource):
         if args.mode == "dedicated" and args.cell is not None:
             raise ValueError(f"the dedicated database of {ctx.id!r} has its own server; do not pass cell=")
 
+        release = ctx.releasing_data
+        # A kept final snapshot of the tenant's own instance is encrypted with this key.
+        snapshot_key = args.mode == "dedicated" and ctx.keeps_final_snapshot
         key_arn: pulumi.Input[str]
         if args.kms_key_arn is not None:
             key_arn = args.kms_key_arn
         else:
             key_arn = _database_key(name, self, cluster=cluster, alias=names.kms_alias("db"),
                                     description=f"database of tenant {ctx.id} ({ctx.environment})",
-                                    tags=ctx.tags, environment=ctx.environment).arn
+                                    tags=ctx.tags, environment=ctx.environment, protect=not release,
+                                    retain=not release or snapshot_key).arn
 
         server_identifier = args.cell.server_identifier if args.cell is not None else names.db_identifier
         # The server tag is what the proxy role's one policy grants by (docs.proxy_secrets_policy).
@@ -500,7 +525,7 @@ class TenantDatabase(pulumi.ComponentResource):
             f"{name}-secret", name=names.db_secret, kms_key_id=key_arn,
             recovery_window_in_days=SECRET_RECOVERY_DAYS,
             description=f"database login of tenant {ctx.id}, read by its RDS Proxy only",
-            tags={**ctx.tags, naming.TAG_DB_SERVER: server_identifier}, opts=_data_opts(self))
+            tags={**ctx.tags, naming.TAG_DB_SERVER: server_identifier}, opts=ctx.data_options(self))
 
         if args.cell is not None:
             if not ctx.retired:  # an offboarded tenant's login is not offered by the proxy
@@ -513,7 +538,10 @@ class TenantDatabase(pulumi.ComponentResource):
             dedicated = DatabaseServer(f"{name}-server", DatabaseServerArgs(
                 names=DbServerNames(names.db_identifier), environment=ctx.environment, cluster=cluster,
                 key_arn=key_arn,
-                size=ctx.tenant.plan.database, tags=ctx.tags, auths=auth), opts=child)
+                size=ctx.tenant.plan.database, tags=ctx.tags, auths=auth,
+                # A data-only stack (offboarded) has no cluster: no proxy, no login served.
+                with_proxy=cluster.serving, release=release,
+                final_snapshot=ctx.keeps_final_snapshot), opts=child)
             server = dedicated
             admin_path = dedicated.admin_path
         proxy_arn = pulumi.Output.from_input(server.proxy_arn).apply(str)
@@ -522,7 +550,7 @@ class TenantDatabase(pulumi.ComponentResource):
             f"{name}-secret-policy", secret_arn=secret.arn, block_public_policy=True,
             policy=pulumi.Output.from_input(server.proxy_role_arn).apply(lambda role: json.dumps(
                 docs.tenant_secret_policy(tenant_id=ctx.id, proxy_role_arn=role))),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True))
+            opts=ctx.data_options(self, protect=False))
 
         password = random.RandomPassword(f"{name}-password", length=PASSWORD_LENGTH, special=False,
                                          min_lower=1, min_upper=1, min_numeric=1, opts=child)
@@ -531,7 +559,7 @@ class TenantDatabase(pulumi.ComponentResource):
             dbname=naming.DB_NAME, admin_user=naming.DB_ADMIN_USER, admin_secret_arn=server.admin_secret_arn,
             login_password=password.result, sslmode="verify-full", sslrootcert=args.bootstrap_sslrootcert,
             limits=RoleLimits.from_plan(ctx.tenant.plan.database.limits), active=not ctx.retired,
-            login_secret_arn=secret.arn,
+            login_secret_arn=secret.arn, drop_data_on_delete=release,
         ), opts=pulumi.ResourceOptions(parent=self, depends_on=list(admin_path)))
         # Written once the role has that password: the proxy never holds one the database
         # lacks. Afterwards rotation owns the value (module docstring of db_rotation).
@@ -542,10 +570,11 @@ class TenantDatabase(pulumi.ComponentResource):
                 password.result, server.instance_address, server.instance_port).apply(
                 lambda v: json.dumps(docs.login_secret(username=names.db_role, password=v[0], host=v[1],
                                                        port=int(v[2])))),
-            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=[bootstrap],
-                                        ignore_changes=["secretString"]))
+            opts=ctx.data_options(self, pulumi.ResourceOptions(
+                depends_on=[bootstrap], ignore_changes=["secretString"]), protect=False))
         connect_document = proxy_arn.apply(
-            lambda arn: json.dumps(docs.connect_policy(proxy_arn=arn, db_user=names.db_role)))
+            # No proxy (a data-only stack): nothing to connect through, no policy document.
+            lambda arn: json.dumps(docs.connect_policy(proxy_arn=arn, db_user=names.db_role)) if arn else "")
         if ctx.retired:
             # Offboarded: key, secret, schema and data stay; nothing rotates, connects or
             # may connect (the bootstrap disabled the login).

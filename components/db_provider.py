@@ -267,9 +267,14 @@ class TenantDatabaseBootstrapProvider(dynamic.ResourceProvider):
         return dynamic.UpdateResult(_apply(news, set_password=False))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Offboard: disable the login and end its sessions; schema and data stay."""
+        """Offboard: disable the login and end its sessions; schema and data stay.
+
+        Unless ``drop_data_on_delete`` (recorded by ``tenantctl offboard --destroy-data``
+        in the update before): then the schema and everything in it go too.
+        """
         with _admin_connection(props) as conn:
-            db_bootstrap.offboard_tenant(conn, props["tenant_id"], drop_data=False)
+            db_bootstrap.offboard_tenant(conn, props["tenant_id"],
+                                         drop_data=props.get("drop_data_on_delete") is True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -298,6 +303,9 @@ class TenantDatabaseBootstrapArgs:
     login_secret_arn: pulumi.Input[str] | None = None
     #: False for an offboarded tenant: its login is disabled, its schema and data stay.
     active: bool = True
+    #: True once ``tenantctl offboard --destroy-data`` recorded it: deleting the resource
+    #: (the next update) drops the tenant's schema and data.
+    drop_data_on_delete: bool = False
 
 
 class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="TenantDatabaseBootstrap"):
@@ -326,6 +334,8 @@ class TenantDatabaseBootstrap(dynamic.Resource, module="tenant-platform", name="
         if not args.active:
             # Only when retired: an active tenant's inputs stay as they were (no update).
             props["active"] = False
+        if args.drop_data_on_delete:
+            props["drop_data_on_delete"] = True
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=SECRET_OUTPUTS)
         super().__init__(TenantDatabaseBootstrapProvider(), name, props,
                          pulumi.ResourceOptions.merge(opts, secret_opts))

@@ -26,6 +26,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.context import ClusterRef, TenantContext
+from components.iam_documents import platform_admin_role_arn
 from tenants import naming
 
 #: Annotation EKS's pod identity webhook reads to inject the role's web-identity token.
@@ -72,6 +73,18 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str,
     }
 
 
+def restore_trust_policy(admin_role_arn: str) -> dict[str, Any]:
+    """Trust of a retired workload role whose cluster is gone (data-only stack).
+
+    The role stays because the kept bucket's and key's policies name it (KMS refuses a
+    key policy naming a role that does not exist), but no ServiceAccount can assume it
+    any more: only the platform admin role may, to restore the kept files deliberately.
+    """
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "RestoreByPlatformAdminOnly", "Effect": "Allow",
+        "Principal": {"AWS": admin_role_arn}, "Action": "sts:AssumeRole"}]}
+
+
 @dataclass(frozen=True, kw_only=True)
 class WorkloadIdentityArgs:
     """Inputs of :class:`WorkloadIdentity`.
@@ -101,8 +114,13 @@ class WorkloadIdentity(pulumi.ComponentResource):
         ctx, cluster = args.ctx, args.cluster
         names = ctx.names
         account = names.service_account(args.workload)
-        trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer, args.namespace).apply(
-            lambda v: json.dumps(irsa_trust_policy(v[0], v[1], v[2], account)))
+        trust: pulumi.Output[str]
+        if cluster.serving:
+            trust = pulumi.Output.all(cluster.oidc_provider_arn, cluster.oidc_issuer, args.namespace).apply(
+                lambda v: json.dumps(irsa_trust_policy(v[0], v[1], v[2], account)))
+        else:
+            trust = pulumi.Output.from_input(cluster.account_id).apply(lambda a: json.dumps(
+                restore_trust_policy(platform_admin_role_arn(cluster.partition, a, ctx.environment))))
         self.role = aws.iam.Role(
             f"{name}-role",
             name=names.iam_role(args.workload),
@@ -111,6 +129,11 @@ class WorkloadIdentity(pulumi.ComponentResource):
             max_session_duration=3600,
             tags={**ctx.tags, "workload": args.workload},
             opts=pulumi.ResourceOptions(parent=self))
+        self.role_name = self.role.name
+        if not cluster.serving:  # no cluster: no ServiceAccount
+            self.service_account_name = pulumi.Output.from_input(account)
+            self.register_outputs({"role": self.role, "role_name": self.role_name})
+            return
         labels = {**ctx.labels, "app.kubernetes.io/name": args.workload}
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
@@ -122,7 +145,6 @@ class WorkloadIdentity(pulumi.ComponentResource):
             },
             automount_service_account_token=False,
             opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider))
-        self.role_name = self.role.name
         self.service_account_name = service_account.metadata.apply(object_name)
         self.register_outputs({"role": self.role, "role_name": self.role_name,
                                "service_account_name": self.service_account_name})

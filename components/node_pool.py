@@ -15,7 +15,8 @@ permissions belong to the ``aws-node`` service account (IRSA), not to the node.
 The node group itself is :class:`components.cluster.NodePool`, the one hardened
 managed node group (launch template, IMDS options, encrypted root volume) every cluster of
 the platform uses; this component adds what makes it the tenant's: its label and taint,
-its own node role and its own volume key.
+its own node role and its own volume key. An offboarded tenant's pool keeps only its
+volume key (and alias): no nodes, no node role.
 """
 
 from __future__ import annotations
@@ -84,10 +85,14 @@ class TenantNodePool(pulumi.ComponentResource):
                 lambda account: json.dumps(volume_key_policy(
                     account, cluster.partition, admin_role_arn=docs.platform_admin_role_arn(
                         cluster.partition, account, ctx.environment)))),
-            tags=tags,
-            opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True))
+            tags=tags, opts=ctx.data_options(self))
         aws.kms.Alias(f"{name}-volume-key-alias", name=names.kms_alias("nodes"),
                       target_key_id=self.volume_key.key_id, opts=child)
+        if ctx.retired:
+            # Offboarded: the nodes go, the key (protected, retained, like every key of the
+            # tenant) stays until its data is destroyed (``offboard --destroy-data``).
+            self.register_outputs({"volume_key": self.volume_key})
+            return
 
         self.role = aws.iam.Role(
             f"{name}-role", name=names.node_role,

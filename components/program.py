@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from components.admission import PlatformAdmission, PlatformAdmissionArgs
 from components.chatbot import ChatbotStack, ChatbotStackArgs, chatbot_url
-from components.cluster import CELL_WORKLOAD_POOL, TenantCluster, TenantClusterArgs
+from components.cluster import CELL_WORKLOAD_POOL, ClusterMode, TenantCluster, TenantClusterArgs
 from components.context import ClusterRef, TenantContext
 from components.database import (
     EMPTY_CELL_DATABASE_SIZE,
@@ -90,7 +90,9 @@ def build_cell(spec: StackSpec) -> None:
         size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)),
         opts)
     for tenant in spec.tenants:
-        build_tenant(_context(spec, tenant), cluster, database.ref, opts)
+        ctx = _context(spec, tenant)
+        if not ctx.data_destroyed:  # its data destroyed: nothing of it is declared any more
+            build_tenant(ctx, cluster, database.ref, opts)
 
 
 # --- dedicated (tenant-<id>) ----------------------------------------------------------
@@ -99,6 +101,8 @@ def build_dedicated(spec: StackSpec) -> None:
     ctx = _context(spec, spec.tenants[0])
     if ctx.tenant.network_cidr is None:
         raise ValueError(f"dedicated tenant {ctx.id!r} has no network_cidr: the registry allocates one")
+    if ctx.data_destroyed:  # offboarded, data destroyed: the stack declares nothing
+        return
     # The tenant's own names (roles, keys, aliases, cluster) and tags on every resource,
     # in the tenant's own account (its stack's provider).
     provider = stack_provider(spec)
@@ -107,8 +111,15 @@ def build_dedicated(spec: StackSpec) -> None:
         workload_pool=ctx.tenant.plan.node_pool, tags=ctx.tags, deploy_runner=spec.deploy_runner,
         availability_zone_ids=spec.zone_ids,
         # The tenant's own account holds only this stack: it owns the Auto Scaling role.
-        autoscaling_role="declare"))
+        autoscaling_role="declare", mode=dedicated_cluster_mode(ctx), release_data=ctx.releasing_data))
     build_tenant(ctx, cluster, opts=pulumi.ResourceOptions(providers=[provider]))
+
+
+def dedicated_cluster_mode(ctx: TenantContext) -> ClusterMode:
+    """Active: serving; retiring: released (deletable next); offboarded: data only."""
+    if ctx.releasing_cluster:
+        return "released"
+    return "data" if ctx.retired else "serving"
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------
@@ -127,8 +138,8 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
         cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]),
         opts)
-    # A retired (offboarded) tenant keeps its data only: no pool, no virtual cluster.
-    if has_dedicated_pool(ctx.tier) and not ctx.retired:
+    # A retired (offboarded) tenant keeps its data only: its pool's key, no nodes, no vcluster.
+    if has_dedicated_pool(ctx.tier):
         TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
     if ctx.tier is Tier.VCLUSTER and not ctx.retired:
         TenantVCluster(f"{ctx.id}-vcluster",
@@ -184,6 +195,8 @@ def _host_cluster(spec: StackSpec, provider: aws.Provider, args: TenantClusterAr
                         f"{naming.platform_admin_role(spec.environment)}")
     cluster = TenantCluster(args.names.cluster, dataclasses.replace(
         args, admin_principals={"platform-admin": admin}, kubeconfig_role_arn=admin), opts)
+    if args.mode == "data":  # no Kubernetes API: no admission, no add-ons
+        return cluster.ref()
     # Tenant admission (every cluster): tenant objects wait for it through the add-ons' provider.
     admission = PlatformAdmission(f"{args.names.cluster}-admission", PlatformAdmissionArgs(
         cluster=cluster.ref(), environment=spec.environment), opts)

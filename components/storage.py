@@ -23,6 +23,9 @@ Lifecycles and retention:
   lifecycle) is ``retain_on_delete`` too: removing a tenant from the program must leave
   its retained bucket exactly as locked down as it was, never strip its public-access
   block or policy on the way out.
+- ``tenantctl offboard --destroy-data`` (phase 1, :attr:`TenantContext.releasing_data`)
+  lifts all of that and sets ``force_destroy`` (a versioned bucket is deleted with every
+  version), so that the next update, which no longer declares them, deletes them.
 - Overwritten or deleted files stay recoverable for the plan's backup retention
   (``plan.database.backup_retention_days``, the one retention figure a plan has).
 """
@@ -50,13 +53,10 @@ ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_MULTIPART_DAYS = 7
 
 
-def _data_opts(parent: pulumi.Resource) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent, protect=True, retain_on_delete=True)
-
-
-def _config_opts(parent: pulumi.Resource,
+def _config_opts(ctx: TenantContext, parent: pulumi.Resource,
                  depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent, retain_on_delete=True, depends_on=depends_on)
+    # Retained with its bucket; released with it by ``offboard --destroy-data``.
+    return ctx.data_options(parent, pulumi.ResourceOptions(depends_on=depends_on), protect=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +100,7 @@ class TenantKey(pulumi.ComponentResource):
             bypass_policy_lockout_safety_check=False,
             policy=policy,
             tags={**ctx.tags, "purpose": args.purpose},
-            opts=_data_opts(self))
+            opts=ctx.data_options(self))
         alias = aws.kms.Alias(
             f"{name}-alias", name=ctx.names.kms_alias(args.purpose), target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self))
@@ -141,14 +141,16 @@ class TenantBucket(pulumi.ComponentResource):
         if not args.tenant_role_arns:
             raise ValueError(f"the files bucket of {ctx.id!r} needs at least one tenant role")
         names = ctx.names
+        self._ctx = ctx
 
-        logs = aws.s3.Bucket(f"{name}-logs", bucket=names.access_log_bucket, force_destroy=False,
-                             tags={**ctx.tags, "purpose": "access-logs"}, opts=_data_opts(self))
+        logs = aws.s3.Bucket(f"{name}-logs", bucket=names.access_log_bucket,
+                             force_destroy=ctx.releasing_data,
+                             tags={**ctx.tags, "purpose": "access-logs"}, opts=ctx.data_options(self))
         logs_locked = self._lock_down(f"{name}-logs", logs)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-logs-encryption", bucket=logs.bucket,
             rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
         self._versioning(f"{name}-logs", logs)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs-lifecycle", bucket=logs.bucket,
@@ -156,17 +158,18 @@ class TenantBucket(pulumi.ComponentResource):
                     "expiration": {"days": ACCESS_LOG_RETENTION_DAYS},
                     "noncurrent_version_expiration": {"noncurrent_days": 30},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_MULTIPART_DAYS}}],
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
 
-        files = aws.s3.Bucket(f"{name}-files", bucket=names.files_bucket, force_destroy=False,
-                              tags={**ctx.tags, "purpose": "files"}, opts=_data_opts(self))
+        files = aws.s3.Bucket(f"{name}-files", bucket=names.files_bucket,
+                              force_destroy=ctx.releasing_data,
+                              tags={**ctx.tags, "purpose": "files"}, opts=ctx.data_options(self))
         files_locked = self._lock_down(f"{name}-files", files)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-files-encryption", bucket=files.bucket,
             rules=[{"apply_server_side_encryption_by_default": {
                 "sse_algorithm": "aws:kms", "kms_master_key_id": args.key_arn},
                 "bucket_key_enabled": True}],
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
         self._versioning(f"{name}-files", files)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-files-lifecycle", bucket=files.bucket,
@@ -174,25 +177,25 @@ class TenantBucket(pulumi.ComponentResource):
                     "noncurrent_version_expiration": {
                         "noncurrent_days": ctx.tenant.plan.database.backup_retention_days},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_MULTIPART_DAYS}}],
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
 
         log_policy = pulumi.Output.all(logs.arn, files.arn, cluster.account_id).apply(
             lambda v: json.dumps(docs.access_log_bucket_policy(
                 log_bucket=v[0], source_bucket=v[1], account_id=v[2])))
         logs_policy = aws.s3.BucketPolicy(f"{name}-logs-policy", bucket=logs.bucket, policy=log_policy,
-                                          opts=_config_opts(self, depends_on=[logs_locked]))
+                                          opts=_config_opts(self._ctx, self, depends_on=[logs_locked]))
         aws.s3.BucketLogging(
             f"{name}-files-logging", bucket=files.bucket, target_bucket=logs.bucket,
             target_prefix=docs.ACCESS_LOG_PREFIX,
             target_object_key_format={"partitioned_prefix": {"partition_date_source": "EventTime"}},
-            opts=_config_opts(self, depends_on=[logs_policy]))
+            opts=_config_opts(self._ctx, self, depends_on=[logs_policy]))
         files_policy = pulumi.Output.all(files.arn, args.key_arn, cluster.account_id,
                                          *args.tenant_role_arns).apply(
             lambda v: json.dumps(docs.files_bucket_policy(
                 bucket=v[0], key_arn=v[1], tenant_role_arns=v[3:],
                 deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment))))
         aws.s3.BucketPolicy(f"{name}-files-policy", bucket=files.bucket, policy=files_policy,
-                            opts=_config_opts(self, depends_on=[files_locked]))
+                            opts=_config_opts(self._ctx, self, depends_on=[files_locked]))
 
         self.bucket_name = files.bucket
         self.bucket_arn = files.arn
@@ -206,13 +209,13 @@ class TenantBucket(pulumi.ComponentResource):
         """All four public-access blocks and ACLs disabled (bucket owner owns every object)."""
         aws.s3.BucketOwnershipControls(
             f"{prefix}-ownership", bucket=bucket.bucket, rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
         return aws.s3.BucketPublicAccessBlock(
             f"{prefix}-public-access-block", bucket=bucket.bucket, block_public_acls=True,
             block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
-            opts=_config_opts(self))
+            opts=_config_opts(self._ctx, self))
 
     def _versioning(self, prefix: str, bucket: aws.s3.Bucket) -> None:
         aws.s3.BucketVersioning(
             f"{prefix}-versioning", bucket=bucket.bucket,
-            versioning_configuration={"status": "Enabled"}, opts=_config_opts(self))
+            versioning_configuration={"status": "Enabled"}, opts=_config_opts(self._ctx, self))

@@ -138,11 +138,18 @@ class TenantNamespace(pulumi.ComponentResource):
                           else list(args.database_cidrs))
         ns_name, labels = ctx.names.namespace, ctx.labels
 
+        if not cluster.serving:
+            # A data-only stack (offboarded dedicated tenant) has no cluster: only the
+            # identity its bucket and key policies name stays (enabled_workloads).
+            self.namespace_name = pulumi.Output.from_input(ns_name)
+            self._identities(name, ctx, cluster)
+            return
+        keep = not (ctx.releasing_cluster or ctx.releasing_data)
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=m.namespace(ns_name, labels, cluster.kubernetes_version)["metadata"],
-            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, protect=True,
-                                        retain_on_delete=True))
+            opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider, protect=keep,
+                                        retain_on_delete=keep))
         inside = pulumi.ResourceOptions(parent=self, provider=cluster.provider, depends_on=[namespace])
         objects: list[tuple[str, m.Manifest]] = [
             ("quota", m.resource_quota(ns_name, labels, ctx.tenant.plan.quota)),
@@ -187,6 +194,9 @@ class TenantNamespace(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self))
 
         self.namespace_name = namespace.metadata.apply(object_name)
+        self._identities(name, ctx, cluster)
+
+    def _identities(self, name: str, ctx: TenantContext, cluster: ClusterRef) -> None:
         self.identities = {
             workload: WorkloadIdentity(
                 f"{name}-{workload}",

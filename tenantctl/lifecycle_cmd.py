@@ -1,4 +1,4 @@
-"""A tenant's life as commands: ``onboard``, ``offboard`` and ``status``.
+"""A tenant's life as commands: ``onboard``, ``offboard`` (:mod:`tenantctl.offboard`) and ``status``.
 
 ``tenantctl onboard ID --tier T --plan P [--hostname H] [--contact 'Name <email>'] ...``
 writes the tenant's file, records its placement, validates the registry, plans the stack
@@ -28,9 +28,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tenantctl import diff_cmd, diff_report, handover, planner
+from tenantctl import diff_cmd, diff_report, handover, offboard, planner
 from tenantctl.diff import diff_plans
-from tenants import placements
 from tenants.loader import LEDGER_FILE, Registry, load_registry
 from tenants.models import TenantRecord
 from tenants.problems import RegistryInvalid, problems_from_validation
@@ -72,12 +71,6 @@ def record_placements(registry: Registry,
     body = yaml.safe_dump({"tenants": dict(sorted(entries.items()))}, sort_keys=True)
     write_atomically(registry.directory / LEDGER_FILE, LEDGER_HEADER + body)
     return new
-
-
-def stack_of(registry: Registry, tenant_id: str, environment: str) -> StackSpec:
-    """The stack holding a tenant's current placement (a migrated one's kept placements are elsewhere)."""
-    name = placements.view_stack(registry.tenant(tenant_id))
-    return next(s for s in fleet_stacks(registry, environment) if s.name == name)
 
 
 def _stack_document(spec: StackSpec | None, *,
@@ -131,7 +124,7 @@ def cmd_onboard(args: argparse.Namespace, registry_dir: Path) -> int:
         path.unlink()  # nothing written: the registry is as it was
         raise
     after = load_registry(registry_dir)
-    spec = stack_of(after, args.id, args.environment)
+    spec = offboard.stack_of(after, args.id, args.environment)
     print(f"onboarded {args.id}: {path}" + "".join(
         f"; recorded {k}={v}" for a in recorded.values() for k, v in sorted(a.items())))
     print(f"stack {spec.name} ({spec.kind}, {len(spec.tenants)} tenant(s))")
@@ -178,78 +171,6 @@ def _apply(args: argparse.Namespace, registry: Registry, spec: StackSpec, create
     return EXIT_OK
 
 
-# --- offboard -------------------------------------------------------------------------------
-def kept_resources(document: dict[str, Any], tenant_id: str, *, dedicated: bool) -> list[str]:
-    """The tenant's data-bearing resources in a plan (protected or retained), as ``type name``.
-
-    In a tenant's own stack every resource is the tenant's, platform-looking ones too.
-    """
-    diff = diff_plans(document, {"version": planner.PLAN_VERSION, "stacks": []})
-    return sorted(f"{c.type} {c.name}" for c in diff.changes
-                  if c.keeps_data and (dedicated or c.tenant == tenant_id))
-
-
-def lifecycle_block(kept: Iterable[str], on: str) -> str:
-    """The ``lifecycle`` section ``offboard`` appends to a tenant file (comments above stay)."""
-    body = yaml.safe_dump({"lifecycle": {"state": "offboarded", "offboarded_on": on, "data": "kept",
-                                         "kept": list(kept)}}, sort_keys=False, width=200)
-    return ("# Offboarded by `tenantctl offboard`: workloads retired; the data below is kept\n"
-            "# (protected, retained) until an explicit, recorded destruction.\n" + body)
-
-
-def cmd_offboard(args: argparse.Namespace, registry_dir: Path) -> int:
-    """Retire a tenant's workloads and keep its data, recorded in its file; show the diff."""
-    import datetime as dt
-
-    before = load_registry(registry_dir)
-    try:
-        tenant = before.tenant(args.id)
-    except KeyError:
-        _err(f"tenant {args.id!r} is not in the registry {registry_dir}")
-        return EXIT_INVALID
-    if not tenant.record.lifecycle.active:
-        print(f"{args.id} is already offboarded ({tenant.record.lifecycle.offboarded_on}); "
-              f"kept: {len(tenant.record.lifecycle.kept)} resource(s)")
-        return EXIT_OK
-    spec = stack_of(before, args.id, args.environment)
-    base, _ = _stack_document(spec, policies=False)
-    kept = kept_resources(base, args.id, dedicated=spec.kind == "dedicated")
-    path = registry_dir / tenant.source
-    original = path.read_text(encoding="utf-8")
-    on = (args.today or dt.date.today().isoformat())
-    write_atomically(path, original.rstrip("\n") + "\n" + lifecycle_block(kept, on))
-    try:
-        after = load_registry(registry_dir)
-        head, plans = _stack_document(stack_of(after, args.id, args.environment), policies=True)
-    except Exception:
-        write_atomically(path, original)  # nothing half-done: the file is as it was
-        raise
-    diff = diff_plans(base, head, diff_cmd.allowed_data_loss(after))
-    print(f"offboarded {args.id} in {path.name}: workloads retired, {len(kept)} data resource(s) kept")
-    print(diff_report.markdown(diff) if args.markdown else diff_report.text(diff))
-    mandatory = [v for p in plans for v in p.violations if v["enforcement"] == "mandatory"]
-    for v in mandatory:
-        print(f"  [mandatory] {v['policy']} {spec.name}: {v['urn'].split('::')[-1]}: {v['message']}")
-    if diff.errors or mandatory:
-        write_atomically(path, original)
-        _err(f"offboarding {args.id} would lose data or break a fence: nothing recorded (file restored)")
-        return EXIT_VIOLATIONS
-    if not args.apply:
-        print("(recorded in the registry; add --apply to update the stack now, or let the deploy do it)")
-        return EXIT_OK
-    from tenantctl.automation import FleetRunner
-
-    runner = FleetRunner(work_root=Path(args.work_dir), pulumi_command=args.pulumi_command,
-                         registry=after.directory, parallel=1)
-    result = runner.run_one(spec, "up")
-    if not result.ok:
-        _err(f"tenantctl offboard: up of {spec.name} failed: {result.error} (the registry keeps the "
-             "offboarding: rerun with --apply)")
-        return EXIT_FAILED
-    print(f"up {spec.name}: ok")
-    return EXIT_OK
-
-
 # --- status ---------------------------------------------------------------------------------
 def status_rows(registry: Registry) -> list[dict[str, Any]]:
     """One row per tenant: where it lives and in which state."""
@@ -279,7 +200,7 @@ def cmd_status(args: argparse.Namespace, registry_dir: Path) -> int:
 
 
 def add_lifecycle_parsers(sub: Any, registry_opts: Any) -> None:
-    """Register ``onboard`` and ``status`` (``registry_opts`` adds --registry/--environment)."""
+    """Register ``onboard``, ``offboard`` and ``status`` (``registry_opts`` adds --registry/--environment)."""
     p = sub.add_parser("onboard", help="add a tenant: write its file, record, validate, plan, diff")
     registry_opts(p)
     p.add_argument("id", help="tenant id (DNS label, 3-30 characters)")
@@ -298,14 +219,7 @@ def add_lifecycle_parsers(sub: Any, registry_opts: Any) -> None:
     p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")
     p.set_defaults(lifecycle=cmd_onboard, pulumi_command=None)
 
-    p = sub.add_parser("offboard", help="retire a tenant's workloads; keep and record its data")
-    registry_opts(p)
-    p.add_argument("id", help="tenant id")
-    p.add_argument("--markdown", action="store_true", help="print the diff as Markdown")
-    p.add_argument("--apply", action="store_true", help="update the tenant's stack now (Automation API)")
-    p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")
-    p.add_argument("--today", help=argparse.SUPPRESS)  # tests pin the recorded date
-    p.set_defaults(lifecycle=cmd_offboard, pulumi_command=None)
+    offboard.add_parser(sub, registry_opts)
 
     p = sub.add_parser("status", help="the fleet: tenant, tier, plan, placement, host, state")
     registry_opts(p)

@@ -31,6 +31,25 @@ def _pool(res: Resource) -> Iterator[str]:
             return
 
 
+def _data_only_tenant(resources: Sequence[Resource], cfg: RuleConfig) -> dict[str, str | None]:
+    """The one tenant of a stack without Kubernetes (an offboarded dedicated tenant's data).
+
+    With no namespace to judge by, the stack's tenant is the one every tagged resource
+    names, with the one tier they all give, and only if this stack holds that tier: two
+    tenants, two tiers or a tier the stack does not hold still fail as before.
+    """
+    pairs = {(text(labels.get(tenancy.LABEL_TENANT)), text(labels.get(tenancy.LABEL_TIER)))
+             for labels in (tenancy.owner_labels(r.type, r.props) for r in resources
+                            if not tenancy.is_helm(r.type))
+             if labels.get(tenancy.LABEL_TENANT) is not None}
+    if len(pairs) != 1:
+        return {}
+    ((tenant, tier),) = pairs
+    if tenant is None or tenancy.TIER_LETTER.get(tier or "") not in cfg.tiers:
+        return {}
+    return {tenant: tier}
+
+
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     if not cfg.tiers:
         return
@@ -38,6 +57,7 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
     every_tier = RuleConfig(scope=cfg.scope, tiers=frozenset(TIER_LETTERS), options=cfg.options)
     tiers = {ns.tenant: text(kube.labels(ns.resource.props).get(tenancy.LABEL_TIER))
              for ns in stackview.tenant_namespaces(resources, every_tier)}
+    tiers = tiers or _data_only_tenant(resources, cfg)
     for res in resources:
         if tenancy.is_helm(res.type) or not every_tier.applies(res):
             continue

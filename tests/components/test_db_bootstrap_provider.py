@@ -223,6 +223,27 @@ def test_delete_offboards_and_keeps_data(pg: PgServer, secrets: FakeSecretsManag
                             ).fetchall() == [("kept",)]
 
 
+def test_delete_after_destroy_data_was_recorded_drops_the_schema(pg: PgServer,
+                                                                  secrets: FakeSecretsManager) -> None:
+    """``offboard --destroy-data`` phase 1 sets ``drop_data_on_delete``; phase 2's delete drops."""
+    db = pg.new_database()
+    provider = TenantDatabaseBootstrapProvider()
+    state = provider.create(props(pg, db, "leaver")).outs
+    assert state is not None
+    schema = TenantDbNames.of("leaver").schema
+    with psycopg.connect(pg.dsn(db, state["role"], password_for("leaver")), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE TABLE {}.docs AS SELECT 'gone' AS body").format(sql.Identifier(schema)))
+    released = {**state, "active": False, "drop_data_on_delete": True}
+    provider.update(f"{db}/{state['role']}", state, released)  # phase 1: data still there
+    with pg.superuser(db) as conn:
+        assert conn.execute(sql.SQL("SELECT body FROM {}.docs").format(sql.Identifier(schema))
+                            ).fetchall() == [("gone",)]
+    provider.delete(f"{db}/{state['role']}", released)  # phase 2
+    with pg.superuser(db) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s", (schema,)
+                            ).fetchone() == (0,)
+
+
 @pytest.fixture
 def rotated_admin(pg: PgServer) -> Iterator[str]:
     """RDS rotated the master password after the last ``pulumi up``: the admin's password

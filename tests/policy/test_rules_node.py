@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from policy.rules import iso_meta_01, iso_node_02, iso_node_03, iso_ns_01, iso_ns_02
+from tenants import naming
 from tests.policy import fixtures as f
 from tests.policy.cases import Case, adding, alone, changing, check, evaluate, one, params, stack_edit
 
@@ -159,3 +160,32 @@ def test_platform_objects_outside_default_are_not_ns01s_business(type_: str,
                                                                   metadata: dict[str, Any]) -> None:
     res = f.resource(type_, metadata["name"], {"kind": type_.rsplit(":", 1)[-1], "metadata": metadata})
     assert [v for v in evaluate([res]) if v["policy"] == "ISO-NS-01"] == []
+
+
+# --- ISO-META-01 in a stack without Kubernetes (an offboarded dedicated tenant's data) -------------
+def _tagged(name: str, tenant: str, tier: str) -> dict[str, Any]:
+    return f.resource("aws:s3/bucket:Bucket", name, {"bucket": name, "tags": {
+        naming.LABEL_TENANT: tenant, naming.LABEL_TIER: tier, "managed-by": "tenant-platform",
+        "environment": f.ENV}})
+
+
+def _meta01(resources: list[dict[str, Any]], kind: str = "dedicated") -> list[str]:
+    return [v["message"] for v in evaluate(resources, kind=kind) if v["policy"] == "ISO-META-01"]
+
+
+def test_a_data_only_dedicated_stack_of_one_tenant_passes_meta01() -> None:
+    # Judged at all: the same resource in a cell (which holds no cluster tier) fails.
+    assert _meta01([_tagged("delta-files", "delta", "cluster")], kind="shared") == [
+        iso_meta_01.MSG_UNKNOWN_TENANT]
+    data_only = [_tagged("delta-files", "delta", "cluster"), _tagged("delta-logs", "delta", "cluster")]
+    assert _meta01(data_only) == []
+
+
+@pytest.mark.parametrize("resources", [
+    [_tagged("delta-files", "delta", "cluster"), _tagged("acme-files", "acme", "cluster")],
+    [_tagged("delta-files", "delta", "cluster"), _tagged("delta-logs", "delta", "namespace")],
+    [_tagged("delta-files", "delta", "namespace")],
+], ids=["two-tenants", "two-tiers", "tier-the-stack-does-not-hold"])
+def test_without_a_namespace_anything_but_one_tenant_of_the_stacks_tier_still_fails(
+        resources: list[dict[str, Any]]) -> None:
+    assert iso_meta_01.MSG_UNKNOWN_TENANT in _meta01(resources)

@@ -195,8 +195,10 @@ def _stack_plan(registry: Path, stack: str, tmp: Path) -> dict:
     return json.loads((out / "plan.json").read_text())["stacks"][0]
 
 
-@pytest.mark.parametrize(("tenant", "stack"), [("alpha", "shared-f1"), ("delta", "tenant-delta")],
-                         ids=["shared-tier", "cluster-tier"])
+# A dedicated (cluster-tier) tenant's two-phase offboarding: tests/tenantctl/test_offboard.py.
+@pytest.mark.parametrize(("tenant", "stack"), [("alpha", "shared-f1"), ("bravo", "shared-f1"),
+                                             ("charlie", "shared-f1")],
+                         ids=["namespace-tier", "node-tier", "vcluster-tier"])
 def test_offboarding_retires_workloads_keeps_every_data_resource_and_records_them(
         registry, tmp_path, tenant, stack):
     before = _stack_plan(registry, stack, tmp_path)
@@ -239,8 +241,8 @@ def test_offboarding_keeps_the_tenant_and_its_placement(registry):
 
 def test_offboard_apply_updates_exactly_that_stack(registry, tmp_path):
     fake = FakePulumi()
-    assert offboard(registry, "delta", "--apply", fake=fake, tmp=tmp_path) == 0
-    assert [c[c.index("--stack") + 1] for c in fake.ran("up")] == ["tenant-delta"]
+    assert offboard(registry, "bravo", "--apply", fake=fake, tmp=tmp_path) == 0
+    assert [c[c.index("--stack") + 1] for c in fake.ran("up")] == ["shared-f1"]
     assert not fake.ran("destroy")
 
 
