@@ -100,7 +100,17 @@ class Move:
     def ups(self, step: str) -> tuple[str, ...]:
         """The stacks a step runs ``pulumi up`` on."""
         return {"target-up": (self.target_stack,), "switch": (self.target_stack,),
-                "retire-source": (self.source_stack,), "up": (self.source_stack,)}.get(step, ())
+                "retire-source": (self.source_stack,), "up": (self.source_stack,),
+                "finish": self.finish_ups}.get(step, ())
+
+    @property
+    def finish_ups(self) -> tuple[str, ...]:
+        """A dedicated source is released at retire-source and becomes data-only at finish.
+
+        (Its EKS deletion protection and protected namespace cannot go in the update that
+        lifts them: the same two updates as ``tenantctl offboard`` of a dedicated tenant.)
+        """
+        return (self.source_stack,) if self.between_stacks and self.source.tier is Tier.CLUSTER else ()
 
     def as_json(self) -> dict[str, Any]:
         """The move as the state file keeps it."""

@@ -271,7 +271,10 @@ def _finish(services: Services, move: mp.Move) -> dict[str, Any]:
     record = registry.tenant(move.tenant).record
     if not any(p.tier is move.source.tier and p.generation == move.source.generation for p in record.kept):
         raise StepFailed(f"{move.tenant}.yaml does not keep the source placement")
-    return {"kept": move.source_stack}
+    detail: dict[str, Any] = {"kept": move.source_stack}
+    for stack in move.finish_ups:  # a dedicated source: now data-only
+        detail["up"] = _up(services, move, stack)
+    return detail
 
 
 def run_step(step: str, state: State, services: Services) -> dict[str, Any]:

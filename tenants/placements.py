@@ -33,6 +33,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: What a retired view's record says: offboarded, its data kept.
 _RETIRED = Lifecycle(state=State.OFFBOARDED, data=DataDisposition.KEPT)
+#: A dedicated source just switched away from: its workloads go, its cluster is released
+#: (EKS deletion protection and the namespace's ``protect`` lifted). Pulumi cannot delete what
+#: it still protects in the update that stops protecting it, so the stack becomes data-only
+#: (``_RETIRED``) only in the next update, when the migration finishes and the placement is kept.
+_RELEASING = Lifecycle(state=State.RETIRING, data=DataDisposition.KEPT)
 
 
 def stack_name(tenant_id: str, tier: Tier, cell: str | None) -> str:
@@ -58,12 +63,12 @@ def left(record: TenantRecord) -> list[tuple[Placement, bool]]:
 
 
 def _view(tenant: ResolvedTenant, settings: PlatformSettings, placement: Placement, *,
-          active: bool, serving: bool) -> ResolvedTenant:
+          active: bool, serving: bool, lifecycle: Lifecycle = _RETIRED) -> ResolvedTenant:
     record = tenant.record.model_copy(update={
         "tier": placement.tier, "cell": placement.cell, "account": placement.account,
         "network_cidr": placement.network_cidr, "generation": placement.generation,
         "migration": None, "kept": (),
-        **({} if active else {"lifecycle": _RETIRED})})
+        **({} if active else {"lifecycle": lifecycle})})
     return dataclasses.replace(
         tenant, record=record, cell=placement.cell, network_cidr=placement.network_cidr,
         account=accounts.tenant_account(settings, placement.tier, placement.account, placement.cell),
@@ -74,8 +79,12 @@ def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTe
     """The tenant as each stack that declares it sees it: current placement first."""
     moving = tenant.record.migration is not None and tenant.record.migration.state is MigrationState.MOVING
     out = [dataclasses.replace(tenant, serving=not moving)]
-    out += [_view(tenant, settings, placement, active=active, serving=active)
-            for placement, active in left(tenant.record)]
+    migration = tenant.record.migration
+    for placement, active in left(tenant.record):
+        releasing = (migration is not None and placement is migration.source
+                     and migration.state is MigrationState.SWITCHED and placement.tier is Tier.CLUSTER)
+        out.append(_view(tenant, settings, placement, active=active, serving=active,
+                         lifecycle=_RELEASING if releasing else _RETIRED))
     return out
 
 
