@@ -3,7 +3,7 @@ after a failure at every step, and the tenant's data kept on both sides.
 
 Pulumi is reached through its own seam (an injected PulumiCommand, ``FakePulumi``); the
 two database servers and the S3 buckets are fakes whose contents the tests compare (the
-real two-server schema copy is tenantctl/schema_copy.py's own test).
+real copier between two real servers: test_migrate_pg.py).
 """
 
 from __future__ import annotations
