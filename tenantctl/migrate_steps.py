@@ -250,11 +250,11 @@ def schema_failure(exc: sc.SchemaCopyError, move: mp.Move) -> StepFailed:
                           f"if the schema was dropped since, `tenantctl db bootstrap --dsn TARGET --tenant "
                           f"{move.tenant}` recreates it")
     if isinstance(exc, sc.TargetNotEmpty):
-        return StepFailed(f"{str(exc).replace('overwrite=True', '--overwrite-target')}: the copy changed "
-                          f"nothing. Check that "
-                          f"--target-dsn is {move.target_stack}'s database server; if what it holds is "
-                          "an earlier or tampered copy (the target does not serve before the switch), "
-                          "rerun with --redo copy-data --overwrite-target to replace it")
+        refusal = str(exc).replace("overwrite=True", "--overwrite-target")  # the CLI's spelling
+        return StepFailed(f"{refusal}: the copy changed nothing. Check that --target-dsn is "
+                          f"{move.target_stack}'s database server; if what it holds is an earlier or "
+                          "tampered copy (the target does not serve before the switch), rerun with "
+                          "--redo copy-data --overwrite-target to replace it")
     if isinstance(exc, sc.SourceSchemaMissing):
         return StepFailed(f"{exc}: check that --source-dsn is {move.source_stack}'s database server")
     if isinstance(exc, sc.UnsupportedObjects):
