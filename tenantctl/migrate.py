@@ -1,7 +1,7 @@
 """``tenantctl migrate ID --to TIER``: move a tenant to another tier, in resumable steps.
 
 ``tenantctl migrate ID --to TIER [--cell C] [--account A] [--dry-run | --apply]
-[--source-dsn DSN --target-dsn DSN] [--state FILE] [--redo STEP] [--json]``
+[--source-dsn DSN --target-dsn DSN] [--overwrite-target] [--state FILE] [--redo STEP] [--json]``
 
 Without ``--apply`` (or with ``--dry-run``) it prints the move, its steps and each step's
 diff, planned offline from the registry each step writes, and changes nothing. With
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tenantctl import diff_report
+from tenantctl import diff_report, schema_copy
 from tenantctl import migrate_plan as mp
 from tenantctl import migrate_steps as ms
 from tenants.loader import load_registry
@@ -42,12 +41,14 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
-def default_schema_copier() -> ms.SchemaCopier | None:
-    """``tenantctl.schema_copy.copy_schema`` when this build has it (else the copy step fails)."""
-    try:
-        return getattr(importlib.import_module("tenantctl.schema_copy"), "copy_schema", None)
-    except ImportError:
-        return None
+def default_schema_copier() -> ms.SchemaCopier:
+    """The psycopg copier of :mod:`tenantctl.schema_copy`."""
+    return schema_copy.copy_schema
+
+
+def default_schema_verifier() -> ms.SchemaVerifier:
+    """:func:`tenantctl.schema_copy.verify_schema`: reads both servers again, writes nothing."""
+    return schema_copy.verify_schema
 
 
 def default_object_copier() -> ms.ObjectCopier:
@@ -101,10 +102,12 @@ def _print_plan(move: mp.Move, state: ms.State | None, plans: mp.StepPlans | Non
 
 def _services(args: argparse.Namespace, registry_dir: Path) -> ms.Services:
     copier = args.copy_schema if args.copy_schema is not None else default_schema_copier()
+    verifier = args.verify_schema if args.verify_schema is not None else default_schema_verifier()
     objects = args.copy_objects if args.copy_objects is not None else default_object_copier()
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     return ms.Services(registry=registry_dir, work_dir=Path(args.work_dir),
                        pulumi_command=args.pulumi_command, copy_schema=copier, copy_objects=objects,
+                       verify_schema=verifier, overwrite_target=args.overwrite_target,
                        source_dsn=args.source_dsn or os.environ.get(SOURCE_DSN_ENV),
                        target_dsn=args.target_dsn or os.environ.get(TARGET_DSN_ENV), today=today,
                        report=_err)
@@ -231,9 +234,13 @@ def add_migrate_parser(sub: Any, registry_opts: Callable[[argparse.ArgumentParse
     mode.add_argument("--apply", action="store_true", help="run the steps (resumes a stopped run)")
     p.add_argument("--source-dsn", help=f"admin conninfo of the source database server (${SOURCE_DSN_ENV})")
     p.add_argument("--target-dsn", help=f"admin conninfo of the target database server (${TARGET_DSN_ENV})")
+    p.add_argument("--overwrite-target", action="store_true",
+                   help="copy-data: replace what the target schema holds (before the switch only: "
+                        "an earlier or tampered copy; never a target that serves)")
     p.add_argument("--state", help="state file (default .tenantctl/migrations/<id>.json)")
     p.add_argument("--redo", help="run this step and the later ones again (after fixing what it found)")
     p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
     p.add_argument("--today", help=argparse.SUPPRESS)  # tests pin the recorded date
-    p.set_defaults(lifecycle=cmd_migrate, pulumi_command=None, copy_schema=None, copy_objects=None)
+    p.set_defaults(lifecycle=cmd_migrate, pulumi_command=None, copy_schema=None, verify_schema=None,
+                   copy_objects=None)

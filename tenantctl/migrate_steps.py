@@ -10,8 +10,9 @@ kernel releases when the process ends).
 
 Every step is followed by its check; a failed check is a failed step, and nothing after
 it runs. Steps that talk to Pulumi go through :class:`tenantctl.automation.FleetRunner`,
-so the CLI is reached only through its injectable ``PulumiCommand``; the data copies go
-through injected copiers (:class:`Services`).
+so the CLI is reached only through its injectable ``PulumiCommand``; the data copies and
+the schema's verification go through injected callables (:class:`Services`; the CLI's are
+:mod:`tenantctl.schema_copy` and :mod:`tenantctl.object_copy`).
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tenantctl import migrate_plan as mp
+from tenantctl import schema_copy as sc
 from tenantctl.automation import FleetRunner
 from tenants import naming
 from tenants.loader import Registry, load_registry
@@ -35,11 +37,24 @@ from tenants.stacks import StackSpec, fleet_stacks
 
 STATE_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed")
-#: ``copy_schema(source_conninfo, target_conninfo, schema, target_schema=None, progress=None)``
-#: returning a report with ``.ok`` (tenantctl/schema_copy.py).
-SchemaCopier = Callable[..., Any]
 #: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``.
 ObjectCopier = Callable[[str, str], Any]
+
+
+class SchemaCopier(Protocol):
+    """:func:`tenantctl.schema_copy.copy_schema`'s signature (mypy holds every copier to it)."""
+
+    def __call__(self, source: str, target: str, schema: str, *, target_schema: str | None = None,
+                 progress: sc.Progress | None = None, overwrite: bool = False) -> sc.CopyReport:
+        """Copy ``schema`` from ``source`` to ``target`` (libpq admin conninfos); the final check."""
+
+
+class SchemaVerifier(Protocol):
+    """:func:`tenantctl.schema_copy.verify_schema`'s signature: compares, writes nothing."""
+
+    def __call__(self, source: str, target: str, schema: str, *,
+                 target_schema: str | None = None) -> sc.CopyReport:
+        """Compare ``schema`` on both servers."""
 
 
 class StepFailed(Exception):
@@ -58,7 +73,10 @@ class Services:
     work_dir: Path
     pulumi_command: Any = None
     copy_schema: SchemaCopier | None = None
+    verify_schema: SchemaVerifier | None = None
     copy_objects: ObjectCopier | None = None
+    #: ``copy_schema(overwrite=True)``: replace whatever the target schema holds (--overwrite-target).
+    overwrite_target: bool = False
     source_dsn: str | None = None
     target_dsn: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
@@ -186,7 +204,10 @@ def report_json(report: Any) -> dict[str, Any]:
 
 
 def mismatches(detail: Any, where: str = "") -> list[str]:
-    """Every ``source_X``/``target_X`` pair (rows, checksum, objects, bytes...) that differs."""
+    """Every ``source_X``/``target_X`` pair (objects, bytes, checksum...) of a report that differs.
+
+    The object copier's report spelling; the schema's checks are typed (:func:`schema_mismatches`).
+    """
     found: list[str] = []
     if isinstance(detail, Mapping):
         label = str(detail.get("name") or detail.get("table") or where)
@@ -203,15 +224,62 @@ def mismatches(detail: Any, where: str = "") -> list[str]:
     return found
 
 
+def schema_mismatches(report: sc.CopyReport) -> list[str]:
+    """What differs in a schema copy's report: per table, per sequence, per definition."""
+    found = []
+    for t in report.tables:
+        if t.rows_target is None:
+            found.append(f"table {t.table}: missing on the target")
+        elif not t.ok:
+            rows = f"rows {t.rows_source} != {t.rows_target}" if t.rows_source != t.rows_target else ""
+            sums = "" if t.checksum_source == t.checksum_target else "checksums differ"
+            found.append(f"table {t.table}: {', '.join(filter(None, (rows, sums)))}")
+    for q in report.sequences:
+        if not q.ok:
+            found.append(f"sequence {q.sequence}: next value {q.next_source} != "
+                         f"{'missing' if q.next_target is None else q.next_target}")
+    return found + list(report.problems)
+
+
+def schema_failure(exc: sc.SchemaCopyError, move: mp.Move) -> StepFailed:
+    """One line an operator can act on, for each way the schema copy refuses or fails."""
+    if isinstance(exc, sc.TargetNotReady):
+        return StepFailed(f"the target is not ready: {exc}. The target-up step's database bootstrap "
+                          f"(stack {move.target_stack}) creates the tenant's schema on that stack's server: "
+                          f"--target-dsn must be its admin connection to database {naming.DB_NAME!r}; "
+                          f"if the schema was dropped since, `tenantctl db bootstrap --dsn TARGET --tenant "
+                          f"{move.tenant}` recreates it")
+    if isinstance(exc, sc.TargetNotEmpty):
+        refusal = str(exc).replace("overwrite=True", "--overwrite-target")  # the CLI's spelling
+        return StepFailed(f"{refusal}: the copy changed nothing. Check that --target-dsn is "
+                          f"{move.target_stack}'s database server; if what it holds is an earlier or "
+                          "tampered copy (the target does not serve before the switch), rerun with "
+                          "--redo copy-data --overwrite-target to replace it")
+    if isinstance(exc, sc.SourceSchemaMissing):
+        return StepFailed(f"{exc}: check that --source-dsn is {move.source_stack}'s database server")
+    if isinstance(exc, sc.UnsupportedObjects):
+        return StepFailed(f"{exc}; nothing was written: remove or replace them on the source, then rerun")
+    if isinstance(exc, sc.CopyFailed):
+        return StepFailed(f"{exc} (run the same command again: the copy resumes)")
+    return StepFailed(str(exc))
+
+
 def _copy(services: Services, move: mp.Move) -> dict[str, Any]:
     if services.copy_schema is None or not services.source_dsn or not services.target_dsn:
         raise StepFailed("copying the schema needs a schema copier and --source-dsn/--target-dsn")
     registry = load_registry(services.registry)
     tenant = registry.tenant(move.tenant)
-    schema = naming.db_schema_name(move.tenant)
-    detail: dict[str, Any] = {"schema": report_json(services.copy_schema(
-        services.source_dsn, services.target_dsn, schema, None,
-        lambda message: services.report(f"  copy {schema}: {message}")))}
+    schema = naming.db_schema_name(move.tenant)  # the same name on both servers (no generation)
+    try:
+        report = services.copy_schema(services.source_dsn, services.target_dsn, schema,
+                                      progress=lambda message: services.report(f"  copy {schema}: {message}"),
+                                      overwrite=services.overwrite_target)
+    except sc.SchemaCopyError as exc:
+        raise schema_failure(exc, move) from None
+    detail: dict[str, Any] = {"schema": report.summary()}
+    if not report.ok:
+        raise StepFailed(f"the schema copy of {schema} does not match its source: "
+                         + "; ".join(schema_mismatches(report)))
     if tenant.record.features.fileserver:
         if services.copy_objects is None:
             raise StepFailed("copying the tenant's files needs an object copier")
@@ -219,17 +287,28 @@ def _copy(services: Services, move: mp.Move) -> dict[str, Any]:
         target_bucket = tenant.names(move.environment).files_bucket
         detail["files"] = {"source_bucket": source_bucket, "target_bucket": target_bucket,
                            "report": report_json(services.copy_objects(source_bucket, target_bucket))}
-    if not all(part.get("ok", part.get("report", {}).get("ok")) for part in detail.values()):
-        raise StepFailed(f"the copy reported a failure: {json.dumps(detail)[:500]}")
+        if not detail["files"]["report"]["ok"]:
+            raise StepFailed(f"the file copy reported a failure: {json.dumps(detail['files'])[:500]}")
     return detail
 
 
-def _verify(state: State) -> dict[str, Any]:
-    copied = state.steps["copy-data"]["detail"]
-    found = mismatches({k: v.get("report", v) for k, v in copied.items()})
-    if not copied or found:
-        raise StepFailed("the copy does not match its source: " + ("; ".join(found) or "nothing was copied"))
-    return {"compared": sorted(copied)}
+def _verify(services: Services, state: State) -> dict[str, Any]:
+    """Compare both servers again (not the copy's own report) and the copied buckets' report."""
+    move = state.move
+    if services.verify_schema is None or not services.source_dsn or not services.target_dsn:
+        raise StepFailed("verifying the schema needs a schema verifier and --source-dsn/--target-dsn")
+    schema = naming.db_schema_name(move.tenant)
+    try:
+        report = services.verify_schema(services.source_dsn, services.target_dsn, schema)
+    except sc.SchemaCopyError as exc:
+        raise schema_failure(exc, move) from None
+    found = [] if report.ok else [f"schema {schema}: {m}" for m in schema_mismatches(report)]
+    files = state.steps["copy-data"]["detail"].get("files")
+    if files is not None:
+        found += mismatches(files["report"], "files")
+    if found:
+        raise StepFailed("the target does not match the source: " + "; ".join(found))
+    return {"schema": report.summary(), **({"files": files["report"]} if files is not None else {})}
 
 
 def _recorded(registry: Registry, move: mp.Move) -> bool:
@@ -289,7 +368,7 @@ def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
     if step == "copy-data":
         return _copy(services, move)
     if step == "verify":
-        return _verify(state)
+        return _verify(services, state)
     if step == "switch":
         return _switch(services, move)
     if step in ("retire-source", "up"):

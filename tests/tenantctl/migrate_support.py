@@ -21,6 +21,7 @@ import yaml
 
 from tenantctl import migrate_steps as ms
 from tenantctl.object_copy import ObjectCopyReport, copy_objects
+from tenantctl.schema_copy import CopyReport, TableCheck
 from tests.conftest import FIXTURE_FLEET
 from tests.tenantctl.fake_pulumi import FakePulumi
 
@@ -45,37 +46,39 @@ def _checksum(rows: list[Any]) -> str:
 
 
 @dataclass
-class Report:
-    """A schema copy report shaped like tenantctl/schema_copy.py's (ok, tables)."""
-
-    ok: bool
-    tables: list[dict[str, Any]]
-
-
-@dataclass
 class FakeDatabases:
-    """Two database servers as dictionaries: conninfo -> schema -> table -> rows."""
+    """Two database servers as dictionaries: conninfo -> schema -> table -> rows.
+
+    Its copier and verifier have schema_copy's signatures and return its real report types.
+    """
 
     servers: dict[str, dict[str, dict[str, list[Any]]]] = field(default_factory=dict)
     calls: list[tuple[str, str, str, str | None]] = field(default_factory=list)
-    #: Set to make the next copy lose a row (what ``verify`` must catch).
+    #: Set to make a row vanish from the target after the next copy (what ``verify`` must catch).
     drop_a_row: bool = False
 
-    def copy_schema(self, source: str, target: str, schema: str, target_schema: str | None = None,
-                    progress: Any = None) -> Report:
+    def copy_schema(self, source: str, target: str, schema: str, *, target_schema: str | None = None,
+                    progress: Any = None, overwrite: bool = False) -> CopyReport:
         self.calls.append((source, target, schema, target_schema))
         tables = deepcopy(self.servers[source][schema])
-        if self.drop_a_row:
-            self.drop_a_row = False
-            next(iter(tables.values())).pop()
         self.servers.setdefault(target, {})[target_schema or schema] = tables
         if progress is not None:
             progress(f"{len(tables)} table(s)")
-        source_tables = self.servers[source][schema]
-        return Report(ok=True, tables=[
-            {"name": name, "source_rows": len(rows), "target_rows": len(tables[name]),
-             "source_checksum": _checksum(rows), "target_checksum": _checksum(tables[name])}
-            for name, rows in sorted(source_tables.items())])
+        report = self.verify_schema(source, target, schema, target_schema=target_schema)
+        if self.drop_a_row:  # after the copy's own check: only verify, reading again, can see it
+            self.drop_a_row = False
+            next(iter(tables.values())).pop()
+        return report
+
+    def verify_schema(self, source: str, target: str, schema: str, *,
+                      target_schema: str | None = None) -> CopyReport:
+        theirs = self.servers.get(target, {}).get(target_schema or schema, {})
+        checks = []
+        for name, rows in sorted(self.servers[source][schema].items()):
+            other = theirs.get(name)
+            checks.append(TableCheck(name, len(rows), None if other is None else len(other), _checksum(rows),
+                                     None if other is None else _checksum(other)))
+        return CopyReport(schema, target_schema or schema, tuple(checks), ())
 
 
 class FakeS3:
@@ -109,7 +112,8 @@ def services(registry: Path, work: Path, fake: FakePulumi, databases: FakeDataba
         if message.startswith("["):
             fake.calls.append(["#step", message.split("] ", 1)[1].split(":", 1)[0]])
     return ms.Services(registry=registry, work_dir=work, pulumi_command=fake,
-                       copy_schema=databases.copy_schema, copy_objects=s3.copier,
+                       copy_schema=databases.copy_schema, verify_schema=databases.verify_schema,
+                       copy_objects=s3.copier,
                        source_dsn=SOURCE_DSN, target_dsn=TARGET_DSN, report=report, **extra)
 
 

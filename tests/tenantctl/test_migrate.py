@@ -3,7 +3,7 @@ after a failure at every step, and the tenant's data kept on both sides.
 
 Pulumi is reached through its own seam (an injected PulumiCommand, ``FakePulumi``); the
 two database servers and the S3 buckets are fakes whose contents the tests compare (the
-real two-server schema copy is tenantctl/schema_copy.py's own test).
+real copier between two real servers: test_migrate_pg.py).
 """
 
 from __future__ import annotations
@@ -217,6 +217,7 @@ def test_the_cli_resumes_from_its_state_file_and_reports_json(registry, tmp_path
     def main() -> int:
         args = cli.build_parser().parse_args(argv)
         args.pulumi_command, args.copy_schema, args.copy_objects = fake, databases.copy_schema, s3.copier
+        args.verify_schema = databases.verify_schema
         return int(args.lifecycle(args, registry))
     assert main() == 3
     state = json.loads((tmp_path / "m.json").read_text())
@@ -263,6 +264,7 @@ def test_a_finished_migration_is_archived_when_the_next_one_starts(registry, tmp
         args = cli.build_parser().parse_args(["migrate", "alpha", *extra, *argv])
         args.pulumi_command = FakePulumi()
         args.copy_schema, args.copy_objects = databases.copy_schema, s3.copier
+        args.verify_schema = databases.verify_schema
         return int(args.lifecycle(args, registry))
     assert main("--to", "vcluster") == 0
     assert main("--to", "vcluster") == 0  # the same request again: done, nothing runs or moves
