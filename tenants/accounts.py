@@ -70,7 +70,7 @@ def _account_problems(settings: PlatformSettings, tenants: Sequence[ResolvedTena
     return problems
 
 
-def serving_account(settings: PlatformSettings, tenant: ResolvedTenant) -> str | None:
+def _serving_account(settings: PlatformSettings, tenant: ResolvedTenant) -> str | None:
     """The account of the placement serving the tenant's host (a move's source until its switch)."""
     from tenants import placements  # placements builds its views with this module's accounts
 
@@ -90,7 +90,7 @@ def _zone_problems(settings: PlatformSettings, tenants: Sequence[ResolvedTenant]
                                     "is in no hosted zone the platform manages: list its zone under "
                                     "hosted_zones in _platform.yaml"))
             continue
-        account = serving_account(settings, tenant)
+        account = _serving_account(settings, tenant)
         if settings.hosted_zones and settings.zone_of(tenant.hostname, account) is None:
             problems.append(Problem(
                 tenant.source, "hostname", show_value(tenant.hostname),
