@@ -246,6 +246,11 @@ def _zones(partition: str, zone_ids: Sequence[str] = ()) -> str | list[str]:
     return f"arn:{partition}:route53:::hostedzone/*"
 
 
+def _read_records(partition: str, zone_ids: Sequence[str]) -> dict[str, Any]:
+    return {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
+            "Resource": _zones(partition, zone_ids)}
+
+
 def _lower(hostnames: Sequence[str]) -> list[str]:
     return sorted({h.lower().rstrip(".") for h in hostnames})
 
@@ -263,10 +268,9 @@ def cert_manager_dns_policy(hostnames: Sequence[str], partition: str = "aws",
         {"Sid": "FindZones", "Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"},
         {"Sid": "ReadChanges", "Effect": "Allow", "Action": "route53:GetChange",
          "Resource": f"arn:{partition}:route53:::change/*"},
-        {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
-         "Resource": _zones(partition, zone_ids)},
     ]
-    if hostnames:
+    if hostnames:  # a cluster serving no host (a move's target before its switch) reads no zone
+        statements.append(_read_records(partition, zone_ids))
         statements.append({
             "Sid": "WriteChallengeRecords", "Effect": "Allow", "Action": "route53:ChangeResourceRecordSets",
             "Resource": _zones(partition, zone_ids),
@@ -282,10 +286,9 @@ def external_dns_policy(hostnames: Sequence[str], partition: str = "aws",
     """Publish exactly this cluster's hosts (and their ownership TXT records)."""
     statements: list[dict[str, Any]] = [
         {"Sid": "ListZones", "Effect": "Allow", "Action": "route53:ListHostedZones", "Resource": "*"},
-        {"Sid": "ReadRecords", "Effect": "Allow", "Action": "route53:ListResourceRecordSets",
-         "Resource": _zones(partition, zone_ids)},
     ]
-    if hostnames:
+    if hostnames:  # a cluster serving no host (a move's target before its switch) reads no zone
+        statements.append(_read_records(partition, zone_ids))
         prefix = EXTERNAL_DNS_TXT_PREFIX.split("%", 1)[0]
         names = [n for h in _lower(hostnames) for n in (h, f"{prefix}*.{h}")]
         statements.append({

@@ -7,7 +7,8 @@ from the registry that step writes (:mod:`tenants.migration`), planned offline l
 change, so the printed diff of a step is what its ``up`` applies.
 
 Refusals (:class:`Refused`, exit 2) name the reason: a tenant that is not active, a target
-equal to the source, a ``cluster`` target without an account, a shared target in a stack
+equal to the source, a ``cluster`` target without an account, a move to another account
+without a hosted zone for the host there (with ``hosted_zones``), a shared target in a stack
 that still keeps an earlier placement of the tenant, a registry the move would make
 invalid (no cell with room, an account already used...), or a move the platform does not
 make (another cell of the same tier: its account-scoped names would be declared by two
@@ -29,12 +30,13 @@ import yaml
 
 from tenantctl import planner
 from tenantctl.diff import PlanDiff, diff_plans
-from tenants import migration, placements
+from tenants import accounts, migration, placements
 from tenants.lifecycle import data_loss_allowed
 from tenants.loader import LEDGER_FILE, Registry, load_registry
 from tenants.migration import Target
 from tenants.models import Placement, Tier
 from tenants.problems import RegistryInvalid
+from tenants.quotas import account_label
 from tenants.stacks import StackSpec, fleet_stacks
 
 #: Steps of a move between stacks, in order.
@@ -262,6 +264,25 @@ def decide(registry: Registry, tenant_id: str, target: Target, environment: str)
     return Move(tenant_id, environment, source, target, source_stack, target_stack)
 
 
+def _check_target_zone(registry: Registry, move: Move) -> None:
+    """Refuse a move across accounts whose target account holds no zone for the host.
+
+    After the switch the target's add-ons publish the host and its certificate challenge,
+    and they can write only their own account's zones (docs/migration.md, DNS): the zone
+    is made (not yet delegated) and listed before the move, not found missing at the switch.
+    """
+    settings, hostname = registry.settings, registry.tenant(move.tenant).hostname
+    source, target = move.source, move.target
+    here = accounts.tenant_account(settings, source.tier, source.account, source.cell)
+    there = accounts.tenant_account(settings, target.tier, target.account, target.cell)
+    if not settings.hosted_zones or here == there or settings.zone_of(hostname, there):
+        return
+    raise Refused(f"{hostname} has no hosted zone in {account_label(there)}, whose stack serves it "
+                  f"after the switch: create a zone for exactly {hostname} there (do not delegate "
+                  "it yet), list it under hosted_zones with its zone_id and account, and rerun "
+                  "(docs/migration.md, DNS)")
+
+
 def _ledger_cell(registry: Registry, tenant_id: str) -> str | None:
     recorded = registry.ledger.tenants.get(tenant_id)
     return recorded.cell if recorded else None
@@ -306,7 +327,8 @@ def plan_steps(directory: Path, move: Move, *, today: dt.date | None = None) -> 
     """Plan the move's stacks in every registry state its steps write, offline.
 
     Raises :class:`Refused` when the recorded registry is invalid (with the loader's
-    problems) or when a move inside one stack would delete or replace data (code 1).
+    problems), when the target account has no zone for the host, or when a move inside one
+    stack would delete or replace data (code 1).
     """
     result = StepPlans(move)
     with scratch_copy(directory) as copy:
@@ -316,6 +338,7 @@ def plan_steps(directory: Path, move: Move, *, today: dt.date | None = None) -> 
         except RegistryInvalid as exc:
             raise Refused("the registry after the move would be invalid: "
                           + "; ".join(str(p) for p in exc.problems)) from None
+        _check_target_zone(before, move)
         result.states["before"], result.specs["before"] = _stack_plans(before, move)
         result.allowed["before"] = set()
         order = [("recorded", registry)]

@@ -7,9 +7,10 @@ cluster count against that account's quotas, not the platform's). The loader che
 
 - a dedicated tenant names its account, and it is its own: no other dedicated tenant's,
   no cell's, not the platform's;
-- with ``hosted_zones`` declared, each host name lies in one of them, in the account its
-  stack deploys into (external-dns and cert-manager there can write no other account's
-  zones);
+- with ``hosted_zones`` declared, each host name lies in one of them, in the account of
+  the stack serving it (external-dns and cert-manager there can write no other account's
+  zones): during a move between accounts, the source's until the switch, the target's
+  after it (docs/migration.md, DNS);
 - the planned use of every account and region fits ``account_quotas`` (:mod:`tenants.quotas`).
 """
 
@@ -69,7 +70,18 @@ def _account_problems(settings: PlatformSettings, tenants: Sequence[ResolvedTena
     return problems
 
 
+def _serving_account(settings: PlatformSettings, tenant: ResolvedTenant) -> str | None:
+    """The account of the placement serving the tenant's host (a move's source until its switch)."""
+    from tenants import placements  # placements builds its views with this module's accounts
+
+    serving = [v for v in placements.views(tenant, settings) if v.serving]
+    return serving[0].account if serving else tenant.account
+
+
 def _zone_problems(settings: PlatformSettings, tenants: Sequence[ResolvedTenant]) -> list[Problem]:
+    # The zone is looked up in the serving account only: a zone for the host in any other
+    # account (a move's target before its switch, a tenant's claim on a zone it does not
+    # serve from) is one its add-ons there cannot write, and it serves nobody here.
     problems = []
     for tenant in tenants:
         zone = settings.zone_of(tenant.hostname)
@@ -77,13 +89,15 @@ def _zone_problems(settings: PlatformSettings, tenants: Sequence[ResolvedTenant]
             problems.append(Problem(tenant.source, "hostname", show_value(tenant.hostname),
                                     "is in no hosted zone the platform manages: list its zone under "
                                     "hosted_zones in _platform.yaml"))
-        elif settings.hosted_zones and zone.account != tenant.account:
+            continue
+        account = _serving_account(settings, tenant)
+        if settings.hosted_zones and settings.zone_of(tenant.hostname, account) is None:
             problems.append(Problem(
                 tenant.source, "hostname", show_value(tenant.hostname),
-                f"its hosted zone {zone.domain} is in {account_label(zone.account)}, but the tenant's "
-                f"stack deploys into {account_label(tenant.account)}, whose DNS add-ons cannot write it: "
-                "delegate a zone for the host into that account (NS records in the parent zone) and "
-                "list it under hosted_zones"))
+                f"its hosted zone {zone.domain} is in {account_label(settings.zone_account(zone))}, but "
+                f"the stack serving it deploys into {account_label(account)}, whose DNS add-ons cannot "
+                "write it: delegate a zone for the host into that account (NS records in the parent "
+                "zone) and list it under hosted_zones"))
     return problems
 
 

@@ -372,17 +372,30 @@ class PlatformSettings(_Strict):
         """The account of a cell's stack."""
         return cell.account or self.platform_account
 
-    def zone_of(self, hostname: str) -> HostedZone | None:
+    def zone_account(self, zone: HostedZone) -> str | None:
+        """The account holding a listed zone (its own ``account``, else the platform's)."""
+        return zone.account or self.platform_account
+
+    def zone_of(self, hostname: str, account: str | None = None) -> HostedZone | None:
         """The hosted zone holding a host name: the longest ``hosted_zones`` domain it is in.
 
-        Without ``hosted_zones`` the zones are implied by name (no id, account unknown):
-        the platform ``domain`` for its hosts, else the host's parent domain
-        (``files.acme.example`` -> ``acme.example``). With them, a host outside every
-        listed zone has none (the loader reports it).
+        ``account``: only the zones of that account count, the ones a stack deploying there
+        can write (its add-ons' IAM reaches no other account's zones). A stack looks its
+        hosts up in its own account, so that during a move between accounts each side finds
+        its own zone for the host: the source the parent zone it always wrote, the target
+        the zone made for the host in its account (docs/migration.md, DNS), although the
+        longer of the two would win a lookup over every account.
+
+        Without ``hosted_zones`` the zones are implied by name (no id, account unknown, so
+        ``account`` is ignored): the platform ``domain`` for its hosts, else the host's
+        parent domain (``files.acme.example`` -> ``acme.example``). With them, a host outside
+        every listed zone (of ``account``) has none (the loader reports it).
         """
         def holds(domain: str) -> bool:
             return hostname == domain or hostname.endswith("." + domain)
-        listed = sorted((z for z in self.hosted_zones if holds(z.domain)), key=lambda z: -len(z.domain))
+        listed = sorted((z for z in self.hosted_zones if holds(z.domain)
+                         and (account is None or self.zone_account(z) == account)),
+                        key=lambda z: -len(z.domain))
         if listed:
             return listed[0]
         if self.hosted_zones:

@@ -99,7 +99,8 @@ class StackSpec:
 def _spec(name: str, kind: StackKind, environment: str, region: str, tenants: tuple[ResolvedTenant, ...],
           cell: CellSpec | None, settings: PlatformSettings, account: str | None) -> StackSpec:
     """A stack with what it takes from the platform settings besides its tenants."""
-    zones = {z.domain: z for t in tenants if (z := settings.zone_of(t.hostname)) is not None}
+    # Each tenant's zone in the stack's own account: the zone its add-ons can write.
+    zones = {z.domain: z for t in tenants if (z := settings.zone_of(t.hostname, account)) is not None}
     return StackSpec(name, kind, environment, region, tenants, cell,
                      deploy_runner=settings.deploy_runners.get(region), images=settings.image_digests(),
                      account=account, zone_ids=settings.availability_zones.get(region, ()),

@@ -2,9 +2,9 @@
 
 The walk registry is the fixture fleet with a second cell ``f2`` in an account of its
 own (a tenant that went to ``cluster`` comes back to a cell other than the one still
-keeping its first placement) and without ``hosted_zones`` (zones implied by name, so the
-host may move between accounts; with zones, the loader demands the host's zone in the
-serving account, which a refusal test covers).
+keeping its first placement) and, like every real registry, with ``hosted_zones``: the
+fleet's three, plus a zone for exactly alpha's host in each account a move takes it to
+(the cluster account, f2's), made before the move (docs/migration.md, DNS).
 """
 
 from __future__ import annotations
@@ -29,14 +29,22 @@ SOURCE_DSN, TARGET_DSN = "host=source dbname=app", "host=target dbname=app"
 CLUSTER_ACCOUNT = "567890123456"
 
 
-def walk_registry(target: Path) -> Path:
-    """The fixture fleet plus cell f2 (own account), without hosted zones, at ``target``."""
+CELL_F2_ACCOUNT = "234567890123"
+ALPHA_HOST = "alpha.files.fleet.example"
+#: The zones made for alpha's host in the accounts it moves to (not delegated until a switch).
+ALPHA_ZONES = {CLUSTER_ACCOUNT: "Z02ALPHACLUSTER", CELL_F2_ACCOUNT: "Z03ALPHAF2"}
+
+
+def walk_registry(target: Path, *, alpha_zones: tuple[str, ...] = tuple(ALPHA_ZONES)) -> Path:
+    """The fixture fleet plus cell f2 (own account) at ``target``, with the fleet's hosted
+    zones and a zone for alpha's host in each account of ``alpha_zones``."""
     shutil.copytree(FIXTURE_FLEET, target)
     path = target / "_platform.yaml"
     platform = yaml.safe_load(path.read_text())
-    platform.pop("hosted_zones")
+    platform["hosted_zones"] += [
+        {"domain": ALPHA_HOST, "zone_id": ALPHA_ZONES[a], "account": a} for a in alpha_zones]
     platform["cells"].append({"name": "f2", "region": "ap-northeast-1", "vpc_cidr": "10.1.0.0/16",
-                              "account": "234567890123"})
+                              "account": CELL_F2_ACCOUNT})
     path.write_text(yaml.safe_dump(platform, sort_keys=False))
     return target
 
