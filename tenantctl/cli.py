@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tenantctl import diff_cmd, lifecycle_cmd, planner
+from tenantctl import diff_cmd, lifecycle_cmd, parallel, planner
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
 from tenantctl.rollout import add_rollout_parser
@@ -188,7 +188,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
              f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
 
     base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
-    plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress)
+    workers = args.workers if args.workers is not None else planner.default_workers(len(specs))
+    plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress, workers=workers)
     path = planner.write_plan(plans, Path(args.out))
     diff = _base_diff(args, registry, specs, plans, base) if base is not None else None
     lost = EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK
@@ -287,6 +288,17 @@ def _out_dir(value: str) -> str:
     return value
 
 
+def _workers(value: str) -> int:
+    """Type of ``--workers``: a whole number of processes, at least one."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -325,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan the stack holding this tenant (repeatable)")
     p.add_argument("--out", default="out/plan", type=_out_dir, help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="plan this many stacks at once in worker processes (default: one per CPU; "
+                        "1: in this process)")
     p.add_argument("--base", help="also print the diff from this plan.json or git ref")
     diff_cmd.add_format_options(p, json_flag=False)
     p.set_defaults(func=cmd_plan)
@@ -383,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, planner.PlanFormatError, diff_cmd.SourceError) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_INVALID
-    except diff_cmd.PlanningFailed as exc:
+    except (diff_cmd.PlanningFailed, parallel.WorkerDied, parallel.WorkerFailed) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_FAILED
     except OSError as exc:
