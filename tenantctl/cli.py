@@ -190,7 +190,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     base = diff_cmd.load_source(args.base, registry.directory, args.environment) if args.base else None
     workers = args.workers if args.workers is not None else planner.default_workers(len(specs))
     plans = planner.plan_stacks(specs, policies=not args.no_policy, progress=progress, workers=workers)
-    path = planner.write_plan(plans, Path(args.out))
+    path = planner.write_plan(plans, Path(args.out), workers=workers)
     diff = _base_diff(args, registry, specs, plans, base) if base is not None else None
     lost = EXIT_VIOLATIONS if diff is not None and diff.errors else EXIT_OK
     if args.json:

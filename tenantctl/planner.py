@@ -161,18 +161,27 @@ def _stack_cost(spec: StackSpec) -> int:
     return len(spec.tenants) + (2 if spec.kind == "dedicated" else 0)
 
 
-def write_plan(plans: Sequence[StackPlan], out: Path) -> Path:
+def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Path:
     """Write ``out/plan.json`` and ``out/manifests/<stack>/...``; return the plan path.
 
     The output directory's previous ``manifests/`` is replaced so that files of objects no
-    longer planned do not linger and mislead.
+    longer planned do not linger and mislead. ``workers`` > 1 writes the stacks' manifests
+    in that many forked processes (a large fleet has tens of thousands; each stack has its
+    own directory, so the files are the same).
     """
     out.mkdir(parents=True, exist_ok=True)
     manifest_root = out / "manifests"
     if manifest_root.exists():
         shutil.rmtree(manifest_root)
-    for plan in plans:
-        manifests.write_manifests(plan.resources, manifest_root / plan.name)
+
+    def write(plan: StackPlan) -> int:
+        return manifests.write_manifests(plan.resources, manifest_root / plan.name)
+
+    if workers > 1 and len(plans) > 1:
+        parallel.run_each(write, plans, workers=workers, cost=lambda p: len(p.resources))
+    else:
+        for plan in plans:
+            write(plan)
     path = out / "plan.json"
     tmp = path.with_suffix(".json.tmp")
     with tmp.open("w", encoding="utf-8") as stream:

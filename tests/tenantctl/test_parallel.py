@@ -103,6 +103,18 @@ def test_plan_stacks_in_workers_returns_the_stacks_in_order(monkeypatch: pytest.
     assert all(p.tenants != [str(os.getpid())] for p in plans)  # each planned in a worker
 
 
+def test_a_manifest_collision_in_a_writing_worker_fails_as_in_process(tmp_path: Path) -> None:
+    def config_map(urn: str) -> dict[str, Any]:
+        return {"urn": urn, "type": "kubernetes:core/v1:ConfigMap", "name": "c", "options": {},
+                "inputs": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "same"}}}
+
+    plans = [planner.StackPlan("ok", "shared", [], [config_map("u1")], []),
+             planner.StackPlan("clash", "shared", [], [config_map("u2"), config_map("u3")], [])]
+    for workers in (1, 2):
+        with pytest.raises(FileExistsError, match="two objects render to"):
+            planner.write_plan(plans, tmp_path / str(workers), workers=workers)
+
+
 def test_workers_must_be_a_positive_number(tmp_path: Path) -> None:
     for bad in ("0", "-1", "two"):
         result = run_cli("plan", "--registry", str(FIXTURE_FLEET), "--out", str(tmp_path), "--workers", bad)
