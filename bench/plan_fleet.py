@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,6 +82,8 @@ class Measured:
     seconds: float
     peak_bytes: int
     stdout: str
+    #: CPU seconds (user + system) of the whole tree: on a shared machine, steadier than wall time.
+    cpu_seconds: float = 0.0
 
 
 def _tree_memory(process: psutil.Process) -> int:
@@ -98,6 +101,7 @@ def _tree_memory(process: psutil.Process) -> int:
 def measure(command: Sequence[str], interval: float = 0.25) -> Measured:
     """Run ``command``; its wall time and the peak memory of its tree, sampled every ``interval``."""
     started = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     popen = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,  # noqa: S603 - our own commands
                              stderr=subprocess.PIPE, text=True)
     process = psutil.Process(popen.pid)
@@ -117,11 +121,13 @@ def measure(command: Sequence[str], interval: float = 0.25) -> Measured:
     sampler.start()
     stdout, stderr = popen.communicate()
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command waited for its workers
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     done.set()
     sampler.join()
     if popen.returncode not in (0, 1):  # 1: the fleet has policy violations, still planned
         raise RuntimeError(f"{' '.join(command)} failed ({popen.returncode}):\n{stderr[-2000:]}")
-    return Measured(seconds, peak, stdout)
+    return Measured(seconds, peak, stdout, cpu)
 
 
 @dataclass
@@ -135,17 +141,18 @@ class Row:
     peak_mib: float
     floor_seconds: float
     runs: int
+    cpu_seconds: float
 
     def markdown(self) -> str:
         """The row of the results table."""
         ms = 1000 * self.seconds / max(self.resources, 1)
         return (f"| {self.tenants} | {self.stacks} | {self.resources} | {self.seconds:.1f} | "
-                f"{self.peak_mib:.0f} | {ms:.2f} | {self.floor_seconds:.1f} | "
+                f"{self.cpu_seconds:.1f} | {self.peak_mib:.0f} | {ms:.2f} | {self.floor_seconds:.1f} | "
                 f"{self.seconds / self.floor_seconds:.2f} | {self.runs} |")
 
 
-HEADER = ("| tenants | stacks | resources | wall s | peak MiB (tree) | ms/resource | "
-          "SDK floor s | ratio | runs |\n|---|---|---|---|---|---|---|---|---|")
+HEADER = ("| tenants | stacks | resources | wall s | CPU s (tree) | peak MiB (tree) | ms/resource | "
+          "SDK floor s | ratio | runs |\n|---|---|---|---|---|---|---|---|---|---|")
 
 
 def bench_size(tenants: int, runs: int, workers: int | None, no_floor: bool) -> Row:
@@ -159,7 +166,7 @@ def bench_size(tenants: int, runs: int, workers: int | None, no_floor: bool) -> 
                    "--out", str(Path(tmp) / "out"), "--json"]
         if workers is not None:
             command += ["--workers", str(workers)]
-        walls, peaks, floors = [], [], []
+        walls, peaks, floors, cpus = [], [], [], []
         stacks = resources = 0
         for run in range(1, runs + 1):
             plan = measure(command)
@@ -167,15 +174,17 @@ def bench_size(tenants: int, runs: int, workers: int | None, no_floor: bool) -> 
             stacks = len(summary["stacks"])
             resources = sum(s["resources"] for s in summary["stacks"])
             walls.append(plan.seconds)
+            cpus.append(plan.cpu_seconds)
             peaks.append(plan.peak_bytes / 2**20)
             floor = (measure([python, str(ROOT / "bench" / "sdk_floor.py"), str(resources)]).seconds
                      if not no_floor else float("nan"))
             floors.append(floor)
             print(f"  {tenants} tenants, run {run}: {stacks} stacks, {resources} resources, "
-                  f"{plan.seconds:.1f}s, {plan.peak_bytes / 2**20:.0f} MiB; floor {floor:.1f}s",
+                  f"{plan.seconds:.1f}s ({plan.cpu_seconds:.1f}s CPU), {plan.peak_bytes / 2**20:.0f} MiB; "
+                  f"floor {floor:.1f}s",
                   file=sys.stderr, flush=True)
     return Row(tenants, stacks, resources, statistics.median(walls), statistics.median(peaks),
-               statistics.median(floors), runs)
+               statistics.median(floors), runs, statistics.median(cpus))
 
 
 def profile(tenants: int, out: Path) -> None:
