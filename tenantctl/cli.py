@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tenantctl import diff_cmd, lifecycle_cmd, plan_cache, planner, selection, shards
+from tenantctl import diff_cmd, lifecycle_cmd, parallel, plan_cache, planner, selection, shards
 from tenantctl.cost_cmd import add_cost_parser
 from tenantctl.db import add_db_parser
 from tenantctl.diff import PlanDiff
@@ -235,6 +235,11 @@ def _plan_scope(args: argparse.Namespace, registry: Registry) -> _Scope:
     return scope
 
 
+def _worker_count(args: argparse.Namespace, stacks: int) -> int:
+    """``--workers``, else one worker process per CPU (never more than there are stacks)."""
+    return args.workers if args.workers is not None else planner.default_workers(stacks)
+
+
 def _plan_all(args: argparse.Namespace, registry: Registry, specs: Sequence[StackSpec]
               ) -> list[planner.StackPlan]:
     """Plan the specs, reusing and filling the plan cache with ``--cache``; progress on stderr."""
@@ -242,12 +247,12 @@ def _plan_all(args: argparse.Namespace, registry: Registry, specs: Sequence[Stac
         _err(f"[{index}/{total}] {plan.name}: {len(plan.resources)} resources, "
              f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
 
-    policies = not args.no_policy
+    policies, workers = not args.no_policy, _worker_count(args, len(specs))
     if not args.cache:
-        return planner.plan_stacks(specs, policies=policies, progress=progress)
+        return planner.plan_stacks(specs, policies=policies, progress=progress, workers=workers)
     cache = plan_cache.PlanCache(Path(args.cache), registry, policies=policies)
     plans = cache.plan(specs, lambda missing: planner.plan_stacks(missing, policies=policies,
-                                                                  progress=progress))
+                                                                  progress=progress, workers=workers))
     _err(f"plan cache {args.cache}: {cache.hits} stack(s) reused, {cache.misses} planned")
     return plans
 
@@ -267,7 +272,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.base else None
     plans = _plan_all(args, registry, scope.specs)
     out = Path(args.out)
-    path = planner.write_plan(plans, out)
+    path = planner.write_plan(plans, out, workers=_worker_count(args, len(plans)))
     diff = _base_diff(args, registry, scope.compare, plans, base) if base is not None else None
     if args.shard:
         build = plan_cache.build_digest(registry, policies=not args.no_policy)
@@ -425,6 +430,17 @@ def _count(least: int) -> Callable[[str], int]:
     return parse
 
 
+def _workers(value: str) -> int:
+    """Type of ``--workers``: a whole number of processes, at least one."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of workers") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1")
+    return count
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -463,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan the stack holding this tenant (repeatable)")
     p.add_argument("--out", default="out/plan", type=_out_dir, help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
+    p.add_argument("--workers", type=_workers, default=None,
+                   help="plan this many stacks at once in worker processes (default: one per CPU; "
+                        "1: in this process)")
     p.add_argument("--base", help="also print the diff from this plan.json or git ref")
     p.add_argument("--changed-since", metavar="REF",
                    help="plan only the stacks the change from this git ref touches (docs/gate.md)")
@@ -547,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, planner.PlanFormatError, diff_cmd.SourceError, selection.SelectionError) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_INVALID
-    except diff_cmd.PlanningFailed as exc:
+    except (diff_cmd.PlanningFailed, parallel.WorkerDied, parallel.WorkerFailed) as exc:
         _err(f"tenantctl: {exc}")
         return EXIT_FAILED
     except OSError as exc:

@@ -10,6 +10,10 @@ import yaml
 
 from tenantctl import mock_outputs
 
+#: libyaml's emitter where PyYAML was built with it: the same YAML, about five times faster
+#: than the pure-Python one (a large fleet writes tens of thousands of manifests).
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 #: Kubernetes type tokens that are not objects in the cluster (providers, chart components).
 NOT_OBJECTS = ("pulumi:providers:kubernetes", "kubernetes:helm.sh/", "kubernetes:yaml/")
 
@@ -63,15 +67,20 @@ def mock_note(resource: dict[str, Any], body: str) -> str:
 def write_manifests(resources: Iterable[dict[str, Any]], directory: Path) -> int:
     """Write one YAML file per Kubernetes object under ``directory``; return the count."""
     count = 0
+    made: set[Path] = set()  # directories made so far: one mkdir per namespace, not per file
     for resource in resources:
         if not is_manifest(resource):
             continue
         obj = manifest(resource)
         path = directory / manifest_path(obj)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            raise FileExistsError(f"two objects render to {path}: names must be unique per kind")
-        body = yaml.safe_dump(obj, sort_keys=False)
-        path.write_text(mock_note(resource, body) + body, encoding="utf-8")
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        body = yaml.dump(obj, Dumper=_DUMPER, sort_keys=False)
+        try:
+            with path.open("x", encoding="utf-8") as stream:  # "x": never overwrite another object
+                stream.write(mock_note(resource, body) + body)
+        except FileExistsError:
+            raise FileExistsError(f"two objects render to {path}: names must be unique per kind") from None
         count += 1
     return count

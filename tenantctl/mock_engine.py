@@ -10,17 +10,20 @@ never leak them.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
@@ -245,13 +248,45 @@ class ProgramRun:
         return [r for r in self.resources if r.parent == urn]
 
 
+def after_fork() -> None:
+    """Give a forked process its own event loop before it runs a program.
+
+    The SDK sends every registration through the event loop's default thread pool; a
+    forked child inherits the parent's loop, whose pool threads do not exist in the child
+    (its registrations would wait forever) and whose epoll instance is the parent's.
+    """
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
+
+
+@contextmanager
+def _without_source_positions() -> Iterator[None]:
+    """Skip the SDK's per-resource stack capture while a program runs under this monitor.
+
+    For every registration the SDK walks the whole Python stack and turns each frame into
+    a file URI (``pulumi.runtime.resource._get_stack_trace``, pinned SDK) so that the real
+    engine can point at the line that declared a resource. The recording monitor never
+    reads it, and the program's components make those stacks deep: it was an eighth of a
+    plan's time. The stack trace sent is empty, as when the SDK finds no user frame.
+    """
+    saved = pulumi_resource._get_stack_trace  # noqa: SLF001
+    pulumi_resource._get_stack_trace = _no_stack_trace  # noqa: SLF001
+    try:
+        yield
+    finally:
+        pulumi_resource._get_stack_trace = saved  # noqa: SLF001
+
+
 def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
                 stack: str = "test", preview: bool = False) -> ProgramRun:
     """Run ``program`` (which declares resources) under a fresh recording monitor.
 
     Runs are serialised: the Pulumi runtime keeps its settings in process globals.
     """
-    with _RUN_LOCK:
+    with _RUN_LOCK, _without_source_positions():
         monitor = RecordingMonitor(project, stack)
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,

@@ -7,18 +7,20 @@ and the result is written as ``plan.json`` plus one manifest per Kubernetes obje
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from components.program import build_stack
-from tenantctl import manifests, mock_outputs
-from tenantctl.mock_engine import run_program
+from tenantctl import manifests, mock_outputs, parallel
+from tenantctl.mock_engine import after_fork, run_program
 from tenants.stacks import StackSpec
 
 #: Version of the plan.json format. Bump it whenever its shape changes.
@@ -78,45 +80,139 @@ def evaluate(resources: list[dict[str, Any]], name: str, kind: str,
 def plan_stack(spec: StackSpec, *, policies: bool = True) -> StackPlan:
     """Build one stack under the mock engine and evaluate the policy pack over it."""
     started = time.perf_counter()
-    run = run_program(lambda: build_stack(spec), project=PROJECT, stack=spec.name)
-    from policy.config import host_ownership
+    with _collector_tuned():
+        run = run_program(lambda: build_stack(spec), project=PROJECT, stack=spec.name)
+        from policy.config import host_ownership
 
-    resources = [_clean(r.as_plan()) for r in run.resources]
-    hosts = host_ownership(spec.tenants)
-    violations = evaluate(resources, spec.name, spec.kind, hosts) if policies else []
+        resources = [_clean(r.as_plan()) for r in run.resources]
+        del run
+        hosts = host_ownership(spec.tenants)
+        violations = evaluate(resources, spec.name, spec.kind, hosts) if policies else []
     return StackPlan(spec.name, spec.kind, [t.id for t in spec.tenants], resources, violations,
                      time.perf_counter() - started, hosts)
 
 
+#: Generation-0 threshold while a stack is planned (CPython's default is 700). A plan
+#: allocates millions of short-lived container objects (futures, dicts, protobuf
+#: wrappers); at the default, a 6,375-resource fleet ran 5,827 young collections and 23
+#: full ones, each of those re-scanning every long-lived object of the process.
+GC_THRESHOLD = 50_000
+
+
+class _collector_tuned:  # noqa: N801 - used as a context manager, like contextlib's
+    """Plan with the cyclic garbage collector tuned for a short batch job.
+
+    On entry, everything alive (the loaded registry, the SDK and the policy pack, earlier
+    stacks' plans) is frozen: the collector never scans it again. Collections during
+    the stack are rarer; on exit, one collection frees the stack's own cycles (Pulumi's
+    futures and tasks refer to each other) before the thresholds are restored. Results
+    are unaffected: only when unreachable cycles are freed changes.
+    """
+
+    def __enter__(self) -> None:
+        self.saved = gc.get_threshold()
+        gc.freeze()
+        gc.set_threshold(GC_THRESHOLD, self.saved[1], self.saved[2])
+
+    def __exit__(self, *_exc: object) -> None:
+        gc.collect()
+        gc.unfreeze()
+        gc.set_threshold(*self.saved)
+
+
 def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
-                progress: Callable[[int, int, StackPlan], None] | None = None) -> list[StackPlan]:
-    """Plan each stack in turn, reporting progress after each."""
-    plans = []
-    for index, spec in enumerate(specs, start=1):
-        plan = plan_stack(spec, policies=policies)
-        plans.append(plan)
-        if progress is not None:
-            progress(index, len(specs), plan)
-    return plans
+                progress: Callable[[int, int, StackPlan], None] | None = None,
+                workers: int = 1) -> list[StackPlan]:
+    """Plan each stack, reporting progress after each; the plans in the order of ``specs``.
+
+    ``workers`` > 1 plans stacks in that many forked worker processes at once (one
+    process per stack, so memory is bounded by the largest stacks and the Pulumi
+    runtime's process-wide state starts fresh each time); the plans are the same as
+    planned in this process. Progress then reports stacks in the order they finish.
+    """
+    if workers <= 1 or len(specs) <= 1:
+        plans = []
+        for index, spec in enumerate(specs, start=1):
+            plan = plan_stack(spec, policies=policies)
+            plans.append(plan)
+            if progress is not None:
+                progress(index, len(specs), plan)
+        return plans
+    if policies:
+        from policy.engine import load_pack
+
+        load_pack()  # once here, not once per worker: the children inherit it
+    return parallel.run_each(lambda spec: plan_stack(spec, policies=policies), specs,
+                            workers=workers, cost=_stack_cost, progress=progress,
+                            initializer=after_fork)
 
 
-def write_plan(plans: Sequence[StackPlan], out: Path) -> Path:
+def default_workers(stacks: int) -> int:
+    """Worker processes for planning ``stacks`` stacks: one per CPU this process may use."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, stacks))
+
+
+def _stack_cost(spec: StackSpec) -> int:
+    """A stack's relative planning time, to start the longest first.
+
+    A dedicated stack holds about as many resources as two shared-tier tenants.
+    """
+    return len(spec.tenants) + (2 if spec.kind == "dedicated" else 0)
+
+
+def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Path:
     """Write ``out/plan.json`` and ``out/manifests/<stack>/...``; return the plan path.
 
     The output directory's previous ``manifests/`` is replaced so that files of objects no
-    longer planned do not linger and mislead.
+    longer planned do not linger and mislead. ``workers`` > 1 writes the stacks' manifests
+    in that many forked processes (a large fleet has tens of thousands; each stack has its
+    own directory, so the files are the same).
     """
     out.mkdir(parents=True, exist_ok=True)
     manifest_root = out / "manifests"
     if manifest_root.exists():
         shutil.rmtree(manifest_root)
-    for plan in plans:
-        manifests.write_manifests(plan.resources, manifest_root / plan.name)
+
+    def write(plan: StackPlan) -> int:
+        return manifests.write_manifests(plan.resources, manifest_root / plan.name)
+
+    if workers > 1 and len(plans) > 1:
+        parallel.run_each(write, plans, workers=workers, cost=lambda p: len(p.resources))
+    else:
+        for plan in plans:
+            write(plan)
     path = out / "plan.json"
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(plan_document(plans), indent=1, sort_keys=False), encoding="utf-8")
+    with tmp.open("w", encoding="utf-8") as stream:
+        stream.writelines(plan_lines(plan_document(plans)))
     tmp.replace(path)
     return path
+
+
+def plan_lines(document: dict[str, Any]) -> Iterator[str]:
+    """plan.json's text: indented down to the stacks' fields, then a line per resource.
+
+    Violations get a line each too. Still one JSON document, and a diff of two plans shows
+    changed resources line by line; encoding each resource on one line uses the C encoder,
+    where ``indent`` falls back to pure Python (about ten times slower: seconds on a large
+    fleet).
+    """
+    head = {k: v for k, v in document.items() if k != "stacks"}
+    yield "{\n"
+    for key, value in head.items():
+        yield f" {json.dumps(key)}: {json.dumps(value)},\n"
+    yield ' "stacks": ['
+    for i, stack in enumerate(document["stacks"]):
+        yield ("," if i else "") + "\n  {"
+        for j, (key, value) in enumerate(stack.items()):
+            yield ("," if j else "") + f"\n   {json.dumps(key)}: "
+            if key in ("resources", "violations") and value:
+                yield "[\n    " + ",\n    ".join(map(json.dumps, value)) + "\n   ]"
+            else:
+                yield json.dumps(value)
+        yield "\n  }"
+    yield "\n ]\n}\n"
 
 
 def plan_document(plans: Sequence[StackPlan]) -> dict[str, Any]:
