@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tenantctl import filelock
 from tenantctl import migrate_plan as mp
 from tenantctl import schema_copy as sc
 from tenantctl.automation import FleetRunner
@@ -146,19 +146,9 @@ class State:
         tmp.replace(self.path)
 
 
-@contextlib.contextmanager
-def holding(path: Path) -> Iterator[None]:
+def holding(path: Path) -> contextlib.AbstractContextManager[None]:
     """Hold ``<state>.lock``: two runs never drive one migration."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(path.name + ".lock"), "a", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StateError(f"{path}: another tenantctl migrate is running this migration") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return filelock.holding(path, StateError(f"{path}: another tenantctl migrate is running this migration"))
 
 
 # --- the steps -------------------------------------------------------------------------------

@@ -69,14 +69,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,6 +83,7 @@ from typing import Any, cast
 
 from pulumi import automation as auto
 
+from tenantctl import filelock
 from tenantctl.automation import Action, FleetRunner, StackResult, waves
 from tenants.stacks import StackSpec
 
@@ -307,23 +307,9 @@ def _record_problem(data: Any) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def holding(record_path: Path) -> Iterator[None]:
-    """Hold ``<record>.lock`` for the rollout: two rollouts never write one record.
-
-    An advisory ``flock``, released by the kernel when the process ends, so a crashed
-    rollout leaves no stale lock behind.
-    """
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(record_path.with_name(record_path.name + ".lock"), "a", encoding="utf-8") as lock:
-        try:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RolloutError(f"{record_path}: another rollout is using this record") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+def holding(record_path: Path) -> contextlib.AbstractContextManager[None]:
+    """Hold ``<record>.lock`` for the rollout: two rollouts never write one record."""
+    return filelock.holding(record_path, RolloutError(f"{record_path}: another rollout is using this record"))
 
 
 # --- running ----------------------------------------------------------------------------------

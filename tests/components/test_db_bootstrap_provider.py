@@ -223,15 +223,22 @@ def test_delete_offboards_and_keeps_data(pg: PgServer, secrets: FakeSecretsManag
                             ).fetchall() == [("kept",)]
 
 
+ERASED = "erased-tenant"
+
+
 def test_delete_after_destroy_data_was_recorded_drops_the_schema(pg: PgServer,
                                                                   secrets: FakeSecretsManager) -> None:
-    """``offboard --destroy-data`` phase 1 sets ``drop_data_on_delete``; phase 2's delete drops."""
+    """``offboard --destroy-data`` phase 1 sets ``drop_data_on_delete``; phase 2's delete drops.
+
+    Roles are server-wide: the tenant id is used by no other test, whose objects in another
+    database would keep its login role from being dropped.
+    """
     db = pg.new_database()
     provider = TenantDatabaseBootstrapProvider()
-    state = provider.create(props(pg, db, "leaver")).outs
+    state = provider.create(props(pg, db, ERASED)).outs
     assert state is not None
-    schema = TenantDbNames.of("leaver").schema
-    with psycopg.connect(pg.dsn(db, state["role"], password_for("leaver")), autocommit=True) as conn:
+    schema = TenantDbNames.of(ERASED).schema
+    with psycopg.connect(pg.dsn(db, state["role"], password_for(ERASED)), autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE TABLE {}.docs AS SELECT 'gone' AS body").format(sql.Identifier(schema)))
     released = {**state, "active": False, "drop_data_on_delete": True}
     provider.update(f"{db}/{state['role']}", state, released)  # phase 1: data still there

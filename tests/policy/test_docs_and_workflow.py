@@ -34,18 +34,22 @@ def test_docs_list_every_rule_as_implemented() -> None:
 
 def test_gate_runs_on_pull_requests_and_fails_on_mandatory_violations(workflow: dict[Any, Any]) -> None:
     assert "pull_request" in workflow[True]  # YAML 1.1 reads the key `on` as True
-    offline = workflow["jobs"]["offline"]
-    assert "tenantctl plan --out out/plan" in _runs(offline)
-    assert "python -m pytest tests/policy" in _runs(offline)
-    assert "python -m policy.gate --head out/plan/plan.json" in _runs(offline)
+    jobs = workflow["jobs"]
+    assert "python -m pytest tests/policy" in _runs(jobs["pack"])
+    assert "tenantctl plan --changed-since" in _runs(jobs["select"])
+    assert "--shard \"$SHARD\"" in _runs(jobs["plan"])  # each shard planned with the pack
+    merge = jobs["merge"]  # the one verdict: exit 1 on any mandatory violation of any shard
+    assert set(merge["needs"]) == {"select", "plan"}
+    assert "tenantctl merge-plans out/plan" in _runs(merge)
+    assert "python -m policy.gate --head out/plan/plan.json" in _runs(merge)
 
 
 def test_preview_needs_cloud_secrets_and_uses_the_policy_pack(workflow: dict[Any, Any]) -> None:
     preview = workflow["jobs"]["preview"]
-    assert preview["needs"] == "offline"
+    assert preview["needs"] == "merge"
     assert "secrets.AWS_ROLE_TO_ASSUME" in preview["env"]["HAS_CLOUD"]
     cloud_steps = [s for s in preview["steps"] if s.get("name") != "No cloud credentials"]
     assert all(s.get("if") == "env.HAS_CLOUD == 'true'" for s in cloud_steps)
     assert 'tenantctl preview --stack "$STACK"' in _runs(preview)
     assert preview["env"]["STACK"] == "${{ matrix.stack }}"
-    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.offline.outputs.stacks) }}"
+    assert preview["strategy"]["matrix"]["stack"] == "${{ fromJSON(needs.merge.outputs.stacks) }}"
