@@ -58,7 +58,9 @@ def text(diff: PlanDiff) -> str:
 def _error_lines(diff: PlanDiff) -> list[str]:
     return [f"  [mandatory] data loss: {c.action} of {c.type} {c.name} in {c.stack}"
             f"{_flags(c)}: a protected or retained resource goes only with a recorded offboarding "
-            "(`tenantctl offboard --destroy-data`) or migration" for c in diff.errors]
+            "(`tenantctl offboard --destroy-data`) or migration; Pulumi also deletes it only in an "
+            "update after the one that lifted its protection (deploy each recorded phase in turn)"
+            for c in diff.errors]
 
 
 def markdown(diff: PlanDiff) -> str:
