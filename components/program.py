@@ -117,9 +117,8 @@ def build_dedicated(spec: StackSpec) -> None:
 
 def dedicated_cluster_mode(ctx: TenantContext) -> ClusterMode:
     """Active: serving; retiring: released (deletable next); offboarded: data only."""
-    if ctx.releasing_cluster:
-        return "released"
-    return "data" if ctx.retired else "serving"
+    declared = ctx.tenant.record.lifecycle.dedicated_stack
+    return "serving" if declared == "nothing" else declared  # nothing: no cluster is built at all
 
 
 # --- one tenant, in either kind of stack ----------------------------------------------

@@ -106,7 +106,8 @@ def planned_stacks(settings: PlatformSettings, tenants: Sequence[ResolvedTenant]
     stacks = [PlannedStack(naming.shared_stack_name(c.name), settings.account_of(c), c.region,
                            has_proxy=any(t.cell == c.name for t in tenants if t.tier.shared))
               for c in settings.cells]
-    stacks += [PlannedStack(naming.dedicated_stack_name(t.id), t.account, t.region)
+    stacks += [PlannedStack(naming.dedicated_stack_name(t.id), t.account, t.region,
+                            declares=t.record.lifecycle.dedicated_stack)
                for t in tenants if t.tier is Tier.CLUSTER]
     return stacks
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:  # pragma: no cover
     from tenants.models import TenantRecord
+
+
+#: What a dedicated tenant's stack declares (:attr:`Lifecycle.dedicated_stack`).
+DedicatedStack = Literal["serving", "released", "data", "nothing"]
 
 
 class State(StrEnum):
@@ -74,6 +78,21 @@ class Lifecycle(BaseModel):
     def active(self) -> bool:
         """Whether the tenant runs workloads."""
         return self.state is State.ACTIVE
+
+    @property
+    def dedicated_stack(self) -> DedicatedStack:
+        """What a dedicated tenant's own stack declares in this state.
+
+        ``serving`` (active); ``released`` (retiring: everything still there, its protection
+        lifted); ``data`` (offboarded: the database, VPC, keys, buckets; no cluster, nodes,
+        NAT or proxy); ``nothing`` (its data destroyed). The program builds the stack from
+        it and the account quotas count from it, so the two cannot disagree.
+        """
+        if self.data_destroyed:
+            return "nothing"
+        if self.state is State.RETIRING:
+            return "released"
+        return "serving" if self.active else "data"
 
     @property
     def releasing_data(self) -> bool:

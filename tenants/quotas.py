@@ -23,6 +23,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from tenants import aws_limits
+from tenants.lifecycle import DedicatedStack
 from tenants.regions import CLUSTER_ZONE_COUNT
 
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
@@ -89,6 +90,13 @@ class PlannedStack:
     account: str | None
     region: str
     has_proxy: bool = True
+    #: An offboarded dedicated tenant's stack keeps only its data (``data``: the VPC and
+    #: the database instance) or, its data destroyed, declares ``nothing``.
+    declares: DedicatedStack = "serving"
+
+
+#: What a data-only stack still uses: its VPC and its database instance.
+DATA_ONLY_QUOTAS = ("vpcs_per_region", "rds_instances_per_region")
 
 
 def footprint(stack: PlannedStack) -> Counter[str]:
@@ -96,6 +104,10 @@ def footprint(stack: PlannedStack) -> Counter[str]:
     use = Counter(STACK_FOOTPRINT)
     if not stack.has_proxy:
         use["rds_proxies_per_region"] = 0
+    if stack.declares in ("data", "nothing"):
+        for quota in use:
+            if stack.declares == "nothing" or quota not in DATA_ONLY_QUOTAS:
+                use[quota] = 0
     return use
 
 
