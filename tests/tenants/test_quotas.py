@@ -87,3 +87,14 @@ def test_every_quota_has_a_source_and_aws_default(quota):
     from tenants.quotas import SOURCES
     assert SOURCES[quota].startswith("https://docs.aws.amazon.com/")
     assert quota in STACK_FOOTPRINT
+
+
+def test_an_offboarded_dedicated_stack_counts_only_what_it_still_declares():
+    """Data only: its VPC and database instance; its data destroyed: nothing (the walk that
+    offboarded a dedicated tenant in the sample registry found the old count of a whole stack)."""
+    data = footprint(PlannedStack("tenant-gone", "111111111111", "ap-northeast-1", declares="data"))
+    assert {q for q, n in data.items() if n} == {"vpcs_per_region", "rds_instances_per_region"}
+    gone = footprint(PlannedStack("tenant-gone", None, "ap-northeast-1", declares="nothing"))
+    assert not any(gone.values())
+    released = footprint(PlannedStack("tenant-gone", None, "ap-northeast-1", declares="released"))
+    assert released == footprint(PlannedStack("tenant-gone", None, "ap-northeast-1"))
