@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tenantctl import cli, planner
+from tenantctl import planner
 from tenantctl.diff import changed_paths, diff_plans
 from tenantctl.offboard import stack_of
 from tenants.loader import load_registry
 from tenants.naming import DbServerNames
 from tests.conftest import FIXTURE_FLEET, run_cli
 from tests.tenantctl.fake_pulumi import FakePulumi
+from tests.tenantctl.test_lifecycle import offboard  # the one CLI driver of offboarding
 
 #: What a data-only stack must not hold: the cluster, its nodes, egress and Kubernetes.
 SERVING_TYPES = ("aws:eks/", "aws:ec2/natGateway:", "aws:ec2/eip:", "aws:ec2/internetGateway:",
@@ -37,16 +38,6 @@ def _copy(target: Path) -> Path:
 @pytest.fixture
 def registry(tmp_path) -> Path:
     return _copy(tmp_path / "registry")
-
-
-def offboard(registry: Path, tenant: str, *extra: str, fake: FakePulumi | None = None,
-             tmp: Path | None = None):
-    argv = ["offboard", tenant, "--registry", str(registry), "--today", "2026-12-01", *extra]
-    if fake is None:
-        return run_cli(*argv)
-    args = cli.build_parser().parse_args(argv + ["--work-dir", str(tmp / "work")])
-    args.pulumi_command = fake
-    return args.lifecycle(args, registry)
 
 
 def plan(registry: Path, stack: str, out: Path) -> dict:
