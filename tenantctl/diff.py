@@ -228,12 +228,14 @@ def diff_stack(stack: str, base: Mapping[str, Any], head: Mapping[str, Any]) -> 
 
 
 def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any],
-               allowed_data_loss: Iterable[str] = ()) -> PlanDiff:
+               allowed_data_loss: Iterable[str | tuple[str, str]] = ()) -> PlanDiff:
     """Every change from the base plan to the head plan.
 
     ``allowed_data_loss``: tenants whose data-bearing resources may go (the head registry
-    records their data destruction or their migration away from the stack); anything else
-    protected or retained that is deleted or replaced is an error.
+    records their data destruction), or (tenant, stack) pairs whose data may go in that
+    stack only (a kept placement's data being destroyed, see
+    :func:`tenants.placements.data_loss_allowed`); anything else protected or retained that
+    is deleted or replaced is an error.
     """
     allowed = set(allowed_data_loss)
     base_stacks = {s["name"]: s for s in base.get("stacks", [])}
@@ -242,5 +244,6 @@ def diff_plans(base: Mapping[str, Any], head: Mapping[str, Any],
                       removed_stacks=sorted(set(base_stacks) - set(head_stacks)))
     for name in sorted(set(base_stacks) | set(head_stacks)):
         result.changes += diff_stack(name, base_stacks.get(name, {}), head_stacks.get(name, {}))
-    result.errors = [c for c in result.changes if c.loses_data and c.tenant not in allowed]
+    result.errors = [c for c in result.changes if c.loses_data and c.tenant not in allowed
+                     and (c.tenant, c.stack) not in allowed]
     return result

@@ -25,7 +25,7 @@ from typing import Any
 
 from tenantctl import diff_report, planner
 from tenantctl.diff import PlanDiff, diff_plans
-from tenants import lifecycle
+from tenants import placements
 from tenants.loader import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def render(diff: PlanDiff, fmt: str) -> str:
     return diff_report.markdown(diff) if fmt == "markdown" else diff_report.text(diff)
 
 
-def compare(base: Mapping[str, Any], head: Mapping[str, Any], allowed: Iterable[str],
+def compare(base: Mapping[str, Any], head: Mapping[str, Any], allowed: Iterable[str | tuple[str, str]],
             only_stacks: Sequence[str] | None = None) -> PlanDiff:
     """The diff of two documents, restricted to ``only_stacks`` when the head is partial."""
     if only_stacks is not None:
@@ -130,9 +130,9 @@ def compare(base: Mapping[str, Any], head: Mapping[str, Any], allowed: Iterable[
     return diff_plans(base, head, allowed)
 
 
-def allowed_data_loss(registry: Registry) -> set[str]:
-    """Tenants whose data the head registry records as to be destroyed (or handed over)."""
-    return lifecycle.data_loss_allowed(t.record for t in registry.tenants)
+def allowed_data_loss(registry: Registry) -> placements.DataLossAllowance:
+    """Whose data the head registry records as to be destroyed (a tenant's, or a kept placement's)."""
+    return placements.data_loss_allowed(t.record for t in registry.tenants)
 
 
 def add_format_options(p: argparse.ArgumentParser, *, json_flag: bool) -> None:

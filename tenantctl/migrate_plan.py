@@ -31,7 +31,6 @@ import yaml
 from tenantctl import planner
 from tenantctl.diff import PlanDiff, diff_plans
 from tenants import accounts, migration, placements
-from tenants.lifecycle import data_loss_allowed
 from tenants.loader import LEDGER_FILE, Registry, load_registry
 from tenants.migration import Target
 from tenants.models import Placement, Tier
@@ -117,7 +116,7 @@ class Move:
     def as_json(self) -> dict[str, Any]:
         """The move as the state file keeps it."""
         return {"tenant": self.tenant, "environment": self.environment,
-                "source": self.source.model_dump(mode="json", exclude_none=True),
+                "source": migration.placement_json(self.source),
                 "target": {"tier": str(self.target.tier), "cell": self.target.cell,
                            "account": self.target.account},
                 "sourceStack": self.source_stack, "targetStack": self.target_stack,
@@ -296,7 +295,7 @@ class StepPlans:
     move: Move
     states: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     specs: dict[str, dict[str, StackSpec]] = field(default_factory=dict)
-    allowed: dict[str, set[str]] = field(default_factory=dict)
+    allowed: dict[str, placements.DataLossAllowance] = field(default_factory=dict)
 
     def document(self, state: str, stacks: Sequence[str] | None = None) -> dict[str, Any]:
         """A plan document of the move's stacks in one state (a stack absent there: no entry)."""
@@ -347,7 +346,7 @@ def plan_steps(directory: Path, move: Move, *, today: dt.date | None = None) -> 
             order.append(("finished", apply_finish(copy, move, today or dt.date.today())))
         for state, reg in order:
             result.states[state], result.specs[state] = _stack_plans(reg, move)
-            result.allowed[state] = data_loss_allowed(t.record for t in reg.tenants)
+            result.allowed[state] = placements.data_loss_allowed(t.record for t in reg.tenants)
     if not move.between_stacks:
         diff = result.diff("up")
         if diff.errors:

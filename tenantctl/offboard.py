@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +43,9 @@ from components.database import KEY_DELETION_WINDOW_DAYS, SECRET_RECOVERY_DAYS
 from tenantctl import diff_cmd, diff_report, planner
 from tenantctl.diff import diff_plans
 from tenants import placements
-from tenants.lifecycle import DataDisposition, State
+from tenants.lifecycle import DataDisposition, Lifecycle, State
 from tenants.loader import Registry, ResolvedTenant, load_registry
-from tenants.models import Tier
+from tenants.models import TenantRecord, Tier
 from tenants.naming import DbServerNames
 from tenants.stacks import StackSpec, fleet_stacks
 
@@ -66,19 +67,100 @@ class Refused(Exception):
     """Input the command refuses (exit 2, one line)."""
 
 
-# --- phases -----------------------------------------------------------------------------------
-def phase_order(tenant: ResolvedTenant, *, destroy: bool) -> tuple[list[dict[str, str]], int]:
+# --- phases ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Subject:
+    """What one run of the command acts on: the tenant's current placement, or a kept one.
+
+    ``tenant`` is the tenant as the subject's stack sees it (a kept placement's view has
+    that placement's tier, cell or account and naming generation); ``kept`` is the index of
+    the kept placement in the tenant file (None: the current placement, whose ``lifecycle``
+    block records the phases).
+    """
+
+    tenant: ResolvedTenant
+    stack: str
+    #: The tenant file's record (a view's record has no ``kept``).
+    record: TenantRecord
+    kept: int | None = None
+
+    @property
+    def dedicated(self) -> bool:
+        """Whether the whole stack is the tenant's (every data resource in it is its)."""
+        return self.tenant.tier is Tier.CLUSTER
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        """The subject's recorded lifecycle (a kept placement's is offboarded, its data as recorded)."""
+        if self.kept is None:
+            return self.record.lifecycle
+        return placements.kept_lifecycle(self.record.kept[self.kept])
+
+    def merged(self, update: Mapping[str, Any]) -> dict[str, Any]:
+        """The recorded fields with ``update`` applied (dates as ISO strings)."""
+        if self.kept is None:
+            fields = self.record.lifecycle.model_dump(mode="json", exclude_defaults=True)
+        else:
+            fields = {"data": str(self.record.kept[self.kept].data)}
+        return {**fields, **update}
+
+    def write(self, registry_dir: Path, fields: Mapping[str, Any]) -> str:
+        """Record ``fields`` (a phase) in the tenant file; returns the file's original text."""
+        path = registry_dir / self.tenant.source
+        if self.kept is None:
+            return write_lifecycle(path, fields)
+        original = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(original)
+        data["kept"][self.kept] = {**data["kept"][self.kept], **fields}
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        tmp.replace(path)
+        return original
+
+
+def subject_of(registry: Registry, tenant_id: str, environment: str, kept: str | None) -> Subject:
+    """The subject a run names: the tenant's current placement, or its kept placement in ``kept``.
+
+    Raises :class:`Refused` for an unknown tenant, or a stack that keeps no placement of it.
+    """
+    try:
+        tenant = registry.tenant(tenant_id)
+    except KeyError:
+        raise Refused(f"tenant {tenant_id!r} is not in the registry {registry.directory}") from None
+    record = tenant.record
+    if kept is None:
+        return Subject(tenant, placements.view_stack(tenant), record)
+    found = [i for i, p in enumerate(record.kept)
+             if placements.stack_name(tenant_id, p.tier, p.cell) == kept]
+    if not found:
+        stacks = sorted({placements.stack_name(tenant_id, p.tier, p.cell) for p in record.kept})
+        raise Refused(f"--kept {kept}: tenant {tenant_id!r} keeps no placement there (it keeps "
+                      f"{', '.join(stacks) or 'none'}; a move in progress finishes first)")
+    index = next((i for i in found if record.kept[i].holds_data), found[-1])
+    placement = record.kept[index]
+    view = next((v for v in placements.views(tenant, registry.settings)
+                 if placements.view_stack(v) == kept and v.record.generation == placement.generation), None)
+    # None: destroyed, and left out of that stack, which holds another placement of the
+    # tenant now (nothing of this one is declared: the run has nothing left to record).
+    return Subject(view or tenant, kept, record, index)
+
+
+def phase_order(subject: Subject, *, destroy: bool) -> tuple[list[dict[str, str]], int]:
     """Every phase of the departure (the first: not started) and the index the file is at.
 
-    Raises :class:`Refused` for a destruction of data that is not an offboarded tenant's.
+    Raises :class:`Refused` for a destruction of data that is not an offboarded tenant's
+    (or a kept placement's).
     """
-    life = tenant.record.lifecycle
+    life, tenant = subject.lifecycle, subject.tenant
     if destroy:
         if life.state is not State.OFFBOARDED:
             raise Refused(f"tenant {tenant.id!r} is {life.state}: only an offboarded tenant's data can be "
-                          f"destroyed (run `tenantctl offboard {tenant.id}` first)")
+                          f"destroyed (run `tenantctl offboard {tenant.id}` first), or the data a move "
+                          "left behind (--kept STACK)")
         data = [DataDisposition.KEPT, DataDisposition.DESTROY, DataDisposition.DESTROYED]
         return [{"data": str(d)} for d in data], data.index(life.data)
+    if subject.kept is not None:
+        raise Refused("--kept goes with --destroy-data (a kept placement is already retired)")
     states = [State.ACTIVE, *([State.RETIRING] if tenant.tier is Tier.CLUSTER else []), State.OFFBOARDED]
     return [{"state": str(s)} for s in states], states.index(life.state) if life.state in states else 0
 
@@ -99,16 +181,14 @@ def write_lifecycle(path: Path, fields: Mapping[str, Any]) -> str:
     return original
 
 
-def merged(tenant: ResolvedTenant, update: Mapping[str, Any]) -> dict[str, Any]:
-    """The tenant's lifecycle section with ``update`` applied (dates as ISO strings)."""
-    fields = tenant.record.lifecycle.model_dump(mode="json", exclude_defaults=True)
-    return {**fields, **update}
-
-
 # --- plans and what they say ------------------------------------------------------------------
 def stack_of(registry: Registry, tenant_id: str, environment: str) -> StackSpec:
     """The stack holding a tenant's current placement (a migrated one's kept placements are elsewhere)."""
-    name = placements.view_stack(registry.tenant(tenant_id))
+    return spec_named(registry, placements.view_stack(registry.tenant(tenant_id)), environment)
+
+
+def spec_named(registry: Registry, name: str, environment: str) -> StackSpec:
+    """One stack of the fleet, by name."""
     return next(s for s in fleet_stacks(registry, environment) if s.name == name)
 
 
@@ -155,25 +235,30 @@ def mandatory(plans: Sequence[planner.StackPlan]) -> list[dict[str, Any]]:
     return [v for p in plans for v in p.violations if v["enforcement"] == "mandatory"]
 
 
-def what_destroys(registry_dir: Path, tenant: ResolvedTenant, environment: str,
+def what_destroys(registry_dir: Path, subject: Subject, environment: str,
                   final_snapshot: bool) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """(destroyed, left behind): the tenant's data resources phase 1 releases, from real plans.
+    """(destroyed, left behind): the subject's data resources phase 1 releases, from real plans.
 
     Plans the stack as it is and as phase 1 would declare it (in a scratch copy of the
     registry: nothing is written before ``--yes``). Destroyed: data-bearing now and
     neither protected nor retained in phase 1. Left behind: still retained (the key of a
     kept final snapshot).
     """
-    dedicated = tenant.tier is Tier.CLUSTER
-    now, _ = plan_document(stack_of(load_registry(registry_dir), tenant.id, environment), policies=False)
+    tenant_id, dedicated = subject.tenant.id, subject.dedicated
+
+    def plan(directory: Path) -> dict[str, Any]:
+        spec = spec_named(load_registry(directory), subject.stack, environment)
+        return plan_document(spec, policies=False)[0]
+
+    now = plan(registry_dir)
     with tempfile.TemporaryDirectory(prefix="tenantctl-destroy-") as scratch:
         copy = Path(scratch) / "registry"
         shutil.copytree(registry_dir, copy)
-        fields = {**merged(tenant, {"data": str(DataDisposition.DESTROY)}), "final_snapshot": final_snapshot}
-        write_lifecycle(copy / tenant.source, fields)
-        released, _ = plan_document(stack_of(load_registry(copy), tenant.id, environment), policies=False)
-    still = {r["urn"] for r in data_resources(released, tenant.id, dedicated=dedicated)}
-    data = data_resources(now, tenant.id, dedicated=dedicated)
+        subject.write(copy, {**subject.merged({"data": str(DataDisposition.DESTROY)}),
+                             "final_snapshot": final_snapshot})
+        released = plan(copy)
+    still = {r["urn"] for r in data_resources(released, tenant_id, dedicated=dedicated)}
+    data = data_resources(now, tenant_id, dedicated=dedicated)
     schemas = [{"type": SCHEMA, "name": r["name"], "physical": str(r["inputs"].get("schema"))}
                for r in by_type(released, BOOTSTRAP) if r["inputs"].get("drop_data_on_delete") is True]
     return (describe([r for r in data if r["urn"] not in still], now) + schemas,
@@ -210,12 +295,13 @@ class Offboarding:
             print(json.dumps({**self.report, "exitCode": code}, indent=1))
         return code
 
-    def record_phase(self, tenant: ResolvedTenant, update: Mapping[str, str],
+    def record_phase(self, subject: Subject, update: Mapping[str, str],
                      base: dict[str, Any]) -> int:
         """Write one phase, plan it, show the diff from ``base``; restore the file if refused."""
         args = self.args
+        tenant = subject.tenant
         today = args.today or dt.date.today().isoformat()
-        fields = merged(tenant, update)
+        fields = subject.merged(update)
         if "state" in update:
             fields.setdefault("offboarded_on", today)
             fields.setdefault("data", str(DataDisposition.KEPT))
@@ -224,13 +310,13 @@ class Offboarding:
         else:
             fields["destroyed_on"] = today
         path = self.registry_dir / tenant.source
-        original = write_lifecycle(path, fields)
+        original = subject.write(self.registry_dir, fields)
         try:
             after = load_registry(self.registry_dir)
-            head, plans = plan_document(stack_of(after, tenant.id, args.environment), policies=True)
+            head, plans = plan_document(spec_named(after, subject.stack, args.environment), policies=True)
             if "state" in update:  # what this phase keeps: still protected or retained
                 fields["kept"] = [f"{r['type']} {r['name']}" for r in data_resources(
-                    head, tenant.id, dedicated=tenant.tier is Tier.CLUSTER)]
+                    head, tenant.id, dedicated=subject.dedicated)]
                 write_lifecycle(path, fields)
         except Exception:
             path.write_text(original, encoding="utf-8")  # nothing half-done
@@ -240,7 +326,8 @@ class Offboarding:
                                  "dataLoss": [c.as_json() for c in diff.errors],
                                  "mandatory": mandatory(plans), "recorded": True, "applied": False}
         self.report["phases"].append(phase)
-        self.say(f"recorded {_label(update)} for {tenant.id} in {path.name}"
+        where = "" if subject.kept is None else f" (its placement kept in {subject.stack})"
+        self.say(f"recorded {_label(update)} for {tenant.id}{where} in {path.name}"
                  + (f": {len(fields['kept'])} data resource(s) kept" if "state" in update else ""))
         if not args.json:
             print(diff_report.markdown(diff) if args.markdown else diff_report.text(diff))
@@ -275,23 +362,25 @@ class Offboarding:
         destroy = bool(args.destroy_data)
         if args.no_final_snapshot and not destroy:
             raise Refused("--no-final-snapshot goes with --destroy-data")
+        if args.kept and not destroy:
+            raise Refused("--kept goes with --destroy-data (a kept placement is already retired)")
         registry = load_registry(self.registry_dir)
-        try:
-            tenant = registry.tenant(args.id)
-        except KeyError:
-            raise Refused(f"tenant {args.id!r} is not in the registry {self.registry_dir}") from None
-        order, at = phase_order(tenant, destroy=destroy)
+        subject = subject_of(registry, args.id, args.environment, args.kept)
+        order, at = phase_order(subject, destroy=destroy)
         remaining = order[at + 1:]
-        spec = stack_of(registry, tenant.id, args.environment)
+        spec = spec_named(registry, subject.stack, args.environment)
         self.report["stack"] = spec.name
+        if args.kept:
+            self.report["kept"] = spec.name
         if destroy:
-            self.confirm_destruction(tenant, spec, started=at > 0)
+            self.confirm_destruction(subject, spec, started=at > 0)
         if not args.apply:
             if not remaining:
-                self.say(f"{tenant.id} is already {_done_label(order[at])}: nothing left to record")
+                self.say(f"{subject.tenant.id} is already {_done_label(order[at])}"
+                         + (f" in {spec.name}" if args.kept else "") + ": nothing left to record")
                 return self.done(EXIT_OK)
             base, _ = plan_document(spec, policies=False)
-            code = self.record_phase(tenant, remaining[0], base)
+            code = self.record_phase(subject, remaining[0], base)
             if code == EXIT_OK:
                 later = (f"; once it is deployed, run the same command again for {_label(remaining[1])}"
                          if len(remaining) > 1 else "")
@@ -303,25 +392,25 @@ class Offboarding:
             return self.done(EXIT_FAILED)
         for step in remaining:
             registry = load_registry(self.registry_dir)
-            tenant = registry.tenant(tenant.id)
-            base, _ = plan_document(stack_of(registry, tenant.id, args.environment), policies=False)
-            code = self.record_phase(tenant, step, base)
+            subject = subject_of(registry, args.id, args.environment, args.kept)
+            base, _ = plan_document(spec_named(registry, subject.stack, args.environment), policies=False)
+            code = self.record_phase(subject, step, base)
             if code != EXIT_OK:
                 return self.done(code)
             registry = load_registry(self.registry_dir)
-            if not self.up(registry, stack_of(registry, tenant.id, args.environment), _label(step)):
+            if not self.up(registry, spec_named(registry, subject.stack, args.environment), _label(step)):
                 return self.done(EXIT_FAILED)
             self.report["phases"][-1]["applied"] = True
         return self.done(EXIT_OK)
 
-    def confirm_destruction(self, tenant: ResolvedTenant, spec: StackSpec, *, started: bool) -> None:
+    def confirm_destruction(self, subject: Subject, spec: StackSpec, *, started: bool) -> None:
         """Say what ``--destroy-data`` destroys (from plans), and refuse it without ``--yes``."""
-        args = self.args
+        args, tenant = self.args, subject.tenant
         if started:
-            self.say(f"{tenant.id}: its data's destruction is recorded ({_label(current(tenant))}); "
+            self.say(f"{tenant.id}: its data's destruction is recorded (data: {subject.lifecycle.data}); "
                      "the next update deletes what phase 1 released")
         else:
-            destroyed, left = what_destroys(self.registry_dir, tenant, args.environment,
+            destroyed, left = what_destroys(self.registry_dir, subject, args.environment,
                                             not args.no_final_snapshot)
             self.report["destroys"], self.report["leavesBehind"] = destroyed, left
             self.say(f"--destroy-data destroys {len(destroyed)} data resource(s) of {tenant.id} "
@@ -334,18 +423,13 @@ class Offboarding:
                 why = ("it encrypts the final snapshot" if r["type"] == "aws:kms/key:Key"
                        else "the account's, left in place")
                 self.say(f"  kept: {r['type']} {r['physical']} (retained: {why})")
-            if tenant.tier is Tier.CLUSTER:
+            if subject.dedicated:
                 snapshot = DbServerNames(tenant.names(args.environment).db_identifier).final_snapshot
                 self.report["finalSnapshot"] = None if args.no_final_snapshot else snapshot
                 self.say("  final RDS snapshot: " + ("none (--no-final-snapshot)" if args.no_final_snapshot
                                                      else f"{snapshot} (kept)"))
         if not args.yes:
             raise Refused("--destroy-data deletes data for good: add --yes to go ahead (nothing written)")
-
-
-def current(tenant: ResolvedTenant) -> dict[str, str]:
-    """The tenant's recorded data disposition, as a phase."""
-    return {"data": str(tenant.record.lifecycle.data)}
 
 
 def _done_label(phase: Mapping[str, str]) -> str:
@@ -375,6 +459,9 @@ def add_parser(sub: Any, registry_opts: Any) -> None:
                    help="an offboarded tenant: destroy its data (two recorded phases; needs --yes)")
     p.add_argument("--no-final-snapshot", action="store_true",
                    help="with --destroy-data: no final RDS snapshot (default: one is kept, with its key)")
+    p.add_argument("--kept", metavar="STACK",
+                   help="with --destroy-data: destroy the data a tier migration left in STACK (the tenant's "
+                        "kept placement there; the tenant may be active)")
     p.add_argument("--yes", action="store_true", help="confirm --destroy-data")
     p.add_argument("--markdown", action="store_true", help="print the diff as Markdown")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")

@@ -49,8 +49,17 @@ def next_generation(record: TenantRecord) -> int:
     return 1 + max([record.generation, *(p.generation for p, _ in placements.left(record))])
 
 
-def _placement_json(placement: Placement) -> dict[str, Any]:
-    return placement.model_dump(mode="json", exclude_none=True)
+def placement_json(placement: Placement) -> dict[str, Any]:
+    """A placement as a tenant file (or a state file) records it: what is set, and its generation.
+
+    The data-destruction fields appear only once a destruction is recorded, so that a file
+    reads as the operator wrote it.
+    """
+    out = placement.model_dump(mode="json", exclude_none=True)
+    for key in ("data", "final_snapshot"):
+        if getattr(placement, key) == Placement.model_fields[key].default:
+            out.pop(key)
+    return out
 
 
 def retier(data: Mapping[str, Any], tier: Tier) -> dict[str, Any]:
@@ -68,7 +77,7 @@ def start(data: Mapping[str, Any], record: TenantRecord, source: Placement, targ
     else:
         out["account"] = target.account
     out["generation"] = next_generation(record)
-    out["migration"] = {"source": _placement_json(source), "state": str(MigrationState.MOVING),
+    out["migration"] = {"source": placement_json(source), "state": str(MigrationState.MOVING),
                         "step": step}
     return out
 

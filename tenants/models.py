@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from tenants import aws_limits, naming, regions
-from tenants.lifecycle import Lifecycle
+from tenants.lifecycle import DataDisposition, Lifecycle
 from tenants.quotas import AccountId, AccountQuotas
 
 REGION_RE = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
@@ -146,6 +146,11 @@ class Placement(_Strict):
     leaves, and the tenant file keeps it (``kept``) after the move: the old stack still
     declares the tenant there, retired (data kept, nothing running), until its data is
     destroyed explicitly, so that no stack is orphaned and no kept data is forgotten.
+
+    A kept placement's data is destroyed like an offboarded tenant's, in two recorded
+    phases (``tenantctl offboard ID --destroy-data --kept STACK``): ``data: destroy``
+    (declared without protection), then ``data: destroyed`` (nothing declared; the entry
+    stays as the record, and the stack may hold the tenant again).
     """
 
     tier: Tier
@@ -155,9 +160,22 @@ class Placement(_Strict):
     generation: int = Field(default=naming.FIRST_GENERATION, ge=naming.FIRST_GENERATION)
     #: When the move away from it finished (kept placements).
     since: dt.date | None = None
+    #: A kept placement's data: kept, being destroyed (phase 1) or destroyed (phase 2).
+    data: DataDisposition = DataDisposition.KEPT
+    #: With ``data: destroy`` of a kept ``cluster`` placement: whether RDS takes its final snapshot.
+    final_snapshot: bool = True
+    destroyed_on: dt.date | None = None
+
+    @property
+    def holds_data(self) -> bool:
+        """Whether its stack still declares something of it (its data is not destroyed)."""
+        return self.data is not DataDisposition.DESTROYED
 
     @model_validator(mode="after")
     def _fields(self) -> Placement:
+        if self.data is not DataDisposition.KEPT and self.since is None:
+            raise ValueError(f"data: {self.data} is for a kept placement (one with `since`): a "
+                             "migration's source is destroyed only after the move finished")
         if self.tier.shared and (self.cell is None or self.account or self.network_cidr):
             raise ValueError("a shared-tier placement names its cell (and no account or network_cidr)")
         own = self.account is not None and self.network_cidr is not None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from tenants import accounts, naming
 from tenants.lifecycle import DataDisposition, Lifecycle, State
+from tenants.lifecycle import data_loss_allowed as lifecycle_data_loss_allowed
 from tenants.models import MigrationState, Placement, PlatformSettings, TenantRecord, Tier
 from tenants.problems import Problem, show_value
 
@@ -75,17 +76,58 @@ def _view(tenant: ResolvedTenant, settings: PlatformSettings, placement: Placeme
         serving=serving)
 
 
+def kept_lifecycle(placement: Placement) -> Lifecycle:
+    """What a kept placement's view records: offboarded, its data as the placement says."""
+    if placement.data is DataDisposition.KEPT:
+        return _RETIRED
+    return Lifecycle(state=State.OFFBOARDED, data=placement.data, final_snapshot=placement.final_snapshot)
+
+
 def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTenant]:
-    """The tenant as each stack that declares it sees it: current placement first."""
+    """The tenant as each stack that declares it sees it: current placement first.
+
+    A kept placement whose data is destroyed declares nothing; it is left out where another
+    placement of the tenant lives in its stack (a move back into that cell), and kept
+    otherwise, so that a dedicated stack that held it stays in the fleet, empty, like an
+    offboarded tenant's whose data was destroyed.
+    """
     moving = tenant.record.migration is not None and tenant.record.migration.state is MigrationState.MOVING
     out = [dataclasses.replace(tenant, serving=not moving)]
     migration = tenant.record.migration
+    occupied = {view_stack(tenant), *(stack_name(tenant.id, p.tier, p.cell)
+                                      for p in placements_holding_data(tenant.record))}
     for placement, active in left(tenant.record):
+        if not placement.holds_data and stack_name(tenant.id, placement.tier, placement.cell) in occupied:
+            continue
         releasing = (migration is not None and placement is migration.source
                      and migration.state is MigrationState.SWITCHED and placement.tier is Tier.CLUSTER)
-        out.append(_view(tenant, settings, placement, active=active, serving=active,
-                         lifecycle=_RELEASING if releasing else _RETIRED))
+        lifecycle = _RELEASING if releasing else _RETIRED if active else kept_lifecycle(placement)
+        out.append(_view(tenant, settings, placement, active=active, serving=active, lifecycle=lifecycle))
     return out
+
+
+def placements_holding_data(record: TenantRecord) -> list[Placement]:
+    """The placements the tenant left whose stacks still declare something of it."""
+    return [p for p, _ in left(record) if p.holds_data]
+
+
+#: Whose data a change may delete: a tenant id (everywhere: an offboarded tenant destroying
+#: its data) or a (tenant, stack) pair (only there: a kept placement being destroyed).
+DataLossAllowance = set[str | tuple[str, str]]
+
+
+def data_loss_allowed(records: Iterable[TenantRecord]) -> DataLossAllowance:
+    """Whose data-bearing resources a change may delete (what ``tenantctl.diff`` accepts).
+
+    An offboarded tenant destroying its data, anywhere (:func:`tenants.lifecycle.data_loss_allowed`);
+    a kept placement being destroyed, in its own stack only: the tenant's current placement
+    and its other kept ones stay protected.
+    """
+    records = list(records)
+    allowed: DataLossAllowance = set(lifecycle_data_loss_allowed(records))
+    allowed |= {(r.id, stack_name(r.id, p.tier, p.cell)) for r in records for p in r.kept
+                if p.data is not DataDisposition.KEPT}
+    return allowed
 
 
 def view_stack(view: ResolvedTenant) -> str:
@@ -112,12 +154,14 @@ def problems(rel: str, record: TenantRecord, cell: str | None, cells: Iterable[s
         if placement.cell is not None and placement.cell not in known:
             found.append(Problem(rel, field, show_value(placement.cell),
                                  f"the {what} is in an unknown cell; cells are {sorted(known)}"))
-        if where in seen:
+        if where in seen and placement.holds_data:  # a destroyed one declares nothing there
             found.append(Problem(rel, field, where, (
                 f"the {what} is in stack {where}, which already declares {seen[where]}: a stack "
                 "holds one placement of a tenant (its namespace and database schema have no "
-                "generation); destroy the kept data there first, or move to another cell")))
-        seen.setdefault(where, f"its {what}")
+                "generation); destroy the data kept there first (`tenantctl offboard "
+                f"{record.id} --destroy-data --kept {where}`), or move to another cell")))
+        if placement.holds_data:
+            seen.setdefault(where, f"its {what}")
         if placement.generation >= record.generation:
             found.append(Problem(rel, "generation", show_value(record.generation), (
                 f"is not above the generation {placement.generation} of a placement it left: "
