@@ -106,15 +106,15 @@ class Subject:
 
     def write(self, registry_dir: Path, fields: Mapping[str, Any]) -> str:
         """Record ``fields`` (a phase) in the tenant file; returns the file's original text."""
+        from tenantctl import migrate_plan  # the tenant file as data, as the migration writes it
+
         path = registry_dir / self.tenant.source
         if self.kept is None:
             return write_lifecycle(path, fields)
         original = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(original)
+        data = migrate_plan.read_tenant(registry_dir, self.tenant.id)
         data["kept"][self.kept] = {**data["kept"][self.kept], **fields}
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        tmp.replace(path)
+        migrate_plan.write_tenant(registry_dir, self.tenant.id, data)
         return original
 
 
@@ -159,8 +159,6 @@ def phase_order(subject: Subject, *, destroy: bool) -> tuple[list[dict[str, str]
                           "left behind (--kept STACK)")
         data = [DataDisposition.KEPT, DataDisposition.DESTROY, DataDisposition.DESTROYED]
         return [{"data": str(d)} for d in data], data.index(life.data)
-    if subject.kept is not None:
-        raise Refused("--kept goes with --destroy-data (a kept placement is already retired)")
     states = [State.ACTIVE, *([State.RETIRING] if tenant.tier is Tier.CLUSTER else []), State.OFFBOARDED]
     return [{"state": str(s)} for s in states], states.index(life.state) if life.state in states else 0
 

@@ -101,7 +101,7 @@ def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTe
             continue
         releasing = (migration is not None and placement is migration.source
                      and migration.state is MigrationState.SWITCHED and placement.tier is Tier.CLUSTER)
-        lifecycle = _RELEASING if releasing else _RETIRED if active else kept_lifecycle(placement)
+        lifecycle = _RELEASING if releasing else kept_lifecycle(placement)  # unused while active
         out.append(_view(tenant, settings, placement, active=active, serving=active, lifecycle=lifecycle))
     return out
 
