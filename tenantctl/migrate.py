@@ -11,7 +11,8 @@ run the same command again to resume from the step that failed. See docs/migrati
 
 Exit codes: 0 planned, or every step done; 1 a move inside a stack would delete or replace
 data (nothing changed); 2 refused or invalid input (with the reason; nothing changed);
-3 a step failed (the state file says which; rerun to resume).
+3 a step failed (the state file says which; rerun to resume); 4 the run waits for the
+operator at ``delegate`` (it printed the DNS change to make; rerun with ``--delegated``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from tenants.loader import load_registry
 from tenants.migration import Target
 from tenants.models import Tier
 
-EXIT_OK, EXIT_DATA_LOSS, EXIT_INVALID, EXIT_FAILED = 0, 1, 2, 3
+EXIT_OK, EXIT_DATA_LOSS, EXIT_INVALID, EXIT_FAILED, EXIT_WAITING = 0, 1, 2, 3, 4
 #: Environment variables with the admin connection strings of the two database servers.
 SOURCE_DSN_ENV, TARGET_DSN_ENV = "TENANTCTL_MIGRATE_SOURCE_DSN", "TENANTCTL_MIGRATE_TARGET_DSN"
 
@@ -108,6 +109,7 @@ def _services(args: argparse.Namespace, registry_dir: Path) -> ms.Services:
     return ms.Services(registry=registry_dir, work_dir=Path(args.work_dir),
                        pulumi_command=args.pulumi_command, copy_schema=copier, copy_objects=objects,
                        verify_schema=verifier, overwrite_target=args.overwrite_target,
+                       delegated=args.delegated,
                        source_dsn=args.source_dsn or os.environ.get(SOURCE_DSN_ENV),
                        target_dsn=args.target_dsn or os.environ.get(TARGET_DSN_ENV), today=today,
                        report=_err)
@@ -167,6 +169,10 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
             _emit_refusal(args, f"--redo {args.redo}: the steps are {', '.join(move.steps)}")
             return EXIT_INVALID
         state.redo(args.redo)
+    if args.delegated and not (args.apply and _delegate_waits(state)):
+        _emit_refusal(args, "--delegated (with --apply) confirms the DNS delegation the delegate step "
+                      "waits for, after the switch; this migration is not waiting there")
+        return EXIT_INVALID
     done = state is not None and not state.pending()
     if not args.apply or done:
         _output(args, move, state, plans, "done" if done else "planned")
@@ -180,15 +186,27 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
         state.save()
     if not args.json:
         _print_plan(move, state, plans)
-    failed = ms.run(state, _services(args, registry_dir))
+    stopped = ms.run(state, _services(args, registry_dir))
+    waiting = stopped is not None and state.status(stopped) == "waiting"
+    failed = None if waiting else stopped
     if args.json:
-        _output(args, move, state, None, "failed" if failed else "done", failed)
+        _output(args, move, state, None, "waiting" if waiting else "failed" if failed else "done", failed,
+                waiting=stopped if waiting else None)
+    elif waiting:
+        _err(f"tenantctl migrate: waiting at step {stopped}: make the change above, then run the same "
+             "command with --delegated")
     elif failed:
         _err(f"tenantctl migrate: step {failed} failed; {state_path} records it: fix the cause and run "
              "the same command again to resume there")
     else:
         print(f"migrated {move.tenant} to {move.target.tier} ({move.target_stack}); state {state_path}")
-    return EXIT_FAILED if failed else EXIT_OK
+    return EXIT_WAITING if waiting else EXIT_FAILED if failed else EXIT_OK
+
+
+def _delegate_waits(state: ms.State | None) -> bool:
+    """Whether the run stopped at ``delegate``, waiting for the operator (or failed there)."""
+    return state is not None and mp.DELEGATE in state.move.steps and state.status(mp.DELEGATE) in (
+        "waiting", "failed", "running")
 
 
 def _today(args: argparse.Namespace) -> dt.date:
@@ -213,10 +231,11 @@ def _emit_refusal(args: argparse.Namespace, reason: str) -> None:
 
 
 def _output(args: argparse.Namespace, move: mp.Move, state: ms.State | None, plans: mp.StepPlans | None,
-            result: str, failed: str | None = None) -> None:
+            result: str, failed: str | None = None, *, waiting: str | None = None) -> None:
     if args.json:
         print(json.dumps({"tenant": move.tenant, "move": move.as_json(), "result": result,
-                          "failedStep": failed, "steps": _steps_json(move, state, plans)}, indent=1))
+                          "failedStep": failed, **({"waitingStep": waiting} if waiting else {}),
+                          "steps": _steps_json(move, state, plans)}, indent=1))
     else:
         _print_plan(move, state, plans)
 
@@ -237,6 +256,8 @@ def add_migrate_parser(sub: Any, registry_opts: Callable[[argparse.ArgumentParse
     p.add_argument("--overwrite-target", action="store_true",
                    help="copy-data: replace what the target schema holds (before the switch only: "
                         "an earlier or tampered copy; never a target that serves)")
+    p.add_argument("--delegated", action="store_true",
+                   help="the operator has made the DNS delegation the delegate step waits for")
     p.add_argument("--state", help="state file (default .tenantctl/migrations/<id>.json)")
     p.add_argument("--redo", help="run this step and the later ones again (after fixing what it found)")
     p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")

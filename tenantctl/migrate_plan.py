@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from tenantctl import planner
+from tenantctl import delegation, planner
+from tenantctl.delegation import Delegation
 from tenantctl.diff import PlanDiff, diff_plans
 from tenants import accounts, migration, placements
 from tenants.loader import LEDGER_FILE, Registry, load_registry
@@ -40,6 +41,8 @@ from tenants.stacks import StackSpec, fleet_stacks
 
 #: Steps of a move between stacks, in order.
 BETWEEN_STACKS = ("record", "target-up", "copy-data", "verify", "switch", "retire-source", "finish")
+#: The step a move whose serving zone changes runs between ``switch`` and ``retire-source``.
+DELEGATE = "delegate"
 #: Steps of a move inside one cell stack.
 IN_PLACE = ("record", "up", "finish")
 #: What each step does, for the printed plan.
@@ -49,6 +52,7 @@ DESCRIPTIONS = {
     "copy-data": "copy the tenant's schema and files from the source to the target",
     "verify": "compare row counts and checksums of every table, and the objects copied",
     "switch": "the target serves the host (DNS, certificate, gateway): registry, then up target",
+    DELEGATE: "wait for the operator to delegate the host to the target's zone (--delegated)",
     "retire-source": "pulumi up the source: workloads removed, data kept (retired)",
     "finish": "record the source as kept (data stays until an explicit destroy)",
     "up": "pulumi up the cell stack (same resources, updated in place)",
@@ -58,7 +62,8 @@ DESCRIPTIONS = {
 #: the target first at ``target-up``, the source only at ``retire-source``).
 SPANS = {"record": ("before", "recorded"), "target-up": ("before", "recorded"),
          "copy-data": ("recorded", "recorded"), "verify": ("recorded", "recorded"),
-         "switch": ("recorded", "switched"), "retire-source": ("recorded", "switched"),
+         "switch": ("recorded", "switched"), DELEGATE: ("switched", "switched"),
+         "retire-source": ("recorded", "switched"),
          "finish": ("switched", "finished"), "up": ("before", "recorded")}
 
 
@@ -82,6 +87,8 @@ class Move:
     target_stack: str
     #: URNs (in the source stack) handed to the target by ``pulumi state move``.
     handover: tuple[str, ...] = ()
+    #: The host's delegation to change after ``switch`` (a move that changes its serving zone).
+    delegation: Delegation | None = None
 
     @property
     def between_stacks(self) -> bool:
@@ -90,8 +97,13 @@ class Move:
 
     @property
     def steps(self) -> tuple[str, ...]:
-        """The ordered steps."""
-        return BETWEEN_STACKS if self.between_stacks else IN_PLACE
+        """The ordered steps (``delegate`` right after ``switch`` when the serving zone changes)."""
+        if not self.between_stacks:
+            return IN_PLACE
+        if self.delegation is None:
+            return BETWEEN_STACKS
+        at = BETWEEN_STACKS.index("switch") + 1
+        return (*BETWEEN_STACKS[:at], DELEGATE, *BETWEEN_STACKS[at:])
 
     @property
     def stacks(self) -> tuple[str, ...]:
@@ -120,7 +132,8 @@ class Move:
                 "target": {"tier": str(self.target.tier), "cell": self.target.cell,
                            "account": self.target.account},
                 "sourceStack": self.source_stack, "targetStack": self.target_stack,
-                "handover": list(self.handover)}
+                "handover": list(self.handover),
+                **({"delegation": self.delegation.as_json()} if self.delegation else {})}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Move:
@@ -128,7 +141,8 @@ class Move:
         target = data["target"]
         return cls(data["tenant"], data["environment"], Placement.model_validate(data["source"]),
                    Target(Tier(target["tier"]), target.get("cell"), target.get("account")),
-                   data["sourceStack"], data["targetStack"], tuple(data.get("handover", ())))
+                   data["sourceStack"], data["targetStack"], tuple(data.get("handover", ())),
+                   Delegation.from_json(data["delegation"]) if data.get("delegation") else None)
 
 
 # --- the registry at each step ------------------------------------------------------------
@@ -260,7 +274,16 @@ def decide(registry: Registry, tenant_id: str, target: Target, environment: str)
                       + (f" in cell {source.cell}" if source.cell else "") + ": nothing to migrate")
     source_stack = placements.stack_name(tenant_id, source.tier, source.cell)
     target_stack = placements.stack_name(tenant_id, target.tier, target.cell)
-    return Move(tenant_id, environment, source, target, source_stack, target_stack)
+    here, there = _accounts(registry, source, target)
+    zones = delegation.needed(registry.settings, tenant.hostname, here, there) if here != there else None
+    return Move(tenant_id, environment, source, target, source_stack, target_stack, delegation=zones)
+
+
+def _accounts(registry: Registry, source: Placement, target: Target) -> tuple[str | None, str | None]:
+    """The accounts of the source placement and of the target."""
+    settings = registry.settings
+    return (accounts.tenant_account(settings, source.tier, source.account, source.cell),
+            accounts.tenant_account(settings, target.tier, target.account, target.cell))
 
 
 def _check_target_zone(registry: Registry, move: Move) -> None:
@@ -271,9 +294,7 @@ def _check_target_zone(registry: Registry, move: Move) -> None:
     is made (not yet delegated) and listed before the move, not found missing at the switch.
     """
     settings, hostname = registry.settings, registry.tenant(move.tenant).hostname
-    source, target = move.source, move.target
-    here = accounts.tenant_account(settings, source.tier, source.account, source.cell)
-    there = accounts.tenant_account(settings, target.tier, target.account, target.cell)
+    here, there = _accounts(registry, move.source, move.target)
     if not settings.hosted_zones or here == there or settings.zone_of(hostname, there):
         return
     raise Refused(f"{hostname} has no hosted zone in {account_label(there)}, whose stack serves it "

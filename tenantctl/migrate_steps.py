@@ -2,9 +2,10 @@
 
 The state file (``.tenantctl/migrations/<id>.json`` by default) holds the move
 (:class:`tenantctl.migrate_plan.Move`) and each step's status (``pending``, ``running``,
-``done``, ``failed``), times, error and detail (the copy reports), rewritten atomically
-whenever a step starts or ends. A run continues from the first step not ``done``: a step
-that failed, or was interrupted (``running``), runs again; a ``done`` step never does.
+``done``, ``failed``, ``waiting`` for the operator), times, error and detail (the copy
+reports), rewritten atomically whenever a step starts or ends. A run continues from the
+first step not ``done``: a step that failed, waits, or was interrupted (``running``), runs
+again; a ``done`` step never does.
 Only one run at a time holds a state file (``<file>.lock``, an advisory ``flock`` the
 kernel releases when the process ends).
 
@@ -35,8 +36,11 @@ from tenants.loader import Registry, load_registry
 from tenants.models import MigrationState
 from tenants.stacks import StackSpec, fleet_stacks
 
-STATE_VERSION = 1
-STATUSES = ("pending", "running", "done", "failed")
+#: 2: a move may carry a ``delegation`` and its ``delegate`` step, which may be ``waiting``.
+#: A version-1 file (no delegation) reads unchanged.
+STATE_VERSION = 2
+READS_VERSIONS = (1, 2)
+STATUSES = ("pending", "running", "done", "failed", "waiting")
 #: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``.
 ObjectCopier = Callable[[str, str], Any]
 
@@ -61,6 +65,10 @@ class StepFailed(Exception):
     """A step or its check failed; the run stops there (exit 3) and resumes there."""
 
 
+class Waiting(Exception):
+    """A step waits for the operator (exit 4): the message says what to do, then rerun."""
+
+
 class StateError(Exception):
     """A state file that is unreadable, of another move, or held by another run (exit 2)."""
 
@@ -77,6 +85,8 @@ class Services:
     copy_objects: ObjectCopier | None = None
     #: ``copy_schema(overwrite=True)``: replace whatever the target schema holds (--overwrite-target).
     overwrite_target: bool = False
+    #: The operator says the host's delegation is made (--delegated): ``delegate`` completes.
+    delegated: bool = False
     source_dsn: str | None = None
     target_dsn: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
@@ -104,7 +114,7 @@ class State:
             data = json.loads(path.read_text(encoding="utf-8"))
             move = mp.Move.from_json(data["move"])
             steps = data["steps"]
-            if data.get("version") != STATE_VERSION or list(steps) != list(move.steps) or not all(
+            if data.get("version") not in READS_VERSIONS or list(steps) != list(move.steps) or not all(
                     s.get("status") in STATUSES for s in steps.values()):
                 raise ValueError("steps do not match the move")
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -346,6 +356,17 @@ def _finish(services: Services, move: mp.Move) -> dict[str, Any]:
     return detail
 
 
+def _delegate(services: Services, move: mp.Move) -> dict[str, Any]:
+    """Wait until the operator has changed the host's delegation (tenantctl.delegation)."""
+    assert move.delegation is not None
+    if not services.delegated:
+        raise Waiting("\n".join([f"the host {move.delegation.hostname} is now served from "
+                                  f"{move.delegation.target_zone.label()}; make resolvers follow:",
+                                  *(f"  {n}. {line}" for n, line in
+                                    enumerate(move.delegation.instructions(), start=1))]))
+    return {"delegated": "confirmed by the operator (--delegated)", **move.delegation.as_json()}
+
+
 def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
     """Run one step and its check; return its detail, or raise :class:`StepFailed`."""
     move = state.move
@@ -361,19 +382,25 @@ def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
         return _verify(services, state)
     if step == "switch":
         return _switch(services, move)
+    if step == mp.DELEGATE:
+        return _delegate(services, move)
     if step in ("retire-source", "up"):
         return _up(services, move, move.source_stack)
     return _finish(services, move)
 
 
 def run(state: State, services: Services) -> str | None:
-    """Run every step not done, in order; return the step that failed (None: all done)."""
+    """Run every step not done, in order; return the step that failed or waits (None: all done)."""
     for step in state.pending():
         services.report(f"[{move_index(state, step)}/{len(state.move.steps)}] {step}: "
                         f"{mp.DESCRIPTIONS[step]}")
         state.set(step, "running")
         try:
             detail = run_step(step, state, services)
+        except Waiting as wait:
+            state.set(step, "waiting", error="", detail={"instructions": str(wait)})
+            services.report(f"    WAITING: {wait}")
+            return step
         except Exception as exc:  # a copier's or the registry's error fails the step, never a traceback
             error = str(exc) if isinstance(exc, StepFailed) else f"{type(exc).__name__}: {exc}"
             state.set(step, "failed", error=error)

@@ -115,7 +115,13 @@ class FakeS3:
 
 def services(registry: Path, work: Path, fake: FakePulumi, databases: FakeDatabases, s3: FakeS3,
              **extra: Any) -> ms.Services:
-    """Services whose every call is recorded; each step's start is a marker in ``fake.calls``."""
+    """Services whose every call is recorded; each step's start is a marker in ``fake.calls``.
+
+    The operator has made the host's delegation (``delegated``) unless a test says otherwise:
+    test_migrate_delegate.py drives the wait itself.
+    """
+    extra.setdefault("delegated", True)
+
     def report(message: str) -> None:
         if message.startswith("["):
             fake.calls.append(["#step", message.split("] ", 1)[1].split(":", 1)[0]])

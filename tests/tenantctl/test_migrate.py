@@ -70,10 +70,12 @@ def test_a_move_to_cluster_runs_its_steps_in_order_with_exactly_these_cli_calls(
     state, failed = run(registry, tmp_path, move, fake, data)
     assert failed is None
     steps = calls_by_step(fake)
-    assert list(steps) == ["record", "target-up", "copy-data", "verify", "switch", "retire-source", "finish"]
+    assert list(steps) == ["record", "target-up", "copy-data", "verify", "switch", "delegate",
+                           "retire-source", "finish"]
     assert {step: verbs(calls) for step, calls in steps.items()} == {
         "record": [], "target-up": [("up", "tenant-alpha")], "copy-data": [], "verify": [],
-        "switch": [("up", "tenant-alpha")], "retire-source": [("up", "shared-f1")], "finish": []}
+        "switch": [("up", "tenant-alpha")], "delegate": [], "retire-source": [("up", "shared-f1")],
+        "finish": []}
     # Each up selects its own stack, with the config of the registry as that step left it.
     ups = (("target-up", "tenant-alpha"), ("switch", "tenant-alpha"), ("retire-source", "shared-f1"))
     for step, stack in ups:
@@ -214,13 +216,15 @@ def test_the_cli_resumes_from_its_state_file_and_reports_json(registry, tmp_path
             "--apply", "--json", "--state", str(tmp_path / "m.json"), "--work-dir", str(tmp_path / "w"),
             "--source-dsn", SOURCE_DSN, "--target-dsn", TARGET_DSN, "--today", "2026-12-02"]
 
-    def main() -> int:
-        args = cli.build_parser().parse_args(argv)
+    def main(*extra: str) -> int:
+        args = cli.build_parser().parse_args([*argv, *extra])
         args.pulumi_command, args.copy_schema, args.copy_objects = fake, databases.copy_schema, s3.copier
         args.verify_schema = databases.verify_schema
         return int(args.lifecycle(args, registry))
-    assert main() == 3
+    assert main() == 4  # switched; waits for the host's delegation
+    assert main("--delegated") == 3
     state = json.loads((tmp_path / "m.json").read_text())
+    assert state["steps"]["delegate"]["status"] == "done"
     assert state["steps"]["retire-source"]["status"] == "failed"
     fake.fail = None
     assert main() == 0

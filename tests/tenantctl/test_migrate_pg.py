@@ -174,8 +174,11 @@ def test_copy_data_and_verify_move_the_schema_and_a_tampered_target_fails_verify
 
     # Fixed on the target: the rerun resumes at verify (no second copy) and finishes.
     servers.as_alpha_on_target("UPDATE documents SET title = 'doc 7' WHERE id = 7")
-    assert migrate(registry, tmp_path, servers, pulumi_that_bootstraps(servers), copier=copy_then_tamper) == 0
-    assert step_lines(capsys.readouterr().err) == ["verify", "switch", "retire-source", "finish"]
+    assert migrate(registry, tmp_path, servers, pulumi_that_bootstraps(servers), copier=copy_then_tamper) == 4
+    assert step_lines(capsys.readouterr().err) == ["verify", "switch", "delegate"]  # waits for the NS change
+    assert migrate(registry, tmp_path, servers, pulumi_that_bootstraps(servers), "--delegated",
+                   copier=copy_then_tamper) == 0
+    assert step_lines(capsys.readouterr().err) == ["delegate", "retire-source", "finish"]
     assert len(copies) == 1
     steps = state(tmp_path)
     assert all(s["status"] == "done" for s in steps.values())
@@ -203,7 +206,7 @@ def test_a_target_without_the_bootstrap_fails_copy_data_in_one_line_and_resumes_
     assert not has_schema(servers.dst, servers.dst_db, ALPHA.schema)
 
     bootstrap(servers.dst, servers.dst_db, "alpha")  # the operator's fix
-    assert migrate(registry, tmp_path, servers, FakePulumi()) == 0
+    assert migrate(registry, tmp_path, servers, FakePulumi()) == 4  # copied, verified, switched: the wait
     assert step_lines(capsys.readouterr().err)[:2] == ["copy-data", "verify"]
     assert contents(servers.dst, servers.dst_db, ALPHA.schema) == contents(
         servers.src, servers.src_db, ALPHA.schema)
@@ -227,7 +230,7 @@ def test_redoing_the_copy_over_a_changed_target_needs_overwrite_target(registry,
 
     capsys.readouterr()
     assert migrate(registry, tmp_path, servers, fake, "--redo", "copy-data", "--overwrite-target",
-                   copier=copy_then_lose_rows) == 0
+                   copier=copy_then_lose_rows) == 4  # through the switch, then the wait for the delegation
     assert step_lines(capsys.readouterr().err)[:2] == ["copy-data", "verify"]
     assert contents(servers.dst, servers.dst_db, ALPHA.schema) == contents(
         servers.src, servers.src_db, ALPHA.schema)
