@@ -109,7 +109,7 @@ def _services(args: argparse.Namespace, registry_dir: Path) -> ms.Services:
     return ms.Services(registry=registry_dir, work_dir=Path(args.work_dir),
                        pulumi_command=args.pulumi_command, copy_schema=copier, copy_objects=objects,
                        verify_schema=verifier, overwrite_target=args.overwrite_target,
-                       delegated=args.delegated,
+                       delegated=args.delegated, source_writes_carried=args.source_writes_carried,
                        source_dsn=args.source_dsn or os.environ.get(SOURCE_DSN_ENV),
                        target_dsn=args.target_dsn or os.environ.get(TARGET_DSN_ENV), today=today,
                        report=_err)
@@ -172,6 +172,12 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
     if args.delegated and not (args.apply and _delegate_waits(state)):
         _emit_refusal(args, "--delegated (with --apply) confirms the DNS delegation the delegate step "
                       "waits for, after the switch; this migration is not waiting there")
+        return EXIT_INVALID
+    if args.source_writes_carried and not (
+            args.apply and state is not None and "retire-source" in move.steps
+            and state.status("retire-source") == "failed"):
+        _emit_refusal(args, "--source-writes-carried (with --apply) answers a retire-source that found "
+                      "writes on the source after verify; this migration has no such failure")
         return EXIT_INVALID
     done = state is not None and not state.pending()
     if not args.apply or done:
@@ -258,6 +264,8 @@ def add_migrate_parser(sub: Any, registry_opts: Callable[[argparse.ArgumentParse
                         "an earlier or tampered copy; never a target that serves)")
     p.add_argument("--delegated", action="store_true",
                    help="the operator has made the DNS delegation the delegate step waits for")
+    p.add_argument("--source-writes-carried", action="store_true",
+                   help="retire-source: the writes it found on the source after verify are in the target now")
     p.add_argument("--state", help="state file (default .tenantctl/migrations/<id>.json)")
     p.add_argument("--redo", help="run this step and the later ones again (after fixing what it found)")
     p.add_argument("--work-dir", default=".tenantctl/stacks", help="per-stack work directories")

@@ -87,6 +87,9 @@ class Services:
     overwrite_target: bool = False
     #: The operator says the host's delegation is made (--delegated): ``delegate`` completes.
     delegated: bool = False
+    #: The operator carried into the target the writes ``retire-source`` found on the source
+    #: after ``verify`` (--source-writes-carried): the step records them and completes.
+    source_writes_carried: bool = False
     source_dsn: str | None = None
     target_dsn: str | None = None
     today: dt.date = field(default_factory=dt.date.today)
@@ -311,6 +314,59 @@ def _verify(services: Services, state: State) -> dict[str, Any]:
     return {"schema": report.summary(), **({"files": files["report"]} if files is not None else {})}
 
 
+def source_writes(verified: Mapping[str, Any], now: sc.CopyReport) -> list[str]:
+    """What changed on the source since ``verify`` read it (its recorded schema summary).
+
+    ``now`` is the source read again (``verify_schema(source, source)``): per table the row
+    count and checksum, per sequence the next value, against what verify saw there.
+    """
+    before = {t["table"]: (t["rows_source"], t["checksum_source"]) for t in verified.get("tables", ())}
+    after = {t.table: (t.rows_source, t.checksum_source) for t in now.tables}
+    found = []
+    for table in sorted(before.keys() | after.keys()):
+        if table not in after:
+            found.append(f"table {table}: dropped")
+        elif table not in before:
+            found.append(f"table {table}: created ({after[table][0]} rows)")
+        elif before[table] != after[table]:
+            found.append(f"table {table}: rows {before[table][0]} -> {after[table][0]}"
+                         + (", checksum changed" if before[table][1] != after[table][1] else ""))
+    sequences = {q["sequence"]: q["next_source"] for q in verified.get("sequences", ())}
+    found += [f"sequence {q.sequence}: next value {sequences[q.sequence]} -> {q.next_source}"
+              for q in now.sequences if q.sequence in sequences and sequences[q.sequence] != q.next_source]
+    return found
+
+
+def _retire_source(services: Services, state: State) -> dict[str, Any]:
+    """Retire the source, then prove that nothing was written to it after ``verify``.
+
+    From ``copy-data`` until this up removes them, the source's workloads run, and resolvers
+    reach them until the delegation: a write they take is not in the target. Read after the
+    up (nothing writes to the source any more), the source must be what verify compared; if
+    not, the step fails naming each table and sequence that changed. The source keeps them
+    (retired, data kept): the operator carries them into the target and reruns with
+    ``--source-writes-carried``, which records them.
+    """
+    move = state.move
+    detail = _up(services, move, move.source_stack)
+    verified = state.steps["verify"]["detail"].get("schema")
+    if verified is None or services.verify_schema is None or not services.source_dsn:
+        raise StepFailed("checking the source for writes after verify needs the schema verifier and "
+                         "--source-dsn")
+    schema = naming.db_schema_name(move.tenant)
+    try:
+        now = services.verify_schema(services.source_dsn, services.source_dsn, schema)
+    except sc.SchemaCopyError as exc:
+        raise schema_failure(exc, move) from None
+    found = source_writes(verified, now)
+    if found and not services.source_writes_carried:
+        raise StepFailed(f"writes reached the source after verify, and the target (serving since the "
+                         f"switch) does not have them: schema {schema}: {'; '.join(found)}. The source is "
+                         "retired now and keeps them: carry them into the target, then rerun with "
+                         "--source-writes-carried")
+    return {**detail, "sourceWritesAfterVerify": found}
+
+
 def _recorded(registry: Registry, move: mp.Move) -> bool:
     """Whether the registry already holds the ``record`` step (an interrupted run wrote it)."""
     record = registry.tenant(move.tenant).record
@@ -384,7 +440,9 @@ def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
         return _switch(services, move)
     if step == mp.DELEGATE:
         return _delegate(services, move)
-    if step in ("retire-source", "up"):
+    if step == "retire-source":
+        return _retire_source(services, state)
+    if step == "up":
         return _up(services, move, move.source_stack)
     return _finish(services, move)
 

@@ -25,7 +25,7 @@ from tenantctl import cli, schema_copy
 from tenants import naming
 from tests.components.pg_support import PgServer, connected, password_for, pg_server, second_pg_server
 from tests.tenantctl.fake_pulumi import FakePulumi
-from tests.tenantctl.migrate_support import CLUSTER_ACCOUNT, FakeS3, walk_registry
+from tests.tenantctl.migrate_support import CLUSTER_ACCOUNT, FakeS3, verbs, walk_registry
 
 ALPHA, BRAVO = TenantDbNames.of("alpha"), TenantDbNames.of("bravo")
 TARGET_STACK = "tenant-alpha"
@@ -67,6 +67,11 @@ class Servers:
     def as_alpha_on_target(self, statement: str) -> None:
         """Run a statement as alpha's login role on the target (a tenant changing its data)."""
         with connected(self.dst.dsn(self.dst_db, ALPHA.login_role, password_for("alpha"))) as conn:
+            conn.execute(statement)
+
+    def as_alpha_on_source(self, statement: str) -> None:
+        """Run a statement as alpha's login role on the source (a write the move must not lose)."""
+        with connected(self.src.dsn(self.src_db, ALPHA.login_role, password_for("alpha"))) as conn:
             conn.execute(statement)
 
 
@@ -234,3 +239,41 @@ def test_redoing_the_copy_over_a_changed_target_needs_overwrite_target(registry,
     assert step_lines(capsys.readouterr().err)[:2] == ["copy-data", "verify"]
     assert contents(servers.dst, servers.dst_db, ALPHA.schema) == contents(
         servers.src, servers.src_db, ALPHA.schema)
+
+
+def test_a_write_to_the_source_after_verify_is_found_at_retire_source_not_lost(
+        registry, tmp_path, servers, capsys):
+    """The source still serves resolvers until the delegation: a write it takes then is not in
+    the target. retire-source reads the source again after its up and fails naming it."""
+    fake = pulumi_that_bootstraps(servers)
+    assert migrate(registry, tmp_path, servers, fake) == 4  # switched; waiting for the delegation
+    servers.as_alpha_on_source("INSERT INTO documents (customer_id, title) VALUES (1, 'late write')")
+    capsys.readouterr()
+    assert migrate(registry, tmp_path, servers, fake, "--delegated") == 3
+    steps = state(tmp_path)
+    error = steps["retire-source"]["error"]
+    assert steps["delegate"]["status"] == "done" and steps["retire-source"]["status"] == "failed"
+    assert "writes reached the source after verify" in error
+    assert "table documents: rows 120 -> 121, checksum changed" in error
+    assert "sequence documents_id_seq: next value 121 -> 122" in error
+    assert "customers" not in error and "--source-writes-carried" in error
+    assert ("up", "shared-f1") in verbs(fake.calls)  # retired first: nothing writes to it any more
+    assert contents(servers.src, servers.src_db, ALPHA.schema)["documents"][0] == 121  # kept there
+
+    assert migrate(registry, tmp_path, servers, fake) == 3  # a rerun alone finds them again
+    # The operator carries the row into the target, and says so:
+    servers.as_alpha_on_target("INSERT INTO documents (customer_id, title) VALUES (1, 'late write')")
+    assert migrate(registry, tmp_path, servers, fake, "--source-writes-carried") == 0
+    steps = state(tmp_path)
+    assert steps["retire-source"]["detail"]["sourceWritesAfterVerify"][0].startswith("table documents")
+    assert all(s["status"] == "done" for s in steps.values())
+
+
+def test_source_writes_carried_is_refused_unless_retire_source_found_writes(
+        registry, tmp_path, servers, capsys):
+    fake = pulumi_that_bootstraps(servers)
+    assert migrate(registry, tmp_path, servers, fake, "--source-writes-carried") == 2
+    assert "has no such failure" in capsys.readouterr().err and fake.calls == []
+    assert migrate(registry, tmp_path, servers, fake) == 4
+    assert migrate(registry, tmp_path, servers, fake, "--delegated") == 0
+    assert state(tmp_path)["retire-source"]["detail"]["sourceWritesAfterVerify"] == []
