@@ -1,7 +1,8 @@
 """``tenantctl migrate ID --to TIER``: move a tenant to another tier, in resumable steps.
 
 ``tenantctl migrate ID --to TIER [--cell C] [--account A] [--dry-run | --apply]
-[--source-dsn DSN --target-dsn DSN] [--overwrite-target] [--state FILE] [--redo STEP] [--json]``
+[--source-dsn DSN --target-dsn DSN] [--overwrite-target] [--delegated] [--source-writes-carried]
+[--state FILE] [--redo STEP] [--json]``
 
 Without ``--apply`` (or with ``--dry-run``) it prints the move, its steps and each step's
 diff, planned offline from the registry each step writes, and changes nothing. With
