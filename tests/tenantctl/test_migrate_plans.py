@@ -219,15 +219,6 @@ def test_an_offboarded_tenant_is_refused(tmp_path):
     assert result.code == 2 and "offboarded, not active" in result.err
 
 
-def test_leaving_the_node_tier_in_place_would_delete_the_pool_key_and_is_refused(tmp_path):
-    registry = walk_registry(tmp_path / "registry")
-    result = run_cli("migrate", "bravo", "--to", "vcluster", "--registry", str(registry), "--json",
-                     "--state", str(tmp_path / "s.json"))
-    assert result.code == 1
-    assert "would lose data: delete aws:kms/key:Key bravo-pool-volume-key" in result.err
-    assert json.loads(result.out)["result"] == "refused"
-
-
 def test_a_move_back_into_the_cell_that_keeps_the_first_placement_is_refused(tmp_path):
     registry = walk_registry(tmp_path / "registry")
     schema = naming.db_schema_name("alpha")
