@@ -37,6 +37,7 @@ at the edge is limited by TenantNamespace's gateway rate limit.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,7 +102,8 @@ class ChatbotStackArgs:
     ``database_*``: TenantDatabase outputs: RDS Proxy endpoint, database name, IAM
     database user and the tenant's schema; ``database_port`` default 5432.
     ``image``: digest-pinned image, default the tenant's ECR repository at the pinned
-    digest; ``port``: default 8080.
+    digest; ``port``: default 8080. ``scheduled_on``: the node group the pods are pinned to
+    (:attr:`components.workload.TenantWorkloadArgs.scheduled_on`); default none.
     """
 
     ctx: TenantContext
@@ -118,6 +120,7 @@ class ChatbotStackArgs:
     database_port: pulumi.Input[int] = DATABASE_PORT
     image: str | None = None
     port: int = DEFAULT_PORT
+    scheduled_on: Sequence[pulumi.Resource] = ()
 
 
 class ChatbotStack(pulumi.ComponentResource):
@@ -156,7 +159,7 @@ class ChatbotStack(pulumi.ComponentResource):
             f"{name}-workload",
             wl.TenantWorkloadArgs(ctx=ctx, cluster=cluster, namespace=args.namespace,
                                   service_account_name=args.identity.service_account_name,
-                                  spec=spec, image=args.image),
+                                  spec=spec, image=args.image, scheduled_on=args.scheduled_on),
             pulumi.ResourceOptions(parent=self))
         self.service_name = workload.service_name
         self.service_url = pulumi.Output.from_input(chatbot_url(ctx.names.namespace, args.port))

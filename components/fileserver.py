@@ -156,7 +156,8 @@ class FileServerStackArgs:
     ``image``: digest-pinned image; default the tenant's ECR repository at the pinned
     digest. ``port``: application port, default 8080. ``cache_size``: per-replica cache
     volume, default none. ``chatbot_url``: where the tenant's chatbot answers inside the
-    namespace; default none (no chatbot).
+    namespace; default none (no chatbot). ``scheduled_on``: the node group the pods are
+    pinned to (:attr:`components.workload.TenantWorkloadArgs.scheduled_on`); default none.
     """
 
     ctx: TenantContext
@@ -168,6 +169,7 @@ class FileServerStackArgs:
     port: int = DEFAULT_PORT
     cache_size: str | None = None
     chatbot_url: str | None = None
+    scheduled_on: Sequence[pulumi.Resource] = ()
 
 
 class FileServerStack(pulumi.ComponentResource):
@@ -217,7 +219,7 @@ class FileServerStack(pulumi.ComponentResource):
             f"{name}-workload",
             wl.TenantWorkloadArgs(ctx=ctx, cluster=cluster, namespace=args.namespace,
                                   service_account_name=args.identity.service_account_name,
-                                  spec=spec, image=args.image),
+                                  spec=spec, image=args.image, scheduled_on=args.scheduled_on),
             pulumi.ResourceOptions(parent=self))
 
         certificate, gateway, route = ingress_manifests(ctx, args.port)

@@ -15,8 +15,20 @@ permissions belong to the ``aws-node`` service account (IRSA), not to the node.
 The node group itself is :class:`components.cluster.NodePool`, the one hardened
 managed node group (launch template, IMDS options, encrypted root volume) every cluster of
 the platform uses; this component adds what makes it the tenant's: its label and taint,
-its own node role and its own volume key. An offboarded tenant's pool keeps only its
-volume key (and alias): no nodes, no node role.
+its own node role and its own volume key.
+
+The volume key follows the pool: it is not data-bearing, so it is neither protected nor
+retained (:meth:`components.context.TenantContext.data_options` is for what holds data).
+It encrypts only the root volumes of the pool's nodes (its key policy lets EC2 Auto
+Scaling use it and no one else: the EBS CSI driver's volume claims use the cluster's
+``volumes`` key through the default StorageClass), and those volumes are deleted when
+their node terminates (:class:`components.cluster.NodePool`, ``delete_on_termination``).
+Once the node group is gone nothing is encrypted by it, so deleting it loses nothing, and
+KMS keeps it pending deletion for the longest window it allows (30 days) in case
+something unforeseen still needs it. The node group depends on it (through the launch
+template that names it), so Pulumi deletes the key after the nodes, never before. That is
+what lets a tenant leave the ``node`` tier in place (``tenantctl migrate``) and be
+offboarded without a pool: a retired tenant runs nothing, so it declares no pool at all.
 """
 
 from __future__ import annotations
@@ -37,6 +49,9 @@ from components.cluster import (
     volume_key_policy,
 )
 from components.context import ClusterRef, TenantContext
+
+#: KMS's longest pending-deletion window (7..30 days) for the pool's volume key.
+VOLUME_KEY_DELETION_WINDOW_DAYS = 30
 
 
 def eks_taint(tenant_id: str) -> dict[str, str]:
@@ -72,27 +87,25 @@ class TenantNodePool(pulumi.ComponentResource):
             raise ValueError(f"cluster {cluster.name!r} does not allow dedicated node pools: "
                              f"node-tier tenant {ctx.id!r} must be placed in a cell with "
                              "dedicated_pools: true")
+        if ctx.retired:
+            raise ValueError(f"tenant {ctx.id!r} is retired: it runs nothing, so it has no node pool")
         super().__init__("tenant-platform:index:TenantNodePool", name, None, opts)
         names, size = ctx.names, ctx.tenant.plan.node_pool
         child = pulumi.ResourceOptions(parent=self)
         tags = {**ctx.tags, "node-group": names.node_group}
 
+        # Not data-bearing (module docstring): plain options, the longest deletion window.
         self.volume_key = aws.kms.Key(
             f"{name}-volume-key",
             description=f"Root volumes of tenant {ctx.id}'s dedicated nodes",
-            enable_key_rotation=True, deletion_window_in_days=30,
+            enable_key_rotation=True, deletion_window_in_days=VOLUME_KEY_DELETION_WINDOW_DAYS,
             policy=pulumi.Output.from_input(cluster.account_id).apply(
                 lambda account: json.dumps(volume_key_policy(
                     account, cluster.partition, admin_role_arn=docs.platform_admin_role_arn(
                         cluster.partition, account, ctx.environment)))),
-            tags=tags, opts=ctx.data_options(self))
+            tags=tags, opts=child)
         aws.kms.Alias(f"{name}-volume-key-alias", name=names.kms_alias("nodes"),
                       target_key_id=self.volume_key.key_id, opts=child)
-        if ctx.retired:
-            # Offboarded: the nodes go, the key (protected, retained, like every key of the
-            # tenant) stays until its data is destroyed (``offboard --destroy-data``).
-            self.register_outputs({"volume_key": self.volume_key})
-            return
 
         self.role = aws.iam.Role(
             f"{name}-role", name=names.node_role,

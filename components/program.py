@@ -15,6 +15,7 @@ through ``providers``, and their children inherit it from their parent.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -137,23 +138,28 @@ def build_tenant(ctx: TenantContext, cluster: ClusterRef, cell_database: CellDat
         ctx=ctx, cluster=cluster, mode="dedicated" if cell_database is None else "schema",
         cell=cell_database, workload_role_names=[i.role.name for i in namespace.identities.values()]),
         opts)
-    # A retired (offboarded) tenant keeps its data only: its pool's key, no nodes, no vcluster.
-    if has_dedicated_pool(ctx.tier):
-        TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
+    # A retired (offboarded) tenant keeps its data only: no pool (its key holds no data), no vcluster.
+    nodes: list[pulumi.Resource] = []
+    if has_dedicated_pool(ctx.tier) and not ctx.retired:
+        pool = TenantNodePool(f"{ctx.id}-pool", TenantNodePoolArgs(ctx=ctx, cluster=cluster), opts)
+        nodes.append(pool.node_group)
     if ctx.tier is Tier.VCLUSTER and not ctx.retired:
         TenantVCluster(f"{ctx.id}-vcluster",
                        TenantVClusterArgs(ctx=ctx, cluster=cluster, tenant_namespace=namespace), opts)
-    build_workloads(ctx, cluster, namespace, database, opts)
+    build_workloads(ctx, cluster, namespace, database, opts, scheduled_on=nodes)
 
 
 def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNamespace,
-                    database: TenantDatabase, opts: pulumi.ResourceOptions | None = None) -> list[str]:
+                    database: TenantDatabase, opts: pulumi.ResourceOptions | None = None, *,
+                    scheduled_on: Sequence[pulumi.Resource] = ()) -> list[str]:
     """The tenant's file server and chatbot, as its registry features say, and their monitoring.
 
     The same components run in a cell and in a dedicated cluster. The chatbot reads the
     file server's bucket and key and keeps its vectors in the tenant's database (through
     the proxy, IAM auth). Returns the workloads declared. A retired tenant keeps only the
     file server's storage (its bucket and key): no workload runs and none is returned.
+    ``scheduled_on``: the node group the pods are pinned to (a ``node``-tier tenant's
+    pool), which their Deployments depend on (:class:`components.workload.TenantWorkloadArgs`).
     """
     features = ctx.tenant.record.features
     if not features.fileserver:
@@ -163,7 +169,8 @@ def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNa
     files = FileServerStack(f"{ctx.id}-files", FileServerStackArgs(
         ctx=ctx, cluster=cluster, namespace=namespace.namespace_name, identity=identities["fileserver"],
         peer_role_arns=chatbot_role,
-        chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None), opts)
+        chatbot_url=chatbot_url(ctx.names.namespace) if features.chatbot else None,
+        scheduled_on=scheduled_on), opts)
     if ctx.retired:
         return []
     workloads = ["fileserver"]
@@ -173,7 +180,7 @@ def build_workloads(ctx: TenantContext, cluster: ClusterRef, namespace: TenantNa
             bucket_name=files.bucket_name, bucket_arn=files.bucket_arn, key_arn=files.key_arn,
             database_endpoint=database.proxy_endpoint, database_port=database.port,
             database_name=database.database_name, database_user=database.user,
-            database_schema=database.schema), opts)
+            database_schema=database.schema, scheduled_on=scheduled_on), opts)
         workloads.append("chatbot")
     TenantMonitoring(f"{ctx.id}-monitoring", TenantMonitoringArgs(
         ctx=ctx, cluster=cluster, workloads=workloads, depends_on=[namespace]), opts)

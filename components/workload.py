@@ -38,7 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -381,6 +381,13 @@ class TenantWorkloadArgs:
 
     ``image``: a digest-pinned reference; default ``None`` means the tenant's own ECR
     repository (created here) at the released digest of ``ctx.images``.
+    ``scheduled_on``: the node group the pods' placement pins them to (a ``node``-tier
+    tenant's pool; none on shared nodes). The Deployment depends on it, so Pulumi orders
+    a tier move without downtime: moving onto the pool, the node group is created (its
+    nodes joined) before the Deployment is updated to select it; leaving it, the
+    Deployment is updated (a rolling update, ``maxUnavailable: 0``, that Pulumi awaits
+    until the new pods are ready elsewhere) before the node group, no longer declared,
+    is deleted at the end of the update, after its dependents.
     """
 
     ctx: TenantContext
@@ -389,6 +396,7 @@ class TenantWorkloadArgs:
     service_account_name: pulumi.Input[str]
     spec: WorkloadSpec
     image: str | None = None
+    scheduled_on: Sequence[pulumi.Resource] = ()
 
 
 class TenantWorkload(pulumi.ComponentResource):
@@ -433,7 +441,8 @@ class TenantWorkload(pulumi.ComponentResource):
         deployed = k8s.apps.v1.Deployment(
             f"{name}-deployment", metadata=deployment["metadata"], spec=deployment["spec"],
             opts=pulumi.ResourceOptions(parent=self, provider=cluster.provider,
-                                        depends_on=[config, *([copied] if copied else [])]))
+                                        depends_on=[config, *([copied] if copied else []),
+                                                    *args.scheduled_on]))
         service = service_manifest(spec, tenant_id=ctx.id, namespace=args.namespace, labels=labels)
         served = k8s.core.v1.Service(f"{name}-service", metadata=service["metadata"],
                                      spec=service["spec"], opts=k8s_opts)

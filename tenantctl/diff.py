@@ -8,6 +8,11 @@ called out, and deleting or replacing one is a **data-loss** finding: a mandator
 unless the head registry records it (an offboarding that destroys data, or a tier
 migration that hands the resource to another stack), because a protected resource makes
 the real ``pulumi up`` fail and a retained one is left behind in the account, orphaned.
+What is data-bearing is the program's to say, by those options
+(:meth:`components.context.TenantContext.data_options`): a resource whose deletion loses
+nothing is declared without them and goes like any other, such as a dedicated node pool's
+volume key, which encrypts only root volumes deleted with their nodes
+(:mod:`components.node_pool`).
 
 Only custom resources count: components have no inputs of their own.
 """

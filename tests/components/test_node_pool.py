@@ -87,11 +87,10 @@ def test_launch_template_requires_imdsv2_with_hop_limit_one_and_encrypts_with_th
                                                                          "network-interface"}
 
 
-def test_volume_key_is_the_tenants_own_rotated_protected_and_has_no_wildcard_principal():
+def test_volume_key_is_the_tenants_own_rotated_and_has_no_wildcard_principal():
     run = run_pool()
     key = run.named("orbit-pool-volume-key")
     assert key.inputs["enableKeyRotation"] is True
-    assert (key.options["protect"], key.options["retainOnDelete"]) == (True, True)
     assert run.named("orbit-pool-volume-key-alias").inputs["name"] == "alias/tp/prod/orbit/nodes"
     policy = json.loads(key.inputs["policy"])
     assert policy == volume_key_policy(
@@ -101,6 +100,29 @@ def test_volume_key_is_the_tenants_own_rotated_protected_and_has_no_wildcard_pri
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         for action in actions:
             assert parliament.expand_action(action), action
+
+
+def test_volume_key_follows_the_pool_unprotected_and_deleted_after_its_nodes_30_days_later():
+    run = run_pool()
+    key = run.named("orbit-pool-volume-key")
+    # It encrypts only the nodes' root volumes, which go with their nodes: not data.
+    assert (key.options["protect"], key.options["retainOnDelete"]) == (False, False)
+    assert key.inputs["deletionWindowInDays"] == 30  # KMS's longest (7..30)
+    [disk] = run.named("orbit-pool-nodes-launch-template").inputs["blockDeviceMappings"]
+    assert disk["ebs"]["deleteOnTermination"] == "true"
+    # Pulumi deletes in reverse dependency order: the node group (through its launch
+    # template, which names the key) goes before the key.
+    template, group = (run.named(f"orbit-pool-nodes-{n}") for n in ("launch-template", "node-group"))
+    assert key.urn in template.options["dependsOn"] and template.urn in group.options["dependsOn"]
+
+
+def test_a_retired_tenant_has_no_pool():
+    def program():
+        ctx = make_context("orbit", tier="node", lifecycle={"state": "offboarded",
+                                                           "offboarded_on": "2026-12-01"})
+        TenantNodePool("orbit-pool", TenantNodePoolArgs(ctx=ctx, cluster=make_cluster_ref()))
+    with pytest.raises(ValueError, match="'orbit' is retired: it runs nothing, so it has no node pool"):
+        run_program(program)
 
 
 def test_node_role_is_minimal_and_trusts_ec2_only():
