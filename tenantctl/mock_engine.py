@@ -27,7 +27,7 @@ from pulumi.runtime.proto import resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from tenantctl import mock_outputs
+from tenantctl import mock_outputs, sdk_fast
 
 SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
@@ -138,6 +138,24 @@ def _provider_urn(reference: str | None) -> str | None:
     return reference.rsplit("::", 1)[0] if reference else None
 
 
+def _serialized(state: dict[str, Any]) -> Any:
+    """``rpc.serialize_properties(state)``, run to completion here when it never has to wait.
+
+    A mocked state is deserialized engine values (dicts, lists, strings, numbers...): its
+    serialization awaits only its own nested coroutines, so it finishes on the first step
+    without an event loop. Running it through ``_sync_await`` instead started this thread's
+    loop for every registration. Should it ever wait on a future, it is run again the
+    SDK's way (serializing has no side effects).
+    """
+    steps = rpc.serialize_properties(state, {})
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return done.value
+    steps.close()
+    return _sync_await(rpc.serialize_properties(state, {}))
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps the raw request of every registration."""
 
@@ -201,7 +219,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom), remote=bool(request.remote), inputs=inputs,
             options=options, id=resource_id, outputs=plain(state))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
-        obj = _sync_await(rpc.serialize_properties(state, {}))
+        obj = _serialized(state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
     def where_for(self, provider: str | None) -> mock_outputs.Where:
@@ -286,7 +304,7 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
 
     Runs are serialised: the Pulumi runtime keeps its settings in process globals.
     """
-    with _RUN_LOCK, _without_source_positions():
+    with _RUN_LOCK, _without_source_positions(), sdk_fast.installed():
         monitor = RecordingMonitor(project, stack)
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,
