@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,8 +39,16 @@ def network(value: object) -> Network | None:
     """A parsed network, or ``None`` if ``value`` is not a CIDR."""
     if not isinstance(value, str):
         return None
+    return _parsed(value)
+
+
+#: Parsed once per distinct text: a plan asks about the same few CIDRs (the cell's VPC,
+#: the pod network, IMDS) for every security group, network policy and subnet; networks
+#: are immutable, so sharing them is safe.
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Network | None:
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
 
@@ -73,10 +82,17 @@ def collapse(nets: Iterable[Network]) -> list[Network]:
 
 def covered(blocks: Iterable[object], excepts: Iterable[object] = ()) -> list[Network]:
     """The disjoint networks that ``blocks`` cover once every ``excepts`` entry is removed."""
+    # Only strings can be CIDRs (everything else covers nothing), so they are the whole key.
+    return list(_covered(tuple(v for v in blocks if isinstance(v, str)),
+                         tuple(v for v in excepts if isinstance(v, str))))
+
+
+@lru_cache(maxsize=4096)
+def _covered(blocks: tuple[str, ...], excepts: tuple[str, ...]) -> tuple[Network, ...]:
     nets = collapse(networks(blocks))
     for hole in networks(excepts):
         nets = _subtract(nets, hole)
-    return collapse(nets)
+    return tuple(collapse(nets))
 
 
 def union(*sets: Iterable[Network]) -> list[Network]:

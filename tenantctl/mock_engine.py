@@ -23,7 +23,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
@@ -222,6 +222,29 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         obj = _serialized(state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
 
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """``MockMonitor.Invoke`` of the pinned SDK, serializing the answer without an event loop.
+
+        The monitor may be called on the event loop's own thread (``sdk_fast.monitor_inline``),
+        where the SDK's ``_sync_await`` would pump the running loop from inside a callback.
+        """
+        _ensure_event_loop()  # deserializing resource references needs one
+        args = rpc.deserialize_properties(request.args)
+        if request.tok == "pulumi:pulumi:getResource":
+            registered = self.resources.get(args["urn"])
+            if registered is None:
+                raise Exception(f"unknown resource {args['urn']}")  # noqa: TRY002 - the SDK's
+            state = registered._asdict()
+            return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _serialized(state)})
+        call = pulumi_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider)
+        answer = self.mocks.call(call)
+        if isinstance(answer, dict):
+            result, failures = answer, None
+        else:
+            result = answer[0]
+            failures = [provider_pb2.CheckFailure(property=f[0], reason=f[1]) for f in answer[1] or []]
+        return resource_pb2.ResourceInvokeResponse(failures=failures, **{"return": _serialized(result)})
+
     def where_for(self, provider: str | None) -> mock_outputs.Where:
         """The account and region of a provider reference (an ``aws`` provider's assumed role)."""
         urn = _provider_urn(provider)
@@ -317,7 +340,8 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
             if result is not None:
                 _sync_await(pulumi.Output.from_input(result).future())
 
-        _sync_await(run_pulumi_func(body))
+        with sdk_fast.monitor_inline(_ensure_event_loop()):
+            _sync_await(run_pulumi_func(body))
         # Registrations arrive from worker threads in no fixed order: sort for stable plans.
         resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
         return ProgramRun(project, stack, resources, monitor.stack_outputs, list(monitor.invokes))

@@ -17,6 +17,11 @@ helpers are called tens of times per resource with the same arguments:
   set and the lock are the same objects for the callback (a done callback runs in a copy
   of the context it was added in, and ``SETTINGS.outputs`` is only ever cleared in place).
 
+And the monitor is called in place (:func:`monitor_inline`): the SDK sends every
+registration and invoke through the event loop's thread pool, as it must for a gRPC
+engine; the recording monitor is in-process Python that never blocks, so the hop (a pool
+thread, the futures chained across threads, the loop's self-pipe) was pure overhead.
+
 Each replacement returns exactly what the SDK's function returns (a test plans a mixed
 fleet with and without them and compares plan.json and every manifest byte for byte).
 They are written against one SDK version: with any other installed, or with
@@ -25,6 +30,7 @@ They are written against one SDK version: with any other installed, or with
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -118,3 +124,36 @@ def installed() -> Iterator[bool]:
     finally:
         for owner, name, original in saved:
             setattr(owner, name, original)
+
+
+@contextmanager
+def monitor_inline(loop: asyncio.AbstractEventLoop) -> Iterator[bool]:
+    """Run what the SDK sends to ``loop``'s default thread pool in place, answering a done future.
+
+    The SDK reaches the monitor only through ``loop.run_in_executor(None, ...)``; the
+    function it passes (already wrapped to run in a copy of the caller's context) runs
+    now and its result or exception is the future's, as the pool would have set them.
+    The monitor's methods must then not pump the event loop themselves
+    (``RecordingMonitor`` serializes without one). Yields whether it did; only for the
+    pinned SDK, like :func:`installed`.
+    """
+    if not enabled():
+        yield False
+        return
+    pooled = loop.run_in_executor
+
+    def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if executor is not None:
+            return pooled(executor, func, *args)
+        future = loop.create_future()
+        try:
+            future.set_result(func(*args))
+        except Exception as exc:  # noqa: BLE001 - the caller's future carries it, as from a pool
+            future.set_exception(exc)
+        return future
+
+    setattr(loop, "run_in_executor", run_in_executor)  # noqa: B010 - an instance attribute over the method
+    try:
+        yield True
+    finally:
+        del loop.run_in_executor

@@ -6,8 +6,10 @@ functions untouched, and the comparison must see a plan that differs.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
+import threading
 import tomllib
 from pathlib import Path
 from types import ModuleType
@@ -51,6 +53,41 @@ def test_another_sdk_version_runs_the_sdk_untouched(monkeypatch: pytest.MonkeyPa
     with sdk_fast.installed() as on:
         assert not on
         assert _current() == before
+    loop = asyncio.new_event_loop()
+    with sdk_fast.monitor_inline(loop) as inline:
+        assert not inline
+        assert "run_in_executor" not in vars(loop)
+    loop.close()
+
+
+def test_the_monitor_is_called_in_place_and_the_pool_restored_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    loop = asyncio.new_event_loop()
+    threads: list[int] = []
+
+    def call(fail: bool) -> int:
+        threads.append(threading.get_ident())
+        if fail:
+            raise KeyError("no such resource")
+        return 7
+
+    async def both() -> tuple[int, BaseException | None]:
+        ok = await loop.run_in_executor(None, call, False)
+        try:
+            await loop.run_in_executor(None, call, True)
+        except KeyError as exc:
+            return ok, exc
+        return ok, None
+
+    with sdk_fast.monitor_inline(loop) as inline:
+        assert inline
+        ok, error = loop.run_until_complete(both())
+    assert ok == 7 and isinstance(error, KeyError)
+    assert threads == [threading.get_ident()] * 2  # in place, on the loop's thread
+    assert "run_in_executor" not in vars(loop)
+    loop.run_until_complete(loop.run_in_executor(None, call, False))
+    assert threads[-1] != threading.get_ident()  # the pool again
+    loop.close()
 
 
 def test_switched_off_runs_the_sdk_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
