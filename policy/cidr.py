@@ -102,20 +102,32 @@ def union(*sets: Iterable[Network]) -> list[Network]:
 
 def intersect(nets: Sequence[Network], others: Sequence[Network]) -> list[Network]:
     """The addresses in both sets."""
+    return list(_intersect(tuple(nets), tuple(others)))
+
+
+# Networks are immutable and hashable: the set operations are kept per distinct operands
+# (the same blocks minus the same non-public ranges, policy after policy).
+@lru_cache(maxsize=4096)
+def _intersect(nets: tuple[Network, ...], others: tuple[Network, ...]) -> tuple[Network, ...]:
     found: list[Network] = []
     for a in nets:
         for b in others:
             if a.version == b.version and a.overlaps(b):
                 found.append(a if a.subnet_of(b) else b)  # type: ignore[arg-type]
-    return collapse(found)
+    return tuple(collapse(found))
 
 
 def minus(nets: Sequence[Network], holes: Sequence[Network]) -> list[Network]:
     """The addresses of ``nets`` outside ``holes``."""
+    return list(_minus(tuple(nets), tuple(holes)))
+
+
+@lru_cache(maxsize=4096)
+def _minus(nets: tuple[Network, ...], holes: tuple[Network, ...]) -> tuple[Network, ...]:
     result = list(nets)
     for hole in holes:
         result = _subtract(result, hole)
-    return collapse(result)
+    return tuple(collapse(result))
 
 
 def reaches(nets: Sequence[Network], target: object) -> bool:
