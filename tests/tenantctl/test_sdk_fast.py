@@ -13,6 +13,7 @@ import threading
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from pulumi import _types
@@ -114,8 +115,9 @@ def test_replacements_answer_as_the_sdk_does(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.delenv(sdk_fast.ENV, raising=False)
     # typing's Optional and Union, as the generated provider SDKs annotate, and ``X | None``.
-    types = [str, Optional[str], Union[str, int, None], Union[int, str], pulumi.Input[str],  # noqa: UP007, UP045
-             pulumi.Input[Optional[int]], pulumi.Output[str], list[pulumi.Input[str]], dict,  # noqa: UP045
+    inputs: Any = pulumi.Input  # a Union alias: subscripted at run time, as the SDKs do
+    types = [str, Optional[str], Union[str, int, None], Union[int, str], inputs[str],  # noqa: UP007, UP045
+             inputs[Optional[int]], pulumi.Output[str], list[inputs[str]], dict,  # noqa: UP045
              str | None, int | str]
     values = ["x", 1, 1.5, True, None, [], {}, {"a": [pulumi_output.UNKNOWN]}, [1, {"b": "c"}],
               pulumi_output.UNKNOWN]
