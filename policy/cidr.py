@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,8 +39,16 @@ def network(value: object) -> Network | None:
     """A parsed network, or ``None`` if ``value`` is not a CIDR."""
     if not isinstance(value, str):
         return None
+    return _parsed(value)
+
+
+#: Parsed once per distinct text: a plan asks about the same few CIDRs (the cell's VPC,
+#: the pod network, IMDS) for every security group, network policy and subnet; networks
+#: are immutable, so sharing them is safe.
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Network | None:
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
 
@@ -73,10 +82,17 @@ def collapse(nets: Iterable[Network]) -> list[Network]:
 
 def covered(blocks: Iterable[object], excepts: Iterable[object] = ()) -> list[Network]:
     """The disjoint networks that ``blocks`` cover once every ``excepts`` entry is removed."""
+    # Only strings can be CIDRs (everything else covers nothing), so they are the whole key.
+    return list(_covered(tuple(v for v in blocks if isinstance(v, str)),
+                         tuple(v for v in excepts if isinstance(v, str))))
+
+
+@lru_cache(maxsize=4096)
+def _covered(blocks: tuple[str, ...], excepts: tuple[str, ...]) -> tuple[Network, ...]:
     nets = collapse(networks(blocks))
     for hole in networks(excepts):
         nets = _subtract(nets, hole)
-    return collapse(nets)
+    return tuple(collapse(nets))
 
 
 def union(*sets: Iterable[Network]) -> list[Network]:
@@ -86,20 +102,32 @@ def union(*sets: Iterable[Network]) -> list[Network]:
 
 def intersect(nets: Sequence[Network], others: Sequence[Network]) -> list[Network]:
     """The addresses in both sets."""
+    return list(_intersect(tuple(nets), tuple(others)))
+
+
+# Networks are immutable and hashable: the set operations are kept per distinct operands
+# (the same blocks minus the same non-public ranges, policy after policy).
+@lru_cache(maxsize=4096)
+def _intersect(nets: tuple[Network, ...], others: tuple[Network, ...]) -> tuple[Network, ...]:
     found: list[Network] = []
     for a in nets:
         for b in others:
             if a.version == b.version and a.overlaps(b):
                 found.append(a if a.subnet_of(b) else b)  # type: ignore[arg-type]
-    return collapse(found)
+    return tuple(collapse(found))
 
 
 def minus(nets: Sequence[Network], holes: Sequence[Network]) -> list[Network]:
     """The addresses of ``nets`` outside ``holes``."""
+    return list(_minus(tuple(nets), tuple(holes)))
+
+
+@lru_cache(maxsize=4096)
+def _minus(nets: tuple[Network, ...], holes: tuple[Network, ...]) -> tuple[Network, ...]:
     result = list(nets)
     for hole in holes:
         result = _subtract(result, hole)
-    return collapse(result)
+    return tuple(collapse(result))
 
 
 def reaches(nets: Sequence[Network], target: object) -> bool:

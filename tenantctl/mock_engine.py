@@ -23,11 +23,11 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.proto import resource_pb2, source_pb2
+from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from tenantctl import mock_outputs
+from tenantctl import mock_outputs, sdk_fast
 
 SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
@@ -138,6 +138,24 @@ def _provider_urn(reference: str | None) -> str | None:
     return reference.rsplit("::", 1)[0] if reference else None
 
 
+def _serialized(state: dict[str, Any]) -> Any:
+    """``rpc.serialize_properties(state)``, run to completion here when it never has to wait.
+
+    A mocked state is deserialized engine values (dicts, lists, strings, numbers...): its
+    serialization awaits only its own nested coroutines, so it finishes on the first step
+    without an event loop. Running it through ``_sync_await`` instead started this thread's
+    loop for every registration. Should it ever wait on a future, it is run again the
+    SDK's way (serializing has no side effects).
+    """
+    steps = rpc.serialize_properties(state, {})
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        return done.value
+    steps.close()
+    return _sync_await(rpc.serialize_properties(state, {}))
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps the raw request of every registration."""
 
@@ -201,8 +219,31 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom), remote=bool(request.remote), inputs=inputs,
             options=options, id=resource_id, outputs=plain(state))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
-        obj = _sync_await(rpc.serialize_properties(state, {}))
+        obj = _serialized(state)
         return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """``MockMonitor.Invoke`` of the pinned SDK, serializing the answer without an event loop.
+
+        The monitor may be called on the event loop's own thread (``sdk_fast.monitor_inline``),
+        where the SDK's ``_sync_await`` would pump the running loop from inside a callback.
+        """
+        _ensure_event_loop()  # deserializing resource references needs one
+        args = rpc.deserialize_properties(request.args)
+        if request.tok == "pulumi:pulumi:getResource":
+            registered = self.resources.get(args["urn"])
+            if registered is None:
+                raise Exception(f"unknown resource {args['urn']}")  # noqa: TRY002 - the SDK's
+            state = registered._asdict()
+            return resource_pb2.ResourceInvokeResponse(failures=None, **{"return": _serialized(state)})
+        call = pulumi_mocks.MockCallArgs(token=request.tok, args=args, provider=request.provider)
+        answer = self.mocks.call(call)
+        if isinstance(answer, dict):
+            result, failures = answer, None
+        else:
+            result = answer[0]
+            failures = [provider_pb2.CheckFailure(property=f[0], reason=f[1]) for f in answer[1] or []]
+        return resource_pb2.ResourceInvokeResponse(failures=failures, **{"return": _serialized(result)})
 
     def where_for(self, provider: str | None) -> mock_outputs.Where:
         """The account and region of a provider reference (an ``aws`` provider's assumed role)."""
@@ -286,7 +327,7 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
 
     Runs are serialised: the Pulumi runtime keeps its settings in process globals.
     """
-    with _RUN_LOCK, _without_source_positions():
+    with _RUN_LOCK, _without_source_positions(), sdk_fast.installed():
         monitor = RecordingMonitor(project, stack)
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,
@@ -299,7 +340,8 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
             if result is not None:
                 _sync_await(pulumi.Output.from_input(result).future())
 
-        _sync_await(run_pulumi_func(body))
+        with sdk_fast.monitor_inline(_ensure_event_loop()):
+            _sync_await(run_pulumi_func(body))
         # Registrations arrive from worker threads in no fixed order: sort for stable plans.
         resources = sorted(monitor.recorded.values(), key=lambda r: r.urn)
         return ProgramRun(project, stack, resources, monitor.stack_outputs, list(monitor.invokes))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from components.program import build_stack
-from tenantctl import manifests, mock_outputs, parallel
+from tenantctl import manifests, mock_outputs, parallel, preload
 from tenantctl.mock_engine import after_fork, run_program
 from tenants.stacks import StackSpec
 
@@ -142,6 +142,7 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
         from policy.engine import load_pack
 
         load_pack()  # once here, not once per worker: the children inherit it
+    preload.preload()  # the provider modules too: each worker would load them again
     return parallel.run_each(lambda spec: plan_stack(spec, policies=policies), specs,
                             workers=workers, cost=_stack_cost, progress=progress,
                             initializer=after_fork)

@@ -1,0 +1,159 @@
+"""Faster equivalents of a few of the Pulumi SDK's per-value helpers, while a program runs here.
+
+Under the mock engine the SDK's own bookkeeping is most of a plan's time, and a few pure
+helpers are called tens of times per resource with the same arguments:
+
+- ``pulumi._types.unwrap_type`` / ``unwrap_optional_type`` / ``_is_optional_type``: the
+  typed-input translation of every property asks what ``Input[Optional[T]]`` unwraps to,
+  through several ``typing.get_origin`` calls, again for every property of every
+  resource. They depend only on the type object, so each answer is kept per object
+  (by identity: ``typing`` unions compare equal regardless of order, and these helpers
+  read the order).
+- ``pulumi.runtime.rpc.contains_unknowns``: every resolved ``Output`` checks its value
+  for unknowns; most values are strings, numbers or booleans, which are never unknown.
+- ``Output._track``: every ``Output`` registers its future in ``SETTINGS.outputs`` (so
+  the program waits for it) and removes it when done, reading two context-variable
+  settings four times through the SDK's property machinery. It now reads them once; the
+  set and the lock are the same objects for the callback (a done callback runs in a copy
+  of the context it was added in, and ``SETTINGS.outputs`` is only ever cleared in place).
+
+And the monitor is called in place (:func:`monitor_inline`): the SDK sends every
+registration and invoke through the event loop's thread pool, as it must for a gRPC
+engine; the recording monitor is in-process Python that never blocks, so the hop (a pool
+thread, the futures chained across threads, the loop's self-pipe) was pure overhead.
+
+Each replacement returns exactly what the SDK's function returns (a test plans a mixed
+fleet with and without them and compares plan.json and every manifest byte for byte).
+They are written against one SDK version: with any other installed, or with
+``TENANTCTL_SDK_FAST_PATH=0``, the SDK runs untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Any
+
+from pulumi import _types
+from pulumi import output as pulumi_output
+from pulumi.runtime import rpc
+from pulumi.runtime.settings import SETTINGS
+
+#: The SDK version these replacements were read from (pyproject pins it).
+PINNED_SDK = "3.272.0"
+#: ``TENANTCTL_SDK_FAST_PATH=0`` runs the SDK untouched (to compare plans with and without).
+ENV = "TENANTCTL_SDK_FAST_PATH"
+
+
+def enabled(version: str | None = None) -> bool:
+    """Whether the replacements apply: the pinned SDK is installed and they are not switched off."""
+    installed = metadata.version("pulumi") if version is None else version
+    return installed == PINNED_SDK and os.environ.get(ENV, "1") != "0"
+
+
+def _by_identity(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``fn`` of a type object, remembered per object (kept alive so that ids stay unique)."""
+    seen: dict[int, tuple[Any, Any]] = {}
+
+    def cached(tp: Any) -> Any:
+        found = seen.get(id(tp))
+        if found is None:
+            found = seen[id(tp)] = (tp, fn(tp))
+        return found[1]
+
+    return cached
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _contains_unknowns(sdk: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def contains_unknowns(val: Any) -> bool:
+        # Exact types only: a subclass of str could be an Unknown in disguise.
+        if type(val) in _SCALARS:
+            return False
+        return sdk(val)
+
+    return contains_unknowns
+
+
+def _track(self: Any) -> None:
+    """``Output._track`` of the pinned SDK, reading the settings once."""
+    outputs, lock = SETTINGS.outputs, SETTINGS.lock
+    with lock:
+        outputs.add(self._data)
+
+    def cleanup(fut: Any) -> None:
+        if fut.cancelled() or (fut.exception() is not None):
+            return  # left in the set to pick up at program exit, as the SDK does
+        with lock:
+            outputs.discard(fut)
+
+    self._data.add_done_callback(cleanup)
+
+
+def _replacements() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, replacement) of everything :func:`installed` swaps in."""
+    contains_unknowns = _contains_unknowns(rpc.contains_unknowns)
+    return [
+        (_types, "unwrap_type", _by_identity(_types.unwrap_type)),
+        (_types, "unwrap_optional_type", _by_identity(_types.unwrap_optional_type)),
+        (_types, "_is_optional_type", _by_identity(_types._is_optional_type)),  # noqa: SLF001
+        (rpc, "contains_unknowns", contains_unknowns),
+        # output.contains_unknowns only calls rpc's: skip that hop too.
+        (pulumi_output, "contains_unknowns", contains_unknowns),
+        (pulumi_output.Output, "_track", _track),
+    ]
+
+
+@contextmanager
+def installed() -> Iterator[bool]:
+    """Install the replacements for the duration of one program run (yields whether it did)."""
+    if not enabled():
+        yield False
+        return
+    replacements = _replacements()
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in replacements]
+    for owner, name, replacement in replacements:
+        setattr(owner, name, replacement)
+    try:
+        yield True
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
+@contextmanager
+def monitor_inline(loop: asyncio.AbstractEventLoop) -> Iterator[bool]:
+    """Run what the SDK sends to ``loop``'s default thread pool in place, answering a done future.
+
+    The SDK reaches the monitor only through ``loop.run_in_executor(None, ...)``; the
+    function it passes (already wrapped to run in a copy of the caller's context) runs
+    now and its result or exception is the future's, as the pool would have set them.
+    The monitor's methods must then not pump the event loop themselves
+    (``RecordingMonitor`` serializes without one). Yields whether it did; only for the
+    pinned SDK, like :func:`installed`.
+    """
+    if not enabled():
+        yield False
+        return
+    pooled = loop.run_in_executor
+
+    def run_in_executor(executor: Any, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if executor is not None:
+            return pooled(executor, func, *args)
+        future = loop.create_future()
+        try:
+            future.set_result(func(*args))
+        except Exception as exc:  # noqa: BLE001 - the caller's future carries it, as from a pool
+            future.set_exception(exc)
+        return future
+
+    setattr(loop, "run_in_executor", run_in_executor)  # noqa: B010 - an instance attribute over the method
+    try:
+        yield True
+    finally:
+        del loop.run_in_executor

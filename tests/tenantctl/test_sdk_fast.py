@@ -1,0 +1,150 @@
+"""The SDK fast path: only for the pinned SDK, really installed, and no byte of a plan changes.
+
+The hostile cases first: another SDK version (or the switch off) must leave the SDK's
+functions untouched, and the comparison must see a plan that differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+import threading
+import tomllib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from pulumi import _types
+from pulumi import output as pulumi_output
+from pulumi.runtime import rpc
+
+from tenantctl import sdk_fast
+
+ROOT = Path(__file__).resolve().parents[2]
+_PATCHED = ((_types, "unwrap_type"), (_types, "unwrap_optional_type"), (_types, "_is_optional_type"),
+            (rpc, "contains_unknowns"), (pulumi_output, "contains_unknowns"))
+
+
+def _current() -> list[object]:
+    return [getattr(module, name) for module, name in _PATCHED] + [pulumi_output.Output._track]
+
+
+@pytest.fixture(scope="module")
+def check() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("fast_path_check", ROOT / "bench" / "fast_path_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["fast_path_check"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_guard_is_the_version_pyproject_pins() -> None:
+    pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"pulumi=={sdk_fast.PINNED_SDK}" in pins
+
+
+@pytest.mark.parametrize("version", ["3.271.0", "3.272.1", "4.0.0"])
+def test_another_sdk_version_runs_the_sdk_untouched(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    assert not sdk_fast.enabled(version)
+    monkeypatch.setattr(sdk_fast.metadata, "version", lambda _name: version)
+    before = _current()
+    with sdk_fast.installed() as on:
+        assert not on
+        assert _current() == before
+    loop = asyncio.new_event_loop()
+    with sdk_fast.monitor_inline(loop) as inline:
+        assert not inline
+        assert "run_in_executor" not in vars(loop)
+    loop.close()
+
+
+def test_the_monitor_is_called_in_place_and_the_pool_restored_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    loop = asyncio.new_event_loop()
+    threads: list[int] = []
+
+    def call(fail: bool) -> int:
+        threads.append(threading.get_ident())
+        if fail:
+            raise KeyError("no such resource")
+        return 7
+
+    async def both() -> tuple[int, BaseException | None]:
+        ok = await loop.run_in_executor(None, call, False)
+        try:
+            await loop.run_in_executor(None, call, True)
+        except KeyError as exc:
+            return ok, exc
+        return ok, None
+
+    with sdk_fast.monitor_inline(loop) as inline:
+        assert inline
+        ok, error = loop.run_until_complete(both())
+    assert ok == 7 and isinstance(error, KeyError)
+    assert threads == [threading.get_ident()] * 2  # in place, on the loop's thread
+    assert "run_in_executor" not in vars(loop)
+    loop.run_until_complete(loop.run_in_executor(None, call, False))
+    assert threads[-1] != threading.get_ident()  # the pool again
+    loop.close()
+
+
+def test_switched_off_runs_the_sdk_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sdk_fast.ENV, "0")
+    before = _current()
+    with sdk_fast.installed() as on:
+        assert not on
+        assert _current() == before
+
+
+def test_installed_for_the_pinned_sdk_and_restored_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    before = _current()
+    with sdk_fast.installed() as on:
+        assert on
+        assert all(a is not b for a, b in zip(_current(), before, strict=True))
+    assert _current() == before
+
+
+def test_replacements_answer_as_the_sdk_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typing import Optional, Union
+
+    import pulumi
+
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    # typing's Optional and Union, as the generated provider SDKs annotate, and ``X | None``.
+    inputs: Any = pulumi.Input  # a Union alias: subscripted at run time, as the SDKs do
+    types = [str, Optional[str], Union[str, int, None], Union[int, str], inputs[str],  # noqa: UP007, UP045
+             inputs[Optional[int]], pulumi.Output[str], list[inputs[str]], dict,  # noqa: UP045
+             str | None, int | str]
+    values = ["x", 1, 1.5, True, None, [], {}, {"a": [pulumi_output.UNKNOWN]}, [1, {"b": "c"}],
+              pulumi_output.UNKNOWN]
+    names = ("unwrap_type", "unwrap_optional_type", "_is_optional_type")
+    expected = [[getattr(_types, n)(t) for t in types] for n in names]
+    unknowns = [rpc.contains_unknowns(v) for v in values]
+    with sdk_fast.installed():
+        for _ in range(2):  # the second time from the cache
+            assert [[getattr(_types, n)(t) for t in types] for n in names] == expected
+        assert [rpc.contains_unknowns(v) for v in values] == unknowns
+        assert [pulumi_output.contains_unknowns(v) for v in values] == unknowns
+
+
+def test_the_comparison_sees_a_changed_or_missing_file(tmp_path: Path, check: ModuleType) -> None:
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "plan.json").write_bytes(b'{"a": 1}\n')
+    (tmp_path / "manifests" / "ns.yaml").write_bytes(b"kind: Namespace\n")
+    written = check.files(tmp_path)
+    assert written == {"plan.json": b'{"a": 1}\n', "manifests/ns.yaml": b"kind: Namespace\n"}
+    assert check.compare(written, dict(written)) == []
+    assert check.compare(written, {**written, "plan.json": b'{"a": 1} \n'}) == ["plan.json"]
+    assert check.compare(written, {"plan.json": written["plan.json"]}) == ["manifests/ns.yaml"]
+
+
+def test_plans_with_and_without_are_byte_identical(tmp_path: Path, check: ModuleType) -> None:
+    # Nine tenants of the benchmark's mix are every tier: namespace, node, vcluster and a
+    # dedicated cluster; planned in worker processes (two), as a fleet is.
+    compared, differ = check.differences(9, tmp_path, cells=1, workers=2)
+    assert compared > 100  # plan.json and the manifests of both stacks
+    assert differ == []
