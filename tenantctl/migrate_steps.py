@@ -37,7 +37,9 @@ from tenants.stacks import StackSpec, fleet_stacks
 
 STATE_VERSION = 1
 STATUSES = ("pending", "running", "done", "failed")
-#: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``.
+#: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``; a copier with a
+#: ``verify(source_bucket, target_bucket)`` too (:class:`tenantctl.object_copy.S3Copier`) has
+#: ``verify`` read both buckets again instead of trusting the copy's report.
 ObjectCopier = Callable[[str, str], Any]
 
 
@@ -294,6 +296,11 @@ def _verify(services: Services, state: State) -> dict[str, Any]:
         raise schema_failure(exc, move) from None
     found = [] if report.ok else [f"schema {schema}: {m}" for m in schema_mismatches(report)]
     files = state.steps["copy-data"]["detail"].get("files")
+    verify_objects = getattr(services.copy_objects, "verify", None)
+    if files is not None and verify_objects is not None:
+        fresh = verify_objects(files["source_bucket"], files["target_bucket"])
+        files = {**files, "report": report_json(fresh)}
+        found += [f"files: {p}" for p in files["report"].get("problems", ())]
     if files is not None:
         found += mismatches(files["report"], "files")
     if found:

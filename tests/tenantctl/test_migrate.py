@@ -245,9 +245,9 @@ def test_the_object_copier_compares_both_buckets_and_catches_a_missing_object():
     assert (report.source_bytes, report.source_objects) == (sum(map(len, FILES.values())), len(FILES))
 
     class Lossy(FakeS3):
-        def copy(self, source, bucket, key):
-            if key != "memo.txt":
-                super().copy(source, bucket, key)
+        def copy_object(self, Bucket, Key, **kwargs):  # noqa: N803 - boto3's spelling
+            if Key != "memo.txt":
+                super().copy_object(Bucket, Key, **kwargs)
     lossy = Lossy({"src": dict(FILES)})
     report = lossy.copier("src", "dst")
     assert not report.ok and report.target_objects == len(FILES) - 1
