@@ -53,6 +53,21 @@ ACCESS_LOG_RETENTION_DAYS = 365
 ABORT_MULTIPART_DAYS = 7
 
 
+def copy_grant(ctx: TenantContext, partition: str) -> docs.CopyGrant | None:
+    """The migration copier's grant on this placement's bucket and key (None unless moving).
+
+    The copier is the deploy role of the move's dedicated account
+    (``tenants.placements.copier_account``); the placement the move leaves is its source
+    (its view records no migration), the current one its target.
+    """
+    account = ctx.tenant.copier_account
+    if account is None:
+        return None
+    return docs.CopyGrant(role_arn=docs.deploy_role_arn(partition, account, ctx.environment),
+                          account_id=account,
+                          side="target" if ctx.tenant.record.migration is not None else "source")
+
+
 def _config_opts(ctx: TenantContext, parent: pulumi.Resource,
                  depends_on: list[pulumi.Resource] | None = None) -> pulumi.ResourceOptions:
     # Retained with its bucket; released with it by ``offboard --destroy-data``.
@@ -90,7 +105,7 @@ class TenantKey(pulumi.ComponentResource):
             lambda v: json.dumps(docs.tenant_key_policy(
                 partition=cluster.partition, account_id=v[0], region=cluster.region,
                 tenant_role_arns=v[1:], admin_role_arn=docs.platform_admin_role_arn(
-                    cluster.partition, v[0], ctx.environment))))
+                    cluster.partition, v[0], ctx.environment), copier=copy_grant(ctx, cluster.partition))))
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.purpose} of tenant {ctx.id} ({ctx.environment})",
@@ -193,7 +208,8 @@ class TenantBucket(pulumi.ComponentResource):
                                          *args.tenant_role_arns).apply(
             lambda v: json.dumps(docs.files_bucket_policy(
                 bucket=v[0], key_arn=v[1], tenant_role_arns=v[3:],
-                deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment))))
+                deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment),
+                copier=copy_grant(ctx, cluster.partition))))
         aws.s3.BucketPolicy(f"{name}-files-policy", bucket=files.bucket, policy=files_policy,
                             opts=_config_opts(self._ctx, self, depends_on=[files_locked]))
 

@@ -358,10 +358,11 @@ def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
     move = state.move
     if step == "record":
         return _record(services, move)
-    if step == "target-up":
+    if step == "target-up":  # the source (its copy grant), then the target: Move.ups
         if move.handover:
             state_move(services, move)
-        return _up(services, move, move.target_stack)
+        ups = [_up(services, move, stack) for stack in move.ups(step)]
+        return {**ups[-1], "ups": ups}
     if step == "copy-data":
         return _copy(services, move)
     if step == "verify":
