@@ -41,6 +41,7 @@ import pulumi_aws as aws
 
 from components import iam_documents as docs
 from components.context import ClusterRef, TenantContext
+from tenants import naming
 
 #: Days a key waits between its deletion being scheduled and carried out (the maximum).
 KEY_DELETION_WINDOW_DAYS = 30
@@ -66,6 +67,12 @@ def copy_grant(ctx: TenantContext, partition: str) -> docs.CopyGrant | None:
     return docs.CopyGrant(role_arn=docs.deploy_role_arn(partition, account, ctx.environment),
                           account_id=account,
                           side="target" if ctx.tenant.record.migration is not None else "source")
+
+
+def copy_tags(ctx: TenantContext, partition: str) -> dict[str, str]:
+    """The tag that says a bucket's or key's policy carries the copier's grant (none otherwise)."""
+    grant = copy_grant(ctx, partition)
+    return {naming.TAG_MIGRATION_COPY: grant.side} if grant else {}
 
 
 def _config_opts(ctx: TenantContext, parent: pulumi.Resource,
@@ -114,7 +121,7 @@ class TenantKey(pulumi.ComponentResource):
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             bypass_policy_lockout_safety_check=False,
             policy=policy,
-            tags={**ctx.tags, "purpose": args.purpose},
+            tags={**ctx.tags, "purpose": args.purpose, **copy_tags(ctx, cluster.partition)},
             opts=ctx.data_options(self))
         alias = aws.kms.Alias(
             f"{name}-alias", name=ctx.names.kms_alias(args.purpose), target_key_id=key.key_id,
@@ -177,7 +184,8 @@ class TenantBucket(pulumi.ComponentResource):
 
         files = aws.s3.Bucket(f"{name}-files", bucket=names.files_bucket,
                               force_destroy=ctx.releasing_data,
-                              tags={**ctx.tags, "purpose": "files"}, opts=ctx.data_options(self))
+                              tags={**ctx.tags, "purpose": "files", **copy_tags(ctx, cluster.partition)},
+                              opts=ctx.data_options(self))
         files_locked = self._lock_down(f"{name}-files", files)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-files-encryption", bucket=files.bucket,

@@ -72,9 +72,9 @@ def test_a_move_to_cluster_runs_its_steps_in_order_with_exactly_these_cli_calls(
     steps = calls_by_step(fake)
     assert list(steps) == ["record", "target-up", "copy-data", "verify", "switch", "retire-source", "finish"]
     assert {step: verbs(calls) for step, calls in steps.items()} == {
-        "record": [], "target-up": [("up", "shared-f1"), ("up", "tenant-alpha")],
-        "copy-data": [],
-        "verify": [], "switch": [("up", "tenant-alpha")], "retire-source": [("up", "shared-f1")], "finish": []}
+        "record": [], "target-up": [("up", "shared-f1"), ("up", "tenant-alpha")], "copy-data": [],
+        "verify": [], "switch": [("up", "tenant-alpha")], "retire-source": [("up", "shared-f1")],
+        "finish": []}
     # Each up selects its own stack, with the config of the registry as that step left it.
     # (target-up brings the source up first: the copier's grant, docs/migration.md.)
     ups = (("target-up", ["shared-f1", "tenant-alpha"]), ("switch", ["tenant-alpha"]),
