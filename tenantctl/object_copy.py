@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,8 +210,11 @@ def _copy_multipart(client: Any, source: dict[str, str], bucket: str, key: str, 
         raise ObjectCopyError(f"{source['Bucket']}/{key} has object tags, which a multipart copy would "
                               "drop and the platform never writes: remove them or copy the object by hand")
     mine = full_checksum(head)
+    expected: dict[str, str] = {}
     if mine and mine[0] in FULL_OBJECT_MULTIPART:  # comparable with the source afterwards
         checksum = {"ChecksumAlgorithm": mine[0], "ChecksumType": "FULL_OBJECT"}
+        # S3 combines the parts' CRCs and refuses the upload unless they make the source's.
+        expected = {f"Checksum{mine[0]}": mine[1], "ChecksumType": "FULL_OBJECT"}
     else:  # per-part SHA-256: S3 still checks every part, the object's checksum is composite
         checksum = {"ChecksumAlgorithm": "SHA256"}
     upload = client.create_multipart_upload(Bucket=bucket, Key=key, **_encryption(key_arn), **checksum,
@@ -225,7 +228,7 @@ def _copy_multipart(client: Any, source: dict[str, str], bucket: str, key: str, 
             parts.append({"PartNumber": number, "ETag": result["ETag"],
                           **{k: v for k, v in result.items() if k.startswith("Checksum")}})
         client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload,
-                                         MultipartUpload={"Parts": parts})
+                                         MultipartUpload={"Parts": parts}, **expected)
     except BaseException:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload)
         raise
@@ -251,8 +254,6 @@ class S3Copier:
     """``copy_objects``/``verify_objects`` over one boto3 client (default: ``boto3.client("s3")``)."""
 
     client: Any = None
-    #: Called with one line per object copied or skipped (``tenantctl migrate`` prints them).
-    progress: Callable[[str], None] | None = None
 
     def _s3(self) -> Any:
         if self.client is None:
@@ -281,8 +282,6 @@ class S3Copier:
             else:
                 _copy_single(client, source, target_bucket, key, head, key_arn)
             copied += 1
-            if self.progress:
-                self.progress(f"copied {key}")
         # The source's heads are as fresh as the copy (its versions pinned); the target is read again.
         report = self.verify(source_bucket, target_bucket, key_arn=key_arn, source_heads=heads)
         return dataclasses.replace(report, copied=copied, skipped=skipped, multipart=multipart)
