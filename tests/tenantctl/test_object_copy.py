@@ -22,9 +22,16 @@ from moto.s3.models import s3_backends
 
 from components import iam_documents as docs
 from tenantctl import migrate
+from tenantctl import migrate_plan as mp
 from tenantctl import migrate_steps as ms
 from tenantctl import object_copy as oc
+from tenantctl.schema_copy import CopyReport
 from tenants import aws_limits as limits
+from tenants import naming
+from tenants.loader import load_registry
+from tenants.migration import Target
+from tenants.models import Tier
+from tests.tenantctl.migrate_support import CLUSTER_ACCOUNT, SOURCE_DSN, TARGET_DSN, walk_registry
 
 PARTITION = "aws"
 
@@ -244,3 +251,23 @@ def test_more_objects_than_one_listing_page(account: Account):
 
 def test_verify_reads_the_buckets_again_not_the_copys_report():
     assert callable(getattr(migrate.default_object_copier(), "verify", None))
+
+
+def test_the_verify_step_reads_both_buckets_again(account: Account, tmp_path):
+    """A target changed after copy-data fails ``verify``, although the copy's report said ok."""
+    registry = walk_registry(tmp_path / "registry")
+    move = mp.decide(load_registry(registry), "alpha", Target(Tier.CLUSTER, account=CLUSTER_ACCOUNT), "prod")
+    state = ms.State(tmp_path / "alpha.json", move)
+    copier = oc.S3Copier(account.s3)
+    account.put(SOURCE, "files/a.txt", b"original", ChecksumAlgorithm="SHA256")
+    copied = ms.report_json(copier(SOURCE, TARGET))
+    state.steps["copy-data"]["detail"] = {"files": {"source_bucket": SOURCE, "target_bucket": TARGET,
+                                                    "report": copied}}
+    schema = naming.db_schema_name("alpha")
+    services = ms.Services(registry=registry, work_dir=tmp_path / "work", copy_objects=copier,
+                           verify_schema=lambda *_a, **_k: CopyReport(schema, schema, (), ()),
+                           source_dsn=SOURCE_DSN, target_dsn=TARGET_DSN)
+    assert ms.run_step("verify", state, services)["files"]["ok"]
+    account.put(TARGET, "files/a.txt", b"tampered", ChecksumAlgorithm="SHA256")
+    with pytest.raises(ms.StepFailed, match="files: files/a.txt: SHA256 checksum differs"):
+        ms.run_step("verify", state, services)
