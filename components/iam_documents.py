@@ -20,6 +20,7 @@ Conventions:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tenants import naming
@@ -80,6 +81,11 @@ def account_root_arn(partition: str, account_id: str) -> str:
 def platform_admin_role_arn(partition: str, account_id: str, environment: str) -> str:
     """The platform admin role (account bootstrap): the deployer, and every key's administrator."""
     return f"arn:{partition}:iam::{account_id}:role/{naming.platform_admin_role(environment)}"
+
+
+def deploy_role_arn(partition: str, account_id: str, environment: str) -> str:
+    """An account's deploy role (account bootstrap), which the deploy runner assumes there."""
+    return f"arn:{partition}:iam::{account_id}:role/{naming.deploy_role(environment)}"
 
 
 #: EC2 Auto Scaling's service-linked role: launches managed node groups' instances.
@@ -228,8 +234,50 @@ def _deny_insecure_transport(resources: list[str]) -> list[dict[str, Any]]:
 S3_LIST_ACTION = "s3:ListBucket"
 
 
+#: What the migration's copier does on each side of a move (``tenantctl.object_copy``):
+#: reads the source (HeadObject is GetObject; the copy pins versions and keeps tags) ...
+COPY_SOURCE_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging",
+                       "s3:GetObjectVersionTagging", "s3:ListBucket")
+#: ... and writes the target (CopyObject and every multipart request are PutObject; it aborts a
+#: failed upload, reads the bucket's default key, and verify reads the copies back).
+COPY_TARGET_ACTIONS = ("s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject",
+                       "s3:GetEncryptionConfiguration", "s3:ListBucket")
+#: Key use each side needs: S3 decrypts the source with the copier's permission; it generates the
+#: target's data keys, and a multipart upload under SSE-KMS also decrypts them (S3 docs).
+COPY_SOURCE_KEY_ACTIONS = ("kms:Decrypt",)
+COPY_TARGET_KEY_ACTIONS = ("kms:Decrypt", "kms:GenerateDataKey")
+COPY_SIDES = ("source", "target")
+
+
+@dataclass(frozen=True)
+class CopyGrant:
+    """The migration copier's access to one side of a move, while the tenant is moving.
+
+    ``role_arn`` is the copier (:func:`tenants.naming.deploy_role` of ``account_id``, the
+    account of the move's dedicated placement); ``side`` is ``source`` or ``target``.
+    """
+
+    role_arn: str
+    account_id: str
+    side: str
+
+    def __post_init__(self) -> None:
+        if self.side not in COPY_SIDES:
+            raise ValueError(f"a copy grant is for the source or the target, not {self.side!r}")
+
+    @property
+    def bucket_actions(self) -> tuple[str, ...]:
+        """What the copier does in this side's files bucket."""
+        return COPY_SOURCE_ACTIONS if self.side == "source" else COPY_TARGET_ACTIONS
+
+    @property
+    def key_actions(self) -> tuple[str, ...]:
+        """What the copier may do with this side's files key, through S3 only."""
+        return COPY_SOURCE_KEY_ACTIONS if self.side == "source" else COPY_TARGET_KEY_ACTIONS
+
+
 def files_bucket_policy(*, bucket: str, key_arn: str, tenant_role_arns: Sequence[str],
-                        deployer_role_arn: str) -> dict[str, Any]:
+                        deployer_role_arn: str, copier: CopyGrant | None = None) -> dict[str, Any]:
     """TLS-only, tenant-only bucket policy of the files bucket (``bucket`` is its ARN).
 
     Nobody but the tenant's own workload roles can read, write or delete its objects,
@@ -247,20 +295,30 @@ def files_bucket_policy(*, bucket: str, key_arn: str, tenant_role_arns: Sequence
     object, list versions or uploads. That is accepted because the deployer can rewrite
     this policy anyway (``PutBucketPolicy``), so denying it listing protects nothing
     against the deployer itself, and S3 data events record any listing.
+
+    ``copier``: while the tenant moves between stacks, the migration's copier
+    (:class:`CopyGrant`) is allowed exactly its side's actions (another account's role
+    needs the Allow; the denies exempt it from those actions only). Every write is still
+    held to the tenant's key by the encryption denies.
     """
     roles = sorted(set(tenant_role_arns))
     if not roles:
         raise ValueError("a files bucket needs at least one tenant role")
     if deployer_role_arn in roles:
         raise ValueError("the deployer role must not be one of the tenant's roles")
+    if copier is not None and copier.role_arn in (*roles, deployer_role_arn):
+        raise ValueError("the migration's copier must be neither a tenant role nor the deployer")
     both = [bucket, objects_arn(bucket)]
+    copies = set(copier.bucket_actions) if copier else set()
+    data = [a for a in S3_DATA_ACTIONS if a != S3_LIST_ACTION]
     return _document(
         *_deny_insecure_transport(both),
+        *_copier_statements(copier, bucket, both, roles, [a for a in data if a in copies]),
         {
             "Sid": "DenyDataAccessOutsideTenant",
             "Effect": "Deny",
             "Principal": "*",
-            "Action": [a for a in S3_DATA_ACTIONS if a != S3_LIST_ACTION],
+            "Action": [a for a in data if a not in copies],
             "Resource": both,
             "Condition": {"ArnNotEquals": {"aws:PrincipalArn": roles}},
         },
@@ -270,7 +328,8 @@ def files_bucket_policy(*, bucket: str, key_arn: str, tenant_role_arns: Sequence
             "Principal": "*",
             "Action": S3_LIST_ACTION,
             "Resource": bucket,
-            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted([*roles, deployer_role_arn])}},
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted(
+                [*roles, deployer_role_arn, *([copier.role_arn] if copier else [])])}},
         },
         {
             "Sid": "DenyOtherEncryption",
@@ -290,6 +349,32 @@ def files_bucket_policy(*, bucket: str, key_arn: str, tenant_role_arns: Sequence
                 "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn}},
         },
     )
+
+
+def _copier_statements(copier: CopyGrant | None, bucket: str, both: list[str], roles: list[str],
+                       denied: list[str]) -> list[dict[str, Any]]:
+    """The copier's Allow, and the deny of its data actions to everyone else (none without a copier)."""
+    if copier is None:
+        return []
+    bucket_level = {S3_LIST_ACTION, "s3:GetEncryptionConfiguration"}
+    actions = sorted(copier.bucket_actions)
+    return [
+        {
+            "Sid": f"MigrationCopier{copier.side.capitalize()}",
+            "Effect": "Allow",
+            "Principal": {"AWS": copier.role_arn},
+            "Action": actions,
+            "Resource": [*([bucket] if bucket_level & set(actions) else []), objects_arn(bucket)],
+        },
+        {
+            "Sid": "DenyCopierActionsOutsideTenantAndCopier",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": denied,
+            "Resource": both,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": sorted([*roles, copier.role_arn])}},
+        },
+    ]
 
 
 def access_log_bucket_policy(*, log_bucket: str, source_bucket: str,
@@ -317,18 +402,30 @@ def access_log_bucket_policy(*, log_bucket: str, source_bucket: str,
 
 
 def tenant_key_policy(*, partition: str, account_id: str, region: str,
-                      tenant_role_arns: Sequence[str], admin_role_arn: str) -> dict[str, Any]:
+                      tenant_role_arns: Sequence[str], admin_role_arn: str,
+                      copier: CopyGrant | None = None) -> dict[str, Any]:
     """Key policy of a tenant's files key.
 
     The platform admin role administers the key (:func:`key_administration`: the
     lockout safety check stays on) but cannot use it: only the tenant's roles may
     encrypt and decrypt, and only through S3 in this region. No account root, no
-    wildcard principal.
+    wildcard principal. While the tenant moves, the migration's copier (``copier``) may
+    use it for its side of the copy only, through S3 in this region, from its account.
     """
     roles = sorted(set(tenant_role_arns))
     if not roles:
         raise ValueError("a tenant key needs at least one tenant role")
+    copying = [] if copier is None else [{
+        "Sid": f"MigrationCopier{copier.side.capitalize()}UsesKeyThroughS3",
+        "Effect": "Allow",
+        "Principal": {"AWS": copier.role_arn},
+        "Action": list(copier.key_actions),
+        "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": via_service("s3", region),
+                                       "kms:CallerAccount": copier.account_id}},
+    }]
     return _document(
+        *copying,
         key_administration(admin_role_arn),
         {
             "Sid": "TenantRolesUseKeyThroughS3",

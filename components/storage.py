@@ -41,6 +41,7 @@ import pulumi_aws as aws
 
 from components import iam_documents as docs
 from components.context import ClusterRef, TenantContext
+from tenants import naming
 
 #: Days a key waits between its deletion being scheduled and carried out (the maximum).
 KEY_DELETION_WINDOW_DAYS = 30
@@ -51,6 +52,27 @@ KEY_ROTATION_DAYS = 365
 ACCESS_LOG_RETENTION_DAYS = 365
 #: Days an incomplete multipart upload may linger before S3 removes its parts.
 ABORT_MULTIPART_DAYS = 7
+
+
+def copy_grant(ctx: TenantContext, partition: str) -> docs.CopyGrant | None:
+    """The migration copier's grant on this placement's bucket and key (None unless moving).
+
+    The copier is the deploy role of the move's dedicated account
+    (``tenants.placements.copier_account``); the placement the move leaves is its source
+    (its view records no migration), the current one its target.
+    """
+    account = ctx.tenant.copier_account
+    if account is None:
+        return None
+    return docs.CopyGrant(role_arn=docs.deploy_role_arn(partition, account, ctx.environment),
+                          account_id=account,
+                          side="target" if ctx.tenant.record.migration is not None else "source")
+
+
+def copy_tags(ctx: TenantContext, partition: str) -> dict[str, str]:
+    """The tag that says a bucket's or key's policy carries the copier's grant (none otherwise)."""
+    grant = copy_grant(ctx, partition)
+    return {naming.TAG_MIGRATION_COPY: grant.side} if grant else {}
 
 
 def _config_opts(ctx: TenantContext, parent: pulumi.Resource,
@@ -90,7 +112,7 @@ class TenantKey(pulumi.ComponentResource):
             lambda v: json.dumps(docs.tenant_key_policy(
                 partition=cluster.partition, account_id=v[0], region=cluster.region,
                 tenant_role_arns=v[1:], admin_role_arn=docs.platform_admin_role_arn(
-                    cluster.partition, v[0], ctx.environment))))
+                    cluster.partition, v[0], ctx.environment), copier=copy_grant(ctx, cluster.partition))))
         key = aws.kms.Key(
             f"{name}-key",
             description=f"{args.purpose} of tenant {ctx.id} ({ctx.environment})",
@@ -99,7 +121,7 @@ class TenantKey(pulumi.ComponentResource):
             deletion_window_in_days=KEY_DELETION_WINDOW_DAYS,
             bypass_policy_lockout_safety_check=False,
             policy=policy,
-            tags={**ctx.tags, "purpose": args.purpose},
+            tags={**ctx.tags, "purpose": args.purpose, **copy_tags(ctx, cluster.partition)},
             opts=ctx.data_options(self))
         alias = aws.kms.Alias(
             f"{name}-alias", name=ctx.names.kms_alias(args.purpose), target_key_id=key.key_id,
@@ -162,7 +184,8 @@ class TenantBucket(pulumi.ComponentResource):
 
         files = aws.s3.Bucket(f"{name}-files", bucket=names.files_bucket,
                               force_destroy=ctx.releasing_data,
-                              tags={**ctx.tags, "purpose": "files"}, opts=ctx.data_options(self))
+                              tags={**ctx.tags, "purpose": "files", **copy_tags(ctx, cluster.partition)},
+                              opts=ctx.data_options(self))
         files_locked = self._lock_down(f"{name}-files", files)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-files-encryption", bucket=files.bucket,
@@ -193,7 +216,8 @@ class TenantBucket(pulumi.ComponentResource):
                                          *args.tenant_role_arns).apply(
             lambda v: json.dumps(docs.files_bucket_policy(
                 bucket=v[0], key_arn=v[1], tenant_role_arns=v[3:],
-                deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment))))
+                deployer_role_arn=docs.platform_admin_role_arn(cluster.partition, v[2], ctx.environment),
+                copier=copy_grant(ctx, cluster.partition))))
         aws.s3.BucketPolicy(f"{name}-files-policy", bucket=files.bucket, policy=files_policy,
                             opts=_config_opts(self._ctx, self, depends_on=[files_locked]))
 

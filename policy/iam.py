@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from policy.props import as_list, as_map, as_str_list, json_doc, strings
+from tenants import naming
 
 #: AWS-managed policies no tenant role may carry.
 ADMIN_POLICY_NAMES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
@@ -273,6 +274,22 @@ def _service_fenced(statement: Statement) -> bool:
         isinstance(k, str) and k.lower().startswith("kms:encryptioncontext:")
         and not any(has_wildcard(v) for v in as_str_list(v_))
         for k, v_ in as_map(block).items()) for op, block in statement.conditions.items())
+
+
+def _names_copier(value: str) -> bool:
+    arn = value.split(":", 5)
+    return len(arn) == 6 and arn[2] == "iam" and arn[5].startswith("role/") and naming.is_deploy_role(
+        arn[5].rsplit("/", 1)[-1])
+
+
+def copier_statements(document: Any) -> list[str]:
+    """Sids (or ``#<n>``) of statements that name a deploy role (the migration's copier).
+
+    An Allow to it or its exemption from a Deny: both exist only while a tenant moves, on a
+    bucket or key tagged :data:`tenants.naming.TAG_MIGRATION_COPY` (ISO-DATA-05/06).
+    """
+    return [str(s.body.get("Sid") or f"#{n}") for n, s in enumerate(statements(document))
+            if any(_names_copier(v) for v in s.strings())]
 
 
 def open_grants(document: Any, *, tenant: str | None = None, kms: bool = False) -> list[str]:

@@ -48,7 +48,7 @@ IN_PLACE = ("record", "up", "finish")
 #: What each step does, for the printed plan.
 DESCRIPTIONS = {
     "record": "write the migration into the registry: both stacks declare the tenant",
-    "target-up": "pulumi up the target stack (new names; the source keeps serving)",
+    "target-up": "pulumi up the source (the copy grant) and the target (new names; the source keeps serving)",
     "copy-data": "copy the tenant's schema and files from the source to the target",
     "verify": "compare row counts and checksums of every table, and the objects copied",
     "switch": "the target serves the host (DNS, certificate, gateway): registry, then up target",
@@ -59,7 +59,8 @@ DESCRIPTIONS = {
 }
 #: Per step, the registry state its stacks are deployed at before it and the state it leaves:
 #: the diff of the step is the one between the two (a stack is deployed by its own step's up:
-#: the target first at ``target-up``, the source only at ``retire-source``).
+#: the target first at ``target-up``, where the source's up adds only the copier's grant, and the
+#: source's retirement at ``retire-source``).
 SPANS = {"record": ("before", "recorded"), "target-up": ("before", "recorded"),
          "copy-data": ("recorded", "recorded"), "verify": ("recorded", "recorded"),
          "switch": ("recorded", "switched"), DELEGATE: ("switched", "switched"),
@@ -112,7 +113,10 @@ class Move:
 
     def ups(self, step: str) -> tuple[str, ...]:
         """The stacks a step runs ``pulumi up`` on."""
-        return {"target-up": (self.target_stack,), "switch": (self.target_stack,),
+        # target-up brings the source up too (first): its bucket and key grant the copier the
+        # source's side of the copy while the tenant is moving (tenants.placements.copier_account).
+        return {"target-up": self.stacks,
+                "switch": (self.target_stack,),
                 "retire-source": (self.source_stack,), "up": (self.source_stack,),
                 "finish": self.finish_ups}.get(step, ())
 

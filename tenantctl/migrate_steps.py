@@ -41,7 +41,9 @@ from tenants.stacks import StackSpec, fleet_stacks
 STATE_VERSION = 2
 READS_VERSIONS = (1, 2)
 STATUSES = ("pending", "running", "done", "failed", "waiting")
-#: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``.
+#: ``copy_objects(source_bucket, target_bucket)`` returning a report with ``.ok``; a copier with a
+#: ``verify(source_bucket, target_bucket)`` too (:class:`tenantctl.object_copy.S3Copier`) has
+#: ``verify`` read both buckets again instead of trusting the copy's report.
 ObjectCopier = Callable[[str, str], Any]
 
 
@@ -307,6 +309,11 @@ def _verify(services: Services, state: State) -> dict[str, Any]:
         raise schema_failure(exc, move) from None
     found = [] if report.ok else [f"schema {schema}: {m}" for m in schema_mismatches(report)]
     files = state.steps["copy-data"]["detail"].get("files")
+    verify_objects = getattr(services.copy_objects, "verify", None)
+    if files is not None and verify_objects is not None:
+        fresh = verify_objects(files["source_bucket"], files["target_bucket"])
+        files = {**files, "report": report_json(fresh)}
+        found += [f"files: {p}" for p in files["report"].get("problems", ())]
     if files is not None:
         found += mismatches(files["report"], "files")
     if found:
@@ -428,10 +435,11 @@ def run_step(step: str, state: State, services: Services) -> dict[str, Any]:
     move = state.move
     if step == "record":
         return _record(services, move)
-    if step == "target-up":
+    if step == "target-up":  # the source (its copy grant), then the target: Move.ups
         if move.handover:
             state_move(services, move)
-        return _up(services, move, move.target_stack)
+        ups = [_up(services, move, stack) for stack in move.ups(step)]
+        return {**ups[-1], "ups": ups}
     if step == "copy-data":
         return _copy(services, move)
     if step == "verify":

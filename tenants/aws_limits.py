@@ -34,3 +34,25 @@ MAX_CELL_CAPACITY = RDS_PROXY_MAX_SECRETS
 def compact_policy_size(document: str) -> int:
     """The size IAM counts for a policy document: its characters without whitespace."""
     return sum(1 for char in document if not char.isspace())
+
+
+# --- S3 object sizes and multipart copies ---------------------------------------------
+#: Binary units, as the S3 documentation counts them ("5 GiB", "5 MiB").
+MIB = 1024 ** 2
+GIB = 1024 ** 3
+TIB = 1024 ** 4
+#: Largest object one ``CopyObject`` copies ("up to 5 GB in a single atomic operation";
+#: larger ones take a multipart copy, ``UploadPartCopy``). Not adjustable.
+#: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+S3_COPY_OBJECT_MAX_BYTES = 5 * GIB
+#: Part sizes of a multipart upload or copy: 5 MiB to 5 GiB (the last part may be smaller),
+#: at most 10,000 parts, numbered 1..10,000. Not adjustable.
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+S3_PART_MIN_BYTES = 5 * MIB
+S3_PART_MAX_BYTES = 5 * GIB
+S3_MAX_PARTS = 10_000
+#: Largest S3 object: the quick-facts page says 48.8 TiB (5 TiB before December 2025); a
+#: multipart copy of it still fits 10,000 parts of at most 5 GiB (50 TiB).
+S3_MAX_OBJECT_BYTES = int(48.8 * TIB)
+#: Keys one ``ListObjectsV2`` page returns at most (the paginator follows the rest).
+S3_LIST_PAGE_MAX_KEYS = 1_000

@@ -85,6 +85,10 @@ class ResolvedTenant:
     #: Whether this placement serves the tenant's host (DNS records, certificates). During
     #: a migration (:mod:`tenants.placements`) exactly one of the tenant's placements does.
     serving: bool = True
+    #: While the tenant moves between stacks: the account whose deploy role copies its files
+    #: (the move's dedicated placement's); this placement's bucket and key grant that role its
+    #: side of the copy (:func:`tenants.placements.copier_account`). None otherwise.
+    copier_account: str | None = None
 
     def names(self, environment: str) -> TenantNames:
         """Physical names of this tenant in one environment, in its placement's generation."""

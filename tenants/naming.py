@@ -44,6 +44,10 @@ TENANT_PRIORITY_CLASS = "tenant-default"
 #: AWS tag on a tenant's database secret naming the database server (its ``db_identifier``)
 #: whose RDS Proxy signs in with it: the proxy role's one policy grants secrets by this tag.
 TAG_DB_SERVER = "tenant-platform.io/db-server"
+#: Tag of a files bucket and key whose policy grants the migration's copier its side of a move
+#: (``source`` or ``target``), only while the tenant moves; the policy pack (ISO-DATA-05/06)
+#: refuses a copier grant on a bucket or key without it.
+TAG_MIGRATION_COPY = "tenant-platform.io/migration-copy"
 
 # Platform namespaces in every cluster.
 ISTIO_NAMESPACE = "istio-system"
@@ -587,6 +591,14 @@ def ecr_registry(account_id: str, region: str, partition: str = "aws") -> str:
     """Host name of an account's private ECR registry in a region."""
     suffix = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
     return f"{account_id}.dkr.ecr.{region}.{suffix}"
+
+
+def is_deploy_role(role_name: str) -> bool:
+    """Whether an IAM role name is :func:`deploy_role` of some environment (the copier's role)."""
+    suffix = "-deploy"
+    if not role_name.startswith("tp-") or not role_name.endswith(suffix):
+        return False
+    return bool(ENVIRONMENT_RE.match(role_name[len("tp-"):-len(suffix)]))
 
 
 def is_platform_admin_role(role_name: str) -> bool:

@@ -63,8 +63,23 @@ def left(record: TenantRecord) -> list[tuple[Placement, bool]]:
     return out
 
 
+def copier_account(record: TenantRecord) -> str | None:
+    """The account whose deploy role copies the tenant's files, while it moves (else None).
+
+    A copy is one principal reading the source and writing the target. A move between stacks
+    always has a dedicated side (shared <-> ``cluster``), whose account the registry names
+    (a cell's may be the runner's own, unnamed): its deploy role is the copier. Only while
+    ``moving``: the copy and its verification end before the switch, and so does the grant.
+    """
+    migration = record.migration
+    if migration is None or migration.state is not MigrationState.MOVING:
+        return None
+    return record.account if record.tier is Tier.CLUSTER else migration.source.account
+
+
 def _view(tenant: ResolvedTenant, settings: PlatformSettings, placement: Placement, *,
-          active: bool, serving: bool, lifecycle: Lifecycle = _RETIRED) -> ResolvedTenant:
+          active: bool, serving: bool, lifecycle: Lifecycle = _RETIRED,
+          copier: str | None = None) -> ResolvedTenant:
     record = tenant.record.model_copy(update={
         "tier": placement.tier, "cell": placement.cell, "account": placement.account,
         "network_cidr": placement.network_cidr, "generation": placement.generation,
@@ -73,7 +88,7 @@ def _view(tenant: ResolvedTenant, settings: PlatformSettings, placement: Placeme
     return dataclasses.replace(
         tenant, record=record, cell=placement.cell, network_cidr=placement.network_cidr,
         account=accounts.tenant_account(settings, placement.tier, placement.account, placement.cell),
-        serving=serving)
+        serving=serving, copier_account=copier)
 
 
 def kept_lifecycle(placement: Placement) -> Lifecycle:
@@ -92,7 +107,8 @@ def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTe
     offboarded tenant's whose data was destroyed.
     """
     moving = tenant.record.migration is not None and tenant.record.migration.state is MigrationState.MOVING
-    out = [dataclasses.replace(tenant, serving=not moving)]
+    copier = copier_account(tenant.record)
+    out = [dataclasses.replace(tenant, serving=not moving, copier_account=copier)]
     migration = tenant.record.migration
     occupied = {view_stack(tenant), *(stack_name(tenant.id, p.tier, p.cell)
                                       for p in placements_holding_data(tenant.record))}
@@ -102,7 +118,8 @@ def views(tenant: ResolvedTenant, settings: PlatformSettings) -> list[ResolvedTe
         releasing = (migration is not None and placement is migration.source
                      and migration.state is MigrationState.SWITCHED and placement.tier is Tier.CLUSTER)
         lifecycle = _RELEASING if releasing else kept_lifecycle(placement)  # unused while active
-        out.append(_view(tenant, settings, placement, active=active, serving=active, lifecycle=lifecycle))
+        out.append(_view(tenant, settings, placement, active=active, serving=active, lifecycle=lifecycle,
+                         copier=copier if migration is not None and placement is migration.source else None))
     return out
 
 

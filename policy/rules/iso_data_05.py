@@ -14,6 +14,7 @@ from typing import Any
 from policy import aws, iam, stackview, tenancy
 from policy.props import as_list, as_map, get, is_true, text
 from policy.rule import Finding, Resource, RuleConfig, StackRule
+from tenants import naming
 
 MSG_PUBLIC_ACCESS_BLOCK = ("Add a BucketPublicAccessBlock with blockPublicAcls, blockPublicPolicy, "
                            "ignorePublicAcls and restrictPublicBuckets all true.")
@@ -24,6 +25,9 @@ MSG_ACCESS_LOGGING = "Enable server access logging for the bucket (BucketLogging
 MSG_OPEN_POLICY = ("Allow bucket access only to named principals: no '*', account root, account id "
                    "or NotPrincipal in an Allow unless fenced by aws:PrincipalArn (or aws:PrincipalTag/"
                    "tenant equal to the tenant); service principals need aws:SourceAccount/aws:SourceArn.")
+MSG_COPY_GRANT = ("Grant the migration's copier (a deploy role) access to a tenant bucket only while the "
+                  "tenant moves, on a bucket tagged tenant-platform.io/migration-copy source or target; "
+                  "remove the grant once the move has switched.")
 MSG_LOG_BUCKET_SSE = ("Encrypt the access-log bucket with SSE-S3 (AES256); S3 server access logs "
                       "cannot be delivered to an SSE-KMS bucket.")
 
@@ -40,6 +44,14 @@ def _kms_with_cmk(default: Mapping[str, Any]) -> bool:
     key = text(default.get("kmsMasterKeyId"))
     return (str(default.get("sseAlgorithm")).startswith("aws:kms") and key is not None
             and "alias/aws/" not in key)
+
+
+def _stray_copier(policy: Any, bucket: Resource | None) -> bool:
+    """A copier grant on a bucket not tagged as one side of a move in progress."""
+    if not iam.copier_statements(policy):
+        return False
+    side = text(aws.tags(bucket.props).get(naming.TAG_MIGRATION_COPY)) if bucket else None
+    return side not in ("source", "target")
 
 
 def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
@@ -63,6 +75,8 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
             owner = text(aws.tags(buckets[linked].props).get(tenancy.LABEL_TENANT)) if linked else None
             if cfg.applies(res) and iam.open_grants(res.props.get("policy"), tenant=owner):
                 yield Finding(MSG_OPEN_POLICY, res.urn)
+            if cfg.applies(res) and _stray_copier(res.props.get("policy"), buckets.get(linked or "")):
+                yield Finding(MSG_COPY_GRANT, res.urn)
         elif res.type in aws.LOGGING_TYPES:
             source = stackview.linked(res, "bucket", names, sole_reference=False)
             target = stackview.linked(res, "targetBucket", names, sole_reference=False)
@@ -76,6 +90,8 @@ def check(resources: Sequence[Resource], cfg: RuleConfig) -> Iterator[Finding]:
         if iam.open_grants(bucket.props.get("policy"),
                            tenant=text(aws.tags(bucket.props).get(tenancy.LABEL_TENANT))):
             yield Finding(MSG_OPEN_POLICY, urn)
+        if _stray_copier(bucket.props.get("policy"), bucket):
+            yield Finding(MSG_COPY_GRANT, urn)
         if not any(all(is_true(b.props.get(k)) for k in BLOCKS) for b in blocks.get(urn, [])):
             yield Finding(MSG_PUBLIC_ACCESS_BLOCK, urn)
         configs = encryption.get(urn, [])

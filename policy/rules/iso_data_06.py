@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from policy import aws, iam, tenancy
 from policy.props import is_true, text
 from policy.rule import Resource, ResourceRule, RuleConfig
+from tenants import naming
 
 MSG_ROTATION = "Set enableKeyRotation to true on the KMS key."
 MSG_WILDCARD_PRINCIPAL = "Remove wildcard principals ('*') from the key policy's Allow statements."
@@ -15,6 +16,9 @@ MSG_ACCOUNT_WIDE = ("Grant key access to named roles (the platform admin role, t
                     "the statement is fenced (aws:PrincipalArn equality, or key use only with "
                     "kms:ViaService and kms:CallerAccount); service principals need aws:SourceAccount "
                     "or an exact encryption context.")
+MSG_COPY_GRANT = ("Grant the migration's copier (a deploy role) use of a tenant key only while the tenant "
+                  "moves, on a key tagged tenant-platform.io/migration-copy source or target; remove the "
+                  "grant once the move has switched.")
 MSG_LOCKOUT_BYPASS = "Do not set bypassPolicyLockoutSafetyCheck on the KMS key."
 
 
@@ -27,6 +31,9 @@ def check(res: Resource, cfg: RuleConfig) -> Iterator[str]:
     tenant = text(aws.tags(res.props).get(tenancy.LABEL_TENANT))
     if iam.open_grants(res.props.get("policy"), tenant=tenant, kms=True):
         yield MSG_ACCOUNT_WIDE
+    if iam.copier_statements(res.props.get("policy")) and text(
+            aws.tags(res.props).get(naming.TAG_MIGRATION_COPY)) not in ("source", "target"):
+        yield MSG_COPY_GRANT
     if is_true(res.props.get("bypassPolicyLockoutSafetyCheck")):
         yield MSG_LOCKOUT_BYPASS
 

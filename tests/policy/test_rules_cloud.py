@@ -456,6 +456,12 @@ CASES: list[Case] = [
           ("service-without-source", {"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"},
                                       "Action": "kms:Decrypt", "Resource": "*"}),
       )),
+    one("data06-copier-grant-without-a-move", "ISO-DATA-06", f.kms_key, ("policy",), f.doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::567890123456:role/tp-{f.ENV}-deploy"},
+         "Action": "kms:Decrypt", "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": f"s3.{f.REGION}.amazonaws.com",
+                                        "kms:CallerAccount": "567890123456"}}}),
+        iso_data_06.MSG_COPY_GRANT),
     one("data06-lockout-bypass", "ISO-DATA-06", f.kms_key, ("bypassPolicyLockoutSafetyCheck",), True,
         iso_data_06.MSG_LOCKOUT_BYPASS),
     # ISO-DATA-07 (stack)
@@ -490,6 +496,10 @@ CASES: list[Case] = [
     stack_edit("data05-bucket-policy-allows-account", "ISO-DATA-05",
                adding(lambda: bucket_policy(f"arn:aws:iam::{f.ACCOUNT}:root")),
                iso_data_05.MSG_OPEN_POLICY, about="acme-files-policy"),
+    # The migration's copier on a bucket that is no side of a move in progress (untagged).
+    stack_edit("data05-copier-grant-without-a-move", "ISO-DATA-05",
+               adding(lambda: bucket_policy(f"arn:aws:iam::567890123456:role/tp-{f.ENV}-deploy")),
+               iso_data_05.MSG_COPY_GRANT, about="acme-files-policy"),
     stack_edit("data07-no-rotation", "ISO-DATA-07", without(ROTATION, "acme-db-rotation"),
                iso_data_07.MSG_NO_ROTATION, about="acme-db-secret"),
     stack_edit("data07-slow-rotation", "ISO-DATA-07",

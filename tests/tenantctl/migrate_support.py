@@ -90,24 +90,49 @@ class FakeDatabases:
 
 
 class FakeS3:
-    """The two calls the boto3 copier makes, over buckets held as dictionaries."""
+    """The calls the boto3 copier makes for small objects, over buckets held as dictionaries.
+
+    Every bucket is encrypted by default with a key of its own (``key_of``); an object
+    remembers the key it was written with. tests/tenantctl/test_object_copy.py runs the
+    copier against moto; this fake keeps the migration walks fast and their buckets plain.
+    """
 
     def __init__(self, buckets: dict[str, dict[str, bytes]]) -> None:
         self.buckets = buckets
         self.copies: list[tuple[str, str, str]] = []
+        self.written: dict[tuple[str, str], tuple[str, int]] = {}  # (bucket, key) -> (key ARN, time)
+        self.clock = 0
+
+    @staticmethod
+    def key_of(bucket: str) -> str:
+        return f"arn:aws:kms:ap-northeast-1:123456789012:key/{bucket}"
+
+    def get_bucket_encryption(self, Bucket: str) -> dict[str, Any]:  # noqa: N803 - boto3's spelling
+        default = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": self.key_of(Bucket)}
+        rules = [{"ApplyServerSideEncryptionByDefault": default}]
+        return {"ServerSideEncryptionConfiguration": {"Rules": rules}}
 
     def get_paginator(self, name: str) -> FakeS3:
         assert name == "list_objects_v2"
         return self
 
-    def paginate(self, Bucket: str) -> list[dict[str, Any]]:  # noqa: N803 - boto3's spelling
+    def paginate(self, Bucket: str, **_: Any) -> list[dict[str, Any]]:  # noqa: N803
         items = sorted(self.buckets.setdefault(Bucket, {}).items())
         return [{"Contents": [{"Key": k, "Size": len(v)} for k, v in items[:2]]},
                 {"Contents": [{"Key": k, "Size": len(v)} for k, v in items[2:]]}]
 
-    def copy(self, source: dict[str, str], bucket: str, key: str) -> None:
-        self.copies.append((source["Bucket"], bucket, key))
-        self.buckets.setdefault(bucket, {})[key] = self.buckets[source["Bucket"]][source["Key"]]
+    def head_object(self, Bucket: str, Key: str, **_: Any) -> dict[str, Any]:  # noqa: N803
+        body = self.buckets[Bucket][Key]
+        key, time = self.written.get((Bucket, Key), (self.key_of(Bucket), 0))
+        return {"ContentLength": len(body), "LastModified": time, "ServerSideEncryption": "aws:kms",
+                "SSEKMSKeyId": key, "ChecksumSHA256": hashlib.sha256(body).hexdigest()}
+
+    def copy_object(self, Bucket: str, Key: str, CopySource: dict[str, str], SSEKMSKeyId: str,  # noqa: N803
+                    **_: Any) -> None:
+        self.copies.append((CopySource["Bucket"], Bucket, Key))
+        self.clock += 1
+        self.buckets.setdefault(Bucket, {})[Key] = self.buckets[CopySource["Bucket"]][CopySource["Key"]]
+        self.written[(Bucket, Key)] = (SSEKMSKeyId, self.clock)
 
     def copier(self, source_bucket: str, target_bucket: str) -> ObjectCopyReport:
         return copy_objects(source_bucket, target_bucket, client=self)

@@ -73,14 +73,16 @@ def test_a_move_to_cluster_runs_its_steps_in_order_with_exactly_these_cli_calls(
     assert list(steps) == ["record", "target-up", "copy-data", "verify", "switch", "delegate",
                            "retire-source", "finish"]
     assert {step: verbs(calls) for step, calls in steps.items()} == {
-        "record": [], "target-up": [("up", "tenant-alpha")], "copy-data": [], "verify": [],
-        "switch": [("up", "tenant-alpha")], "delegate": [], "retire-source": [("up", "shared-f1")],
-        "finish": []}
+        "record": [], "target-up": [("up", "shared-f1"), ("up", "tenant-alpha")], "copy-data": [],
+        "verify": [], "switch": [("up", "tenant-alpha")], "delegate": [],
+        "retire-source": [("up", "shared-f1")], "finish": []}
     # Each up selects its own stack, with the config of the registry as that step left it.
-    ups = (("target-up", "tenant-alpha"), ("switch", "tenant-alpha"), ("retire-source", "shared-f1"))
-    for step, stack in ups:
+    # (target-up brings the source up first: the copier's grant, docs/migration.md.)
+    ups = (("target-up", ["shared-f1", "tenant-alpha"]), ("switch", ["tenant-alpha"]),
+           ("retire-source", ["shared-f1"]))
+    for step, stacks in ups:
         selected = [c for c in steps[step] if c[:2] == ["stack", "select"]]
-        assert [c[-1] for c in selected] == [stack]
+        assert [c[-1] for c in selected] == stacks
         config = next(c for c in steps[step] if c[:2] == ["config", "set-all"])
         assert f"tenant-platform:registry={registry.resolve()}" in config
     assert not [c for c in fake.calls if c[0] in ("destroy", "refresh")]
@@ -110,7 +112,7 @@ def _fail_once(step: str, monkeypatch, fake: FakePulumi, data) -> None:
         def fail(args: list[str]) -> str | None:
             if args[0] == "up" and args[args.index("--stack") + 1] == stack:
                 ups["n"] += 1
-                if ups["n"] == (2 if step == "switch" else 1):
+                if ups["n"] == (1 if step == "target-up" else 2):  # target-up ups both stacks
                     return "error: update failed: AccessDenied"
             return None
         fake.fail = fail
@@ -184,7 +186,8 @@ def test_resources_handed_over_are_moved_by_pulumi_state_move_before_the_target_
     move = dataclasses.replace(to_cluster(registry), handover=(urn,))
     run(registry, tmp_path, move, fake, data)
     target_up = calls_by_step(fake)["target-up"]
-    assert verbs(target_up) == [("state move", "shared-f1", "tenant-alpha", urn), ("up", "tenant-alpha")]
+    assert verbs(target_up) == [("state move", "shared-f1", "tenant-alpha", urn), ("up", "shared-f1"),
+                                ("up", "tenant-alpha")]
     move_call = next(c for c in target_up if c[:2] == ["state", "move"])
     assert move_call == ["state", "move", "--source", "shared-f1", "--dest", "tenant-alpha", "--yes", urn]
 
@@ -211,7 +214,14 @@ def test_two_runs_of_one_migration_never_overlap(registry, tmp_path):
 
 def test_the_cli_resumes_from_its_state_file_and_reports_json(registry, tmp_path, data):
     databases, s3 = data
-    fake = FakePulumi(lambda a: "error: boom" if a[0] == "up" and "shared-f1" in a else None)
+    source_ups = {"n": 0}
+
+    def fail(a: list[str]) -> str | None:  # the source's second up (retire-source; target-up ups it first)
+        if a[0] == "up" and "shared-f1" in a:
+            source_ups["n"] += 1
+            return "error: boom" if source_ups["n"] == 2 else None
+        return None
+    fake = FakePulumi(fail)
     argv = ["migrate", "alpha", "--to", "cluster", "--account", CLUSTER_ACCOUNT, "--registry", str(registry),
             "--apply", "--json", "--state", str(tmp_path / "m.json"), "--work-dir", str(tmp_path / "w"),
             "--source-dsn", SOURCE_DSN, "--target-dsn", TARGET_DSN, "--today", "2026-12-02"]
@@ -231,7 +241,7 @@ def test_the_cli_resumes_from_its_state_file_and_reports_json(registry, tmp_path
     kept = yaml.safe_load((registry / "alpha.yaml").read_text())["kept"]
     assert kept == [{"tier": "namespace", "cell": "f1", "generation": 1, "since": "2026-12-02"}]
     assert main() == 0  # done: nothing runs again
-    assert len(fake.ran("up")) == 4  # target-up, switch, the failed retire-source, its retry
+    assert len(fake.ran("up")) == 5  # target-up's two, switch, the failed retire-source, its retry
 
 
 def test_a_copier_that_raises_fails_its_step_with_the_error_and_no_traceback(registry, tmp_path, data):
@@ -249,9 +259,9 @@ def test_the_object_copier_compares_both_buckets_and_catches_a_missing_object():
     assert (report.source_bytes, report.source_objects) == (sum(map(len, FILES.values())), len(FILES))
 
     class Lossy(FakeS3):
-        def copy(self, source, bucket, key):
-            if key != "memo.txt":
-                super().copy(source, bucket, key)
+        def copy_object(self, Bucket, Key, **kwargs):  # noqa: N803 - boto3's spelling
+            if Key != "memo.txt":
+                super().copy_object(Bucket, Key, **kwargs)
     lossy = Lossy({"src": dict(FILES)})
     report = lossy.copier("src", "dst")
     assert not report.ok and report.target_objects == len(FILES) - 1

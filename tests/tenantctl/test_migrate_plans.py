@@ -201,7 +201,8 @@ def test_the_dry_run_prints_each_steps_diff_on_exactly_the_stacks_it_updates(tmp
             assert step["diff"]["stacks"] == step["ups"], name
         elif name != "record":
             assert step["diff"]["summary"] == {}, name
-    assert steps["record"]["diff"]["stacks"] == ["tenant-alpha"]  # the source is unchanged by recording
+    # Recording changes the source only by the copier's grant on its bucket and key (updates).
+    assert steps["record"]["diff"]["stacks"] == ["shared-f1", "tenant-alpha"]
     assert set(steps["retire-source"]["diff"]["summary"]) <= {"update", "delete"}
     assert {p.name: p.read_text() for p in registry.iterdir()} == before  # nothing written
     assert not (tmp_path / "s.json").exists()
