@@ -128,7 +128,8 @@ def test_the_run_waits_after_the_switch_and_never_retires_the_source_before_the_
     assert "WAITING:" in err and f"aws route53 get-hosted-zone --id {ALPHA_ZONES[CLUSTER_ACCOUNT]}" in err
     assert "run the same command with --delegated" in err
     assert steps["delegate"]["detail"]["instructions"].count("\n") >= 3
-    assert ("up", "shared-f1") not in verbs(fake.calls)  # the source still serves
+    # target-up (the source's copier grant, then the target) and switch; the source still serves:
+    assert verbs(fake.calls) == [("up", "shared-f1"), ("up", "tenant-alpha"), ("up", "tenant-alpha")]
     assert load_registry(registry).tenant("alpha").record.migration is not None
 
     # Asked again without the confirmation: still waiting, and no Pulumi call at all.
