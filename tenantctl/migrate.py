@@ -170,13 +170,12 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
             _emit_refusal(args, f"--redo {args.redo}: the steps are {', '.join(move.steps)}")
             return EXIT_INVALID
         state.redo(args.redo)
-    if args.delegated and not (args.apply and _delegate_waits(state)):
+    waits = ("waiting", "failed", "running")  # a killed or failed run at delegate is still waiting there
+    if args.delegated and not (args.apply and _stopped_at(state, mp.DELEGATE, *waits)):
         _emit_refusal(args, "--delegated (with --apply) confirms the DNS delegation the delegate step "
                       "waits for, after the switch; this migration is not waiting there")
         return EXIT_INVALID
-    if args.source_writes_carried and not (
-            args.apply and state is not None and "retire-source" in move.steps
-            and state.status("retire-source") == "failed"):
+    if args.source_writes_carried and not (args.apply and _stopped_at(state, "retire-source", "failed")):
         _emit_refusal(args, "--source-writes-carried (with --apply) answers a retire-source that found "
                       "writes on the source after verify; this migration has no such failure")
         return EXIT_INVALID
@@ -210,10 +209,9 @@ def _migrate(args: argparse.Namespace, registry_dir: Path, state_path: Path) -> 
     return EXIT_WAITING if waiting else EXIT_FAILED if failed else EXIT_OK
 
 
-def _delegate_waits(state: ms.State | None) -> bool:
-    """Whether the run stopped at ``delegate``, waiting for the operator (or failed there)."""
-    return state is not None and mp.DELEGATE in state.move.steps and state.status(mp.DELEGATE) in (
-        "waiting", "failed", "running")
+def _stopped_at(state: ms.State | None, step: str, *statuses: str) -> bool:
+    """Whether a recorded run has ``step`` in one of ``statuses`` (what a confirmation answers)."""
+    return state is not None and step in state.move.steps and state.status(step) in statuses
 
 
 def _today(args: argparse.Namespace) -> dt.date:

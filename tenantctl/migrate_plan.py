@@ -279,8 +279,8 @@ def decide(registry: Registry, tenant_id: str, target: Target, environment: str)
     source_stack = placements.stack_name(tenant_id, source.tier, source.cell)
     target_stack = placements.stack_name(tenant_id, target.tier, target.cell)
     here, there = _accounts(registry, source, target)
-    zones = delegation.needed(registry.settings, tenant.hostname, here, there) if here != there else None
-    return Move(tenant_id, environment, source, target, source_stack, target_stack, delegation=zones)
+    return Move(tenant_id, environment, source, target, source_stack, target_stack,
+                delegation=delegation.needed(registry.settings, tenant.hostname, here, there))
 
 
 def _accounts(registry: Registry, source: Placement, target: Target) -> tuple[str | None, str | None]:
