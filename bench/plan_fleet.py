@@ -187,6 +187,43 @@ def bench_size(tenants: int, runs: int, workers: int | None, no_floor: bool) -> 
                statistics.median(floors), runs, statistics.median(cpus))
 
 
+def bench_one_tenant(tenants: int, runs: int, workers: int | None) -> list[str]:
+    """``plan --tenant ID`` in a generated fleet of ``tenants``: a tenant of a full cell and a dedicated one.
+
+    The whole command (start, loading and validating the registry, planning the tenant's
+    stack, writing), medians of ``runs``; one line each.
+    """
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        registry = Path(tmp) / "registry"
+        registry.mkdir()
+        generate(registry, tenants)
+        chosen = {"namespace": "bench-0000", "cluster": f"bench-{MIX.index('cluster'):04d}"}
+        for tier, tenant in chosen.items():
+            command = [sys.executable, "-m", "tenantctl", "plan", "--registry", str(registry),
+                       "--tenant", tenant, "--out", str(Path(tmp) / tier), "--json"]
+            if workers is not None:
+                command += ["--workers", str(workers)]
+            walls, cpus, peaks = [], [], []
+            resources = 0
+            for _ in range(runs):
+                plan = measure(command)
+                resources = sum(s["resources"] for s in json.loads(plan.stdout)["stacks"])
+                walls.append(plan.seconds)
+                cpus.append(plan.cpu_seconds)
+                peaks.append(plan.peak_bytes / 2**20)
+            lines.append(f"| {tenants} | {tenant} ({tier}) | {resources} | {statistics.median(walls):.1f} | "
+                         f"{min(walls):.1f}-{max(walls):.1f} | {statistics.median(cpus):.1f} | "
+                         f"{statistics.median(peaks):.0f} | {runs} |")
+            times = ", ".join(f"{w:.1f}s" for w in walls)
+            print(f"  --tenant {tenant}: {times}", file=sys.stderr, flush=True)
+    return lines
+
+
+ONE_HEADER = ("| fleet | tenant | stack resources | wall s | range s | CPU s (tree) | peak MiB (tree) | "
+              "runs |\n|---|---|---|---|---|---|---|---|")
+
+
 def profile(tenants: int, out: Path) -> None:
     """Plan a generated fleet in this process under cProfile; write the top functions to ``out``.
 
@@ -249,12 +286,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="tenantctl plan --workers (default: its own)")
     parser.add_argument("--no-floor", action="store_true", help="skip the SDK floor runs")
+    parser.add_argument("--one-tenant", type=int, metavar="TENANTS",
+                        help="instead, time `plan --tenant ID` in a generated fleet of this size")
     parser.add_argument("--profile", type=Path,
                         help="profile the first size in-process; write the stats here")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.profile is not None:
         profile(sizes[0], args.profile)
+        return
+    if args.one_tenant is not None:
+        print(ONE_HEADER, flush=True)
+        for line in bench_one_tenant(args.one_tenant, args.runs, args.workers):
+            print(line, flush=True)
         return
     print(HEADER, flush=True)
     for size in sizes:  # each row as soon as it is measured: the largest sizes take minutes

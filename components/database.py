@@ -37,7 +37,7 @@ bootstrap to drop the schema when deleted; phase 2 declares none of them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -347,15 +347,28 @@ class DatabaseServer(pulumi.ComponentResource):
 
 
 # --- the cell's shared server ----------------------------------------------------------------
+#: Begins the stand-in for a value that belongs to a tenant the program does not declare
+#: (an offline plan's slice of a cell, ``tenantctl.cell_slices``, which fills it in from the
+#: slice that declares that tenant). A real deployment declares every tenant: never seen.
+UNDECLARED = "[declared in another slice: "
+
+
+def undeclared(tenant_id: str) -> str:
+    """The stand-in for a value of tenant ``tenant_id`` in a slice that does not declare it."""
+    return f"{UNDECLARED}{tenant_id}]"
+
+
 class ProxyAuthCollector:
     """The proxy's ``auths``, filled in by the cell's tenants after the proxy is declared.
 
     ``output`` resolves once each expected tenant has called :meth:`add` (in the order of
     ``expected``, so the list is stable). A tenant outside the list, or added twice, is a
-    programming error and raises at once.
+    programming error and raises at once. ``declared`` (an offline plan's slice of the
+    cell): the tenants that will call :meth:`add`; the others' entries hold
+    :func:`undeclared` secrets, so that the proxy is still declared.
     """
 
-    def __init__(self, expected: Sequence[str]) -> None:
+    def __init__(self, expected: Sequence[str], declared: Collection[str] | None = None) -> None:
         if len(set(expected)) != len(expected):
             raise ValueError(f"duplicate tenant ids in {list(expected)}")
         self.expected = tuple(expected)
@@ -363,8 +376,11 @@ class ProxyAuthCollector:
         self.output: pulumi.Output[list[dict[str, str]]]
         self._resolve: Callable[[pulumi.Output[list[dict[str, str]]]], None]
         self.output, self._resolve = pulumi.deferred_output()
-        if not self.expected:
-            self._resolve(pulumi.Output.from_input([]))
+        for tenant_id in self.expected:
+            if declared is not None and tenant_id not in declared:
+                self._entry(tenant_id, undeclared(tenant_id))
+        if self.complete:
+            self._resolve_all()
 
     def add(self, tenant_id: str, secret_arn: pulumi.Input[str]) -> None:
         """Register a tenant's secret with the proxy."""
@@ -372,10 +388,17 @@ class ProxyAuthCollector:
             raise ValueError(f"tenant {tenant_id!r} is not one of this cell's tenants {list(self.expected)}")
         if tenant_id in self._entries:
             raise ValueError(f"tenant {tenant_id!r} registered its database secret twice")
+        self._entry(tenant_id, secret_arn)
+        if self.complete:
+            self._resolve_all()
+
+    def _entry(self, tenant_id: str, secret_arn: pulumi.Input[str]) -> None:
         self._entries[tenant_id] = pulumi.Output.from_input(secret_arn).apply(
             lambda arn: docs.proxy_auth(secret_arn=arn, description=f"tenant {tenant_id}"))
-        if self.complete:
-            self._resolve(pulumi.Output.all(*(self._entries[t] for t in self.expected)).apply(list))
+
+    def _resolve_all(self) -> None:
+        self._resolve(pulumi.Output.all(*(self._entries[t] for t in self.expected)).apply(list)
+                      if self.expected else pulumi.Output.from_input([]))
 
     @property
     def complete(self) -> bool:
@@ -414,6 +437,8 @@ class CellDatabaseArgs:
     size: DatabaseSize
     tenant_ids: Sequence[str]
     tags: Mapping[str, str] = field(default_factory=dict)
+    #: The tenants the program declares, when not all (:class:`ProxyAuthCollector`).
+    declared_tenants: Collection[str] | None = None
 
 
 class CellDatabase(pulumi.ComponentResource):
@@ -432,7 +457,7 @@ class CellDatabase(pulumi.ComponentResource):
         key = _database_key(name, self, cluster=args.cluster, alias=args.names.kms_alias("db"),
                             description=f"database of cell {args.names.cell} ({args.names.environment})",
                             tags=tags, environment=args.names.environment)
-        self._auths = ProxyAuthCollector(args.tenant_ids)
+        self._auths = ProxyAuthCollector(args.tenant_ids, args.declared_tenants)
         self.server = DatabaseServer(f"{name}-server", DatabaseServerArgs(
             names=DbServerNames(args.names.db_identifier), environment=args.names.environment,
             cluster=args.cluster, key_arn=key.arn,

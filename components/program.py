@@ -15,7 +15,7 @@ through ``providers``, and their children inherit it from their parent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -47,10 +47,18 @@ from tenants.naming import CellNames
 from tenants.stacks import StackSpec
 
 
-def build_stack(spec: StackSpec) -> None:
-    """Declare every resource of one stack."""
+def build_stack(spec: StackSpec, only: Collection[str] | None = None) -> None:
+    """Declare every resource of one stack.
+
+    ``only`` (a cell only; ``None`` for a real deployment): declare the cell's shared part
+    and just these of its tenants, for the offline planner's slices of a large cell
+    (``tenantctl.cell_slices``). The shared part is the same whichever tenants a slice
+    declares: it reads every tenant of the spec, never which ones are declared.
+    """
     if spec.kind == "shared":
-        build_cell(spec)
+        build_cell(spec, only)
+    elif only is not None:
+        raise ValueError(f"stack {spec.name!r} is dedicated: it has no slices of tenants")
     else:
         build_dedicated(spec)
 
@@ -71,8 +79,8 @@ def _context(spec: StackSpec, tenant: ResolvedTenant) -> TenantContext:
 
 
 # --- cell (shared-<cell>) -------------------------------------------------------------
-def build_cell(spec: StackSpec) -> None:
-    """A cell: host cluster, platform add-ons, shared database, then each tenant."""
+def build_cell(spec: StackSpec, only: Collection[str] | None = None) -> None:
+    """A cell: host cluster, platform add-ons, shared database, then each tenant (of ``only``)."""
     assert spec.cell is not None
     cell = spec.cell
     tags = {naming.LABEL_CELL: cell.name, "environment": spec.environment, "managed-by": naming.MANAGED_BY}
@@ -88,10 +96,13 @@ def build_cell(spec: StackSpec) -> None:
         # Offboarded tenants' logins are not offered by the proxy (it expects the others).
         names=names, cluster=cluster,
         tenant_ids=[t.id for t in spec.tenants if not _context(spec, t).retired], tags=tags,
+        declared_tenants=only,
         size=cell_database_size([t.plan.database for t in spec.tenants], EMPTY_CELL_DATABASE_SIZE)),
         opts)
     for tenant in spec.tenants:
         ctx = _context(spec, tenant)
+        if only is not None and tenant.id not in only:
+            continue
         if not ctx.data_destroyed:  # its data destroyed: nothing of it is declared any more
             build_tenant(ctx, cluster, database.ref, opts)
 

@@ -19,7 +19,7 @@ never carries unknowns, so finding one there is an error in the caller.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -221,6 +221,69 @@ def _without_engine_env() -> Iterator[None]:
         os.environ.update(saved)
 
 
+class _Evaluation:
+    """One stack's evaluation: the pack configured as the engine would, and what it found."""
+
+    def __init__(self, resources: Sequence[Mapping[str, Any]], *, stack_name: str, stack_kind: str,
+                 config: Mapping[str, Any] | None, preview: bool) -> None:
+        configs = reconcile(stack_kind, config)
+        self.pack = _pack()
+        self.requests = _Requests(resources, preview)
+        self.configure = analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
+            rule_id: analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[c.enforcement],
+                                               properties=_struct(c.properties, True, rule_id))
+            for rule_id, c in configs.items()})
+        self.stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack_name, project=PROJECT)
+        self.severities = {rule.id: effective_severity(rule, stack_kind) for rule, _ in self.pack}
+        self.violations: list[dict] = []
+
+    def servicer(self, policies: list[Policy]) -> _PolicyAnalyzerServicer:
+        s = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
+        s.ConfigureStack(self.stack_configure, None)
+        s.Configure(self.configure, None)
+        return s
+
+    def collect(self, response: Any, default_urn: str | None) -> None:
+        for d in response.diagnostics:
+            prefix = d.description + "\n"
+            message = d.message[len(prefix):] if d.message.startswith(prefix) else d.message
+            self.violations.append({
+                "policy": d.policyName, "severity": self.severities[d.policyName],
+                "enforcement": _LEVEL_NAMES[d.enforcementLevel],
+                "urn": d.urn or default_urn, "message": message})
+
+    def resource_rules(self, judged: Collection[str] | None) -> None:
+        """``Analyze`` each resource (of the URNs ``judged``; every one when None)."""
+        # One servicer per resource type, holding the policies of that type (SUBSET_BY_TYPE).
+        by_type: dict[str, _PolicyAnalyzerServicer | None] = {}
+        for resource in self.requests.resources:
+            if judged is not None and resource["urn"] not in judged:
+                continue
+            type_ = resource["type"]
+            if type_ not in by_type:
+                relevant = [p for rule, p in self.pack if isinstance(rule, ResourceRule)
+                            and (rule.applies_to(type_) or not SUBSET_BY_TYPE)]
+                by_type[type_] = self.servicer(relevant) if relevant else None
+            analyzer = by_type[type_]
+            if analyzer is not None:
+                self.collect(analyzer.Analyze(self.requests.analyze(resource), None), resource["urn"])
+
+    def stack_rules(self, chosen: Collection[str] | None = None) -> None:
+        """``AnalyzeStack`` over every resource (by the stack rules of the ids ``chosen``; all when None)."""
+        resources = self.requests.resources
+        stack_rules = [(rule, p) for rule, p in self.pack if isinstance(rule, StackRule)
+                       and (chosen is None or rule.id in chosen)]
+        if SUBSET_BY_TYPE:
+            for rule, policy in stack_rules:
+                reads = rule.reads
+                subset = resources if reads is None else [r for r in resources if reads(r["type"])]
+                self.collect(self.servicer([policy]).AnalyzeStack(self.requests.analyze_stack(subset), None),
+                             None)
+        else:
+            policies = [p for _, p in stack_rules]
+            self.collect(self.servicer(policies).AnalyzeStack(self.requests.analyze_stack(), None), None)
+
+
 def evaluate_stack(resources: list[dict], *, stack_name: str, stack_kind: str,
                    config: Mapping[str, Any] | None = None, preview: bool = False) -> list[dict]:
     """Every policy violation in one stack's resources, sorted deterministically.
@@ -230,54 +293,54 @@ def evaluate_stack(resources: list[dict], *, stack_name: str, stack_kind: str,
     "enforcement", "urn", "message"}``; ``severity`` is the rule's severity in this kind of
     stack, ``urn`` is ``None`` for findings about the stack as a whole.
     """
-    configs = reconcile(stack_kind, config)
-    pack = _pack()
-    requests = _Requests(resources, preview)
-    configure = analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-        rule_id: analyzer_pb2.PolicyConfig(enforcementLevel=_LEVELS[c.enforcement],
-                                           properties=_struct(c.properties, True, rule_id))
-        for rule_id, c in configs.items()})
-    stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack_name, project=PROJECT)
-
-    def servicer(policies: list[Policy]) -> _PolicyAnalyzerServicer:
-        s = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
-        s.ConfigureStack(stack_configure, None)
-        s.Configure(configure, None)
-        return s
-
-    # One servicer per resource type, holding the policies of that type (SUBSET_BY_TYPE).
-    by_type: dict[str, _PolicyAnalyzerServicer | None] = {}
-    severities = {rule.id: effective_severity(rule, stack_kind) for rule, _ in pack}
-    violations: list[dict] = []
-
-    def collect(response: Any, default_urn: str | None) -> None:
-        for d in response.diagnostics:
-            prefix = d.description + "\n"
-            message = d.message[len(prefix):] if d.message.startswith(prefix) else d.message
-            violations.append({
-                "policy": d.policyName, "severity": severities[d.policyName],
-                "enforcement": _LEVEL_NAMES[d.enforcementLevel],
-                "urn": d.urn or default_urn, "message": message})
-
+    evaluation = _Evaluation(resources, stack_name=stack_name, stack_kind=stack_kind, config=config,
+                             preview=preview)
     with _without_engine_env(), _converting_once():
-        for resource in resources:
-            type_ = resource["type"]
-            if type_ not in by_type:
-                relevant = [p for rule, p in pack if isinstance(rule, ResourceRule)
-                            and (rule.applies_to(type_) or not SUBSET_BY_TYPE)]
-                by_type[type_] = servicer(relevant) if relevant else None
-            analyzer = by_type[type_]
-            if analyzer is not None:
-                collect(analyzer.Analyze(requests.analyze(resource), None), resource["urn"])
-        stack_rules = [(rule, p) for rule, p in pack if isinstance(rule, StackRule)]
-        if SUBSET_BY_TYPE:
-            for rule, policy in stack_rules:
-                reads = rule.reads
-                subset = resources if reads is None else [r for r in resources if reads(r["type"])]
-                collect(servicer([policy]).AnalyzeStack(requests.analyze_stack(subset), None), None)
-        else:
-            policies = [p for _, p in stack_rules]
-            collect(servicer(policies).AnalyzeStack(requests.analyze_stack(), None), None)
+        evaluation.resource_rules(None)
+        evaluation.stack_rules()
+    return sort_violations(evaluation.violations)
+
+
+def evaluate_resources(resources: list[dict], judged: Collection[str], *, stack_name: str,
+                       stack_kind: str, config: Mapping[str, Any] | None = None,
+                       preview: bool = False) -> list[dict]:
+    """The resource rules' violations of the resources ``judged`` (URNs) among ``resources``.
+
+    The first half of :func:`evaluate_stack`, for a part of a stack planned on its own (a
+    slice of a cell): ``resources`` is what that part declared, so that each judged
+    resource's provider is found as in the whole stack. Resource rules read one resource
+    (and its provider) only, so a resource's violations are the same in its slice as in
+    the whole stack; :func:`evaluate_stack_rules` over the merged stack gives the rest.
+    """
+    evaluation = _Evaluation(resources, stack_name=stack_name, stack_kind=stack_kind, config=config,
+                             preview=preview)
+    with _without_engine_env(), _converting_once():
+        evaluation.resource_rules(judged)
+    return evaluation.violations
+
+
+def evaluate_stack_rules(resources: list[dict], *, stack_name: str, stack_kind: str,
+                         config: Mapping[str, Any] | None = None, preview: bool = False,
+                         rules: Collection[str] | None = None) -> list[dict]:
+    """The stack rules' violations of a whole stack: the second half of :func:`evaluate_stack`.
+
+    ``rules``: only the stack rules of these ids (every one when None), so that a caller
+    can share the rules out between processes; each rule judges the stack on its own.
+    """
+    evaluation = _Evaluation(resources, stack_name=stack_name, stack_kind=stack_kind, config=config,
+                             preview=preview)
+    with _without_engine_env(), _converting_once():
+        evaluation.stack_rules(rules)
+    return evaluation.violations
+
+
+def stack_rule_ids() -> list[str]:
+    """The ids of the pack's stack rules, in catalogue order."""
+    return [rule.id for rule, _ in _pack() if isinstance(rule, StackRule)]
+
+
+def sort_violations(violations: Iterable[dict]) -> list[dict]:
+    """Violations in plan order: by URN (stack findings first), policy and message."""
     return sorted(violations, key=lambda v: (v["urn"] or "", v["policy"], v["message"]))
 
 

@@ -236,7 +236,7 @@ def _plan_scope(args: argparse.Namespace, registry: Registry) -> _Scope:
 
 
 def _worker_count(args: argparse.Namespace, stacks: int) -> int:
-    """``--workers``, else one worker process per CPU (never more than there are stacks)."""
+    """``--workers``, else one worker process per CPU (never more than there are jobs)."""
     return args.workers if args.workers is not None else planner.default_workers(stacks)
 
 
@@ -247,7 +247,8 @@ def _plan_all(args: argparse.Namespace, registry: Registry, specs: Sequence[Stac
         _err(f"[{index}/{total}] {plan.name}: {len(plan.resources)} resources, "
              f"{len(plan.violations)} violation(s) ({plan.seconds:.1f}s)")
 
-    policies, workers = not args.no_policy, _worker_count(args, len(specs))
+    policies = not args.no_policy
+    workers = args.workers if args.workers is not None else planner.plan_workers(specs)
     if not args.cache:
         return planner.plan_stacks(specs, policies=policies, progress=progress, workers=workers)
     cache = plan_cache.PlanCache(Path(args.cache), registry, policies=policies)
@@ -272,7 +273,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.base else None
     plans = _plan_all(args, registry, scope.specs)
     out = Path(args.out)
-    path = planner.write_plan(plans, out, workers=_worker_count(args, len(plans)))
+    chunks = sum(-(-len(p.resources) // planner.WRITE_CHUNK) for p in plans)
+    path = planner.write_plan(plans, out, workers=_worker_count(args, chunks))
     diff = _base_diff(args, registry, scope.compare, plans, base) if base is not None else None
     if args.shard:
         build = plan_cache.build_digest(registry, policies=not args.no_policy)

@@ -57,7 +57,7 @@ class StackPlan:
                 "hosts": self.hosts, "resources": self.resources, "violations": self.violations}
 
 
-def _clean(resource: dict[str, Any]) -> dict[str, Any]:
+def clean(resource: dict[str, Any]) -> dict[str, Any]:
     """Drop the pickled dynamic-provider blob: it is code, not configuration."""
     inputs = resource["inputs"]
     if _DYNAMIC_PROVIDER_KEY in inputs:
@@ -77,16 +77,28 @@ def evaluate(resources: list[dict[str, Any]], name: str, kind: str,
     return evaluate_stack(resources, stack_name=name, stack_kind=kind, config=host_config(hosts))
 
 
+def host_map(spec: StackSpec) -> dict[str, list[str]]:
+    """The stack's tenants' host names, as plan.json records them for ``check``."""
+    from policy.config import host_ownership
+
+    return host_ownership(spec.tenants)
+
+
+def policy_config(spec: StackSpec) -> dict[str, dict[str, Any]]:
+    """The policy pack config a stack is judged with (its tenants' hosts)."""
+    from policy.config import host_config
+
+    return host_config(host_map(spec))
+
+
 def plan_stack(spec: StackSpec, *, policies: bool = True) -> StackPlan:
     """Build one stack under the mock engine and evaluate the policy pack over it."""
     started = time.perf_counter()
-    with _collector_tuned():
+    with collector_tuned():
         run = run_program(lambda: build_stack(spec), project=PROJECT, stack=spec.name)
-        from policy.config import host_ownership
-
-        resources = [_clean(r.as_plan()) for r in run.resources]
+        resources = [clean(r.as_plan()) for r in run.resources]
         del run
-        hosts = host_ownership(spec.tenants)
+        hosts = host_map(spec)
         violations = evaluate(resources, spec.name, spec.kind, hosts) if policies else []
     return StackPlan(spec.name, spec.kind, [t.id for t in spec.tenants], resources, violations,
                      time.perf_counter() - started, hosts)
@@ -99,7 +111,7 @@ def plan_stack(spec: StackSpec, *, policies: bool = True) -> StackPlan:
 GC_THRESHOLD = 50_000
 
 
-class _collector_tuned:  # noqa: N801 - used as a context manager, like contextlib's
+class collector_tuned:  # noqa: N801 - used as a context manager, like contextlib's
     """Plan with the cyclic garbage collector tuned for a short batch job.
 
     On entry, everything alive (the loaded registry, the SDK and the policy pack, earlier
@@ -127,10 +139,18 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
 
     ``workers`` > 1 plans stacks in that many forked worker processes at once (one
     process per stack, so memory is bounded by the largest stacks and the Pulumi
-    runtime's process-wide state starts fresh each time); the plans are the same as
-    planned in this process. Progress then reports stacks in the order they finish.
+    runtime's process-wide state starts fresh each time), and a large cell in slices of
+    its tenants (``tenantctl.cell_slices``), merged here; the plans are the same as
+    planned whole in this process. Progress then reports stacks in the order they finish.
     """
-    if workers <= 1 or len(specs) <= 1:
+    from tenantctl import cell_slices
+
+    # (stack index, part number, what to plan): a whole stack, or a cell's slices.
+    units: list[tuple[int, int, StackSpec | cell_slices.Slice]] = []
+    for index, spec in enumerate(specs):
+        parts = cell_slices.slices(spec, workers)
+        units += [(index, 0, spec)] if parts is None else [(index, n, p) for n, p in enumerate(parts)]
+    if workers <= 1 or len(units) <= 1:
         plans = []
         for index, spec in enumerate(specs, start=1):
             plan = plan_stack(spec, policies=policies)
@@ -143,15 +163,74 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
 
         load_pack()  # once here, not once per worker: the children inherit it
     preload.preload()  # the provider modules too: each worker would load them again
-    return parallel.run_each(lambda spec: plan_stack(spec, policies=policies), specs,
-                            workers=workers, cost=_stack_cost, progress=progress,
-                            initializer=after_fork)
+    pending = Counter(index for index, _, _ in units)
+    parts_of: dict[int, dict[int, Any]] = {}
+    done: dict[int, StackPlan] = {}
+
+    def work(unit: tuple[int, int, StackSpec | cell_slices.Slice]) -> tuple[int, int, Any]:
+        index, number, item = unit
+        if isinstance(item, cell_slices.Slice):
+            return index, number, cell_slices.plan_slice(item, policies=policies)
+        return index, number, plan_stack(item, policies=policies)
+
+    def report(index: int, plan: StackPlan) -> None:
+        done[index] = plan
+        if progress is not None:
+            progress(len(done), len(specs), plan)
+
+    def finished(_done: int, _total: int, answer: tuple[int, int, Any]) -> None:
+        index, number, result = answer
+        parts_of.setdefault(index, {})[number] = result
+        pending[index] -= 1
+        if not pending[index] and isinstance(result, StackPlan):
+            report(index, result)
+
+    parallel.run_each(work, units, workers=workers, cost=_unit_cost, progress=finished,
+                      initializer=after_fork)
+    # Then the sliced cells' merges (and stack rules): in workers too, or, for one cell,
+    # here with its stack rules shared out between the workers.
+    merges: list[tuple[int, list[cell_slices.SlicePlan]]] = [
+        (index, [part for _, part in sorted(parts_of[index].items())])
+        for index in sorted(parts_of) if index not in done]
+
+    def merge(job: tuple[int, list[cell_slices.SlicePlan]]) -> tuple[int, StackPlan]:
+        return job[0], cell_slices.merge(specs[job[0]], job[1], policies=policies)
+
+    if len(merges) == 1:
+        index, planned = merges[0]
+        report(index, cell_slices.merge(specs[index], planned, policies=policies, workers=workers))
+    elif merges:
+        parallel.run_each(merge, merges, workers=workers, cost=lambda m: sum(len(p.resources) for p in m[1]),
+                          progress=lambda _d, _t, answer: report(*answer))
+    return [done[i] for i in range(len(specs))]
+
+
+def _unit_cost(unit: tuple[int, int, Any]) -> int:
+    """A whole stack's cost (:func:`_stack_cost`), or a slice's: its tenants and the shared part."""
+    item = unit[2]
+    return _stack_cost(item) if isinstance(item, StackSpec) else len(item.tenants) + 1
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def default_workers(stacks: int) -> int:
-    """Worker processes for planning ``stacks`` stacks: one per CPU this process may use."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, stacks))
+    """Worker processes for ``stacks`` independent jobs: one per CPU, never more than jobs."""
+    return max(1, min(cpu_count(), stacks))
+
+
+def plan_workers(specs: Sequence[StackSpec]) -> int:
+    """Worker processes for planning ``specs``: one per CPU, never more than there are parts.
+
+    A large cell counts as its slices (``tenantctl.cell_slices``), so that planning one
+    cell (``plan --tenant ID``) still uses every CPU.
+    """
+    from tenantctl import cell_slices
+
+    cpus = cpu_count()
+    return default_workers(sum(len(cell_slices.slices(spec, cpus) or [spec]) for spec in specs))
 
 
 def _stack_cost(spec: StackSpec) -> int:
@@ -160,6 +239,11 @@ def _stack_cost(spec: StackSpec) -> int:
     A dedicated stack holds about as many resources as two shared-tier tenants.
     """
     return len(spec.tenants) + (2 if spec.kind == "dedicated" else 0)
+
+
+#: Resources per manifest-writing job: a stack's objects go to files of their own names, so
+#: parts of one stack can be written by several processes (a name collision still fails).
+WRITE_CHUNK = 2_000
 
 
 def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Path:
@@ -175,14 +259,18 @@ def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Pa
     if manifest_root.exists():
         shutil.rmtree(manifest_root)
 
-    def write(plan: StackPlan) -> int:
-        return manifests.write_manifests(plan.resources, manifest_root / plan.name)
+    def write(chunk: tuple[StackPlan, int]) -> int:
+        plan, start = chunk
+        return manifests.write_manifests(plan.resources[start:start + WRITE_CHUNK], manifest_root / plan.name)
 
-    if workers > 1 and len(plans) > 1:
-        parallel.run_each(write, plans, workers=workers, cost=lambda p: len(p.resources))
+    # In chunks, so that one large stack (a full cell) is written by every worker too.
+    chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)]
+    if workers > 1 and len(chunks) > 1:
+        parallel.run_each(write, chunks, workers=workers,
+                          cost=lambda c: len(c[0].resources[c[1]:c[1] + WRITE_CHUNK]))
     else:
-        for plan in plans:
-            write(plan)
+        for chunk in chunks:
+            write(chunk)
     path = out / "plan.json"
     tmp = path.with_suffix(".json.tmp")
     with tmp.open("w", encoding="utf-8") as stream:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tenantctl import parallel, planner
+from tenantctl import cell_slices, parallel, planner
 from tenantctl.mock_outputs import UnmockedInvoke
 from tests.conftest import FIXTURE_FLEET, run_cli
 
@@ -88,6 +88,7 @@ def test_plan_stacks_in_workers_raises_a_stacks_error_as_in_process(monkeypatch:
         return planner.StackPlan(spec.name, spec.kind, [], [], [])
 
     monkeypatch.setattr(planner, "plan_stack", fake)
+    monkeypatch.setattr(cell_slices, "SLICE_TENANTS", 10**6)  # whole stacks: plan_stack is faked
     specs = [_spec("a", 3), _spec("bad", 1), _spec("c", 2)]
     for workers in (1, 2):
         with pytest.raises(UnmockedInvoke, match="has no mock"):
@@ -97,6 +98,7 @@ def test_plan_stacks_in_workers_raises_a_stacks_error_as_in_process(monkeypatch:
 def test_plan_stacks_in_workers_returns_the_stacks_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(planner, "plan_stack", lambda spec, *, policies=True: planner.StackPlan(
         spec.name, spec.kind, [str(os.getpid())], [], []))
+    monkeypatch.setattr(cell_slices, "SLICE_TENANTS", 10**6)  # whole stacks: plan_stack is faked
     specs = [_spec("small", 1), _spec("big", 50), _spec("dedicated", 1, "dedicated")]
     plans = planner.plan_stacks(specs, policies=False, workers=2)
     assert [p.name for p in plans] == ["small", "big", "dedicated"]
