@@ -66,13 +66,20 @@ def generate(directory: Path, tenants: int, cells: int | None = None) -> None:
                 "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": 20,
                 **{key: sample[key] for key in ("images", "deploy_runners", "platform_account",
                                                 "availability_zones", "account_quotas")}}
-    (directory / "_platform.yaml").write_text(yaml.safe_dump(platform))
+    # The shared tenants' hosts are in the platform's zone; a dedicated tenant's host needs
+    # a zone delegated into its own account (without one its DNS roles would be open-ended
+    # and the policy pack rejects them, as it should).
+    zones = [{"domain": "files.example.com", "zone_id": "Z0BENCHFILES",
+              "account": sample["platform_account"]}]
     for i in range(tenants):
         tenant_id = f"bench-{i:04d}"
         record = {"id": tenant_id, "tier": MIX[i % len(MIX)], "plan": PLANS[i % len(PLANS)]}
         if record["tier"] == "cluster":
             record["account"] = f"{800000000000 + i}"  # each dedicated tenant in its own account
+            zones.append({"domain": f"{tenant_id}.files.example.com", "zone_id": f"Z0BENCH{i:04d}",
+                          "account": record["account"]})
         (directory / f"{tenant_id}.yaml").write_text(yaml.safe_dump(record))
+    (directory / "_platform.yaml").write_text(yaml.safe_dump({**platform, "hosted_zones": zones}))
 
 
 @dataclass
