@@ -103,13 +103,20 @@ def plan_slice(part: Slice, *, policies: bool = True) -> SlicePlan:
     return SlicePlan(spec.name, part.tenants, resources, violations, time.perf_counter() - started)
 
 
-def merge(spec: StackSpec, parts: Sequence[SlicePlan], *, policies: bool = True,
-          workers: int = 1) -> planner.StackPlan:
-    """The cell's plan from its slices' plans (the shared part's first): as if planned whole.
+@dataclass
+class Combined:
+    """A cell's resources merged from its slices, before the verdicts that need all of them."""
 
-    ``workers`` > 1 shares the stack rules out between that many forked processes (when
-    nothing else is being planned: they would only compete for the same cores).
-    """
+    resources: list[dict[str, Any]]
+    #: The resource rules' verdicts from the slices, on every resource but ``filled``.
+    violations: list[dict[str, Any]]
+    #: The shared resources the merge completed (stand-ins filled): to be judged again.
+    filled: set[str]
+    seconds: float
+
+
+def combine(spec: StackSpec, parts: Sequence[SlicePlan]) -> Combined:
+    """Merge the slices' plans (the shared part's first) into the cell's resources, sorted by URN."""
     started = time.perf_counter()
     shared, *rest = parts
     if shared.tenants:
@@ -138,29 +145,56 @@ def merge(spec: StackSpec, parts: Sequence[SlicePlan], *, policies: bool = True,
     for urn, resource in merged.items():
         if left := _undeclared_in(resource):
             raise SliceMismatch(f"{spec.name}: {urn} still holds {left} after merging every slice")
-    resources = [merged[urn] for urn in sorted(merged)]
-    from policy.engine import evaluate_resources, evaluate_stack_rules, sort_violations, stack_rule_ids
+    filled = {urn for urn, r in common.items() if merged[urn] is not r}
+    return Combined([merged[urn] for urn in sorted(merged)],
+                    [v for v in violations if v["urn"] not in filled], filled,
+                    sum(p.seconds for p in parts) + time.perf_counter() - started)
 
-    if policies:
-        # The shared resources that held stand-ins are judged again, now whole.
-        filled = {urn for urn, r in common.items() if merged[urn] is not r}
-        violations = [v for v in violations if v["urn"] not in filled]
-        config = planner.policy_config(spec)
-        violations += evaluate_resources(resources, filled, stack_name=spec.name, stack_kind=spec.kind,
-                                         config=config)
-        def judge(rules: Sequence[str] | None) -> list[dict[str, Any]]:
-            return evaluate_stack_rules(resources, stack_name=spec.name, stack_kind=spec.kind,
-                                        config=config, rules=rules)
 
-        if workers > 1:
-            ids = stack_rule_ids()
-            for found in parallel.run_each(judge, [ids[i::workers] for i in range(workers)], workers=workers):
-                violations += found
-        else:
-            violations += judge(None)
-    seconds = sum(p.seconds for p in parts) + time.perf_counter() - started
-    return planner.StackPlan(spec.name, spec.kind, [t.id for t in spec.tenants], resources,
-                             sort_violations(violations), seconds, planner.host_map(spec))
+def judge(spec: StackSpec, combined: Combined, *, workers: int = 1) -> list[dict[str, Any]]:
+    """The verdicts that need the merged cell: the completed shared resources', and the stack rules'.
+
+    ``workers`` > 1 shares the stack rules out between that many forked processes (when
+    nothing else is being planned: they would only compete for the same cores).
+    """
+    from policy.engine import evaluate_resources, evaluate_stack_rules, stack_rule_ids
+
+    config = planner.policy_config(spec)
+    resources = combined.resources
+    found = evaluate_resources(resources, combined.filled, stack_name=spec.name, stack_kind=spec.kind,
+                               config=config)
+
+    def stack_rules(rules: Sequence[str] | None) -> list[dict[str, Any]]:
+        return evaluate_stack_rules(resources, stack_name=spec.name, stack_kind=spec.kind,
+                                    config=config, rules=rules)
+
+    if workers > 1:
+        ids = stack_rule_ids()
+        for part in parallel.run_each(stack_rules, [ids[i::workers] for i in range(workers)],
+                                      workers=workers):
+            found += part
+    else:
+        found += stack_rules(None)
+    return found
+
+
+def plan_of(spec: StackSpec, combined: Combined, judged: Sequence[dict[str, Any]],
+            seconds: float = 0.0) -> planner.StackPlan:
+    """The cell's plan: its merged resources and every verdict, as if planned whole."""
+    from policy.engine import sort_violations
+
+    return planner.StackPlan(spec.name, spec.kind, [t.id for t in spec.tenants], combined.resources,
+                             sort_violations([*combined.violations, *judged]), combined.seconds + seconds,
+                             planner.host_map(spec))
+
+
+def merge(spec: StackSpec, parts: Sequence[SlicePlan], *, policies: bool = True,
+          workers: int = 1) -> planner.StackPlan:
+    """The cell's plan from its slices' plans (the shared part's first): as if planned whole."""
+    combined = combine(spec, parts)
+    started = time.perf_counter()
+    judged = judge(spec, combined, workers=workers) if policies else []
+    return plan_of(spec, combined, judged, time.perf_counter() - started)
 
 
 #: The options that list other resources: a shared resource's lists are the union of

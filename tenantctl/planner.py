@@ -187,21 +187,31 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
 
     parallel.run_each(work, units, workers=workers, cost=_unit_cost, progress=finished,
                       initializer=after_fork)
-    # Then the sliced cells' merges (and stack rules): in workers too, or, for one cell,
-    # here with its stack rules shared out between the workers.
-    merges: list[tuple[int, list[cell_slices.SlicePlan]]] = [
-        (index, [part for _, part in sorted(parts_of[index].items())])
-        for index in sorted(parts_of) if index not in done]
+    # Then each sliced cell: merged here (the parts are dropped as it goes: the parent holds
+    # each resource once), judged where the merged cell is needed, in workers or, for one
+    # cell, here with its stack rules shared out between the workers.
+    combined: dict[int, cell_slices.Combined] = {}
+    for index in sorted(parts_of):
+        planned = [part for _, part in sorted(parts_of.pop(index).items())]
+        if index not in done:
+            combined[index] = cell_slices.combine(specs[index], planned)
+    started = time.perf_counter()
 
-    def merge(job: tuple[int, list[cell_slices.SlicePlan]]) -> tuple[int, StackPlan]:
-        return job[0], cell_slices.merge(specs[job[0]], job[1], policies=policies)
+    def judged(index: int) -> tuple[int, list[dict[str, Any]]]:
+        return index, cell_slices.judge(specs[index], combined[index])
 
-    if len(merges) == 1:
-        index, planned = merges[0]
-        report(index, cell_slices.merge(specs[index], planned, policies=policies, workers=workers))
-    elif merges:
-        parallel.run_each(merge, merges, workers=workers, cost=lambda m: sum(len(p.resources) for p in m[1]),
-                          progress=lambda _d, _t, answer: report(*answer))
+    def finish(_done: int, _total: int, answer: tuple[int, list[dict[str, Any]]]) -> None:
+        index, verdicts = answer
+        report(index, cell_slices.plan_of(specs[index], combined.pop(index), verdicts,
+                                          time.perf_counter() - started))
+
+    if len(combined) == 1 or not policies:
+        for index in list(combined):
+            verdicts = cell_slices.judge(specs[index], combined[index], workers=workers) if policies else []
+            finish(0, 0, (index, verdicts))
+    elif combined:
+        parallel.run_each(judged, list(combined), workers=workers,
+                          cost=lambda i: len(combined[i].resources), progress=finish)
     return [done[i] for i in range(len(specs))]
 
 

@@ -154,13 +154,13 @@ def _plan_both_ways(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     whole = planner.plan_stacks(specs, workers=1)
     monkeypatch.setattr(cell_slices, "SLICE_TENANTS", 1)  # every tenant its own slice
     merged: list[str] = []
-    real_merge = cell_slices.merge
+    real_combine = cell_slices.combine
 
-    def counting(spec: Any, parts: Any, **kwargs: Any) -> planner.StackPlan:
+    def counting(spec: Any, parts: Any) -> cell_slices.Combined:
         merged.append(spec.name)
-        return real_merge(spec, parts, **kwargs)
+        return real_combine(spec, parts)
 
-    monkeypatch.setattr(cell_slices, "merge", counting)
+    monkeypatch.setattr(cell_slices, "combine", counting)
     sliced = planner.plan_stacks(specs, workers=2)
     assert merged == [s.name for s in specs if s.kind == "shared" and len(s.tenants) > 1]
     assert merged, "the fleet has no cell to slice: the test would compare nothing"
