@@ -171,7 +171,7 @@ def judge(spec: StackSpec, combined: Combined, *, workers: int = 1) -> list[dict
     if workers > 1:
         ids = stack_rule_ids()
         for part in parallel.run_each(stack_rules, [ids[i::workers] for i in range(workers)],
-                                      workers=workers):
+                                      workers=workers, initializer=planner.worker_start):
             found += part
     else:
         found += stack_rules(None)
