@@ -1,22 +1,23 @@
-"""The servicer's ``AnalyzeStack`` on plan resources, each converted once per stack and without protobuf.
+"""The servicer's ``Analyze`` and ``AnalyzeStack`` on plan resources, each converted once, without protobuf.
 
-``_PolicyAnalyzerServicer.AnalyzeStack`` (pinned pulumi-policy 1.21.0) turns every resource
-of the request into a ``PolicyResource`` (properties from the protobuf Struct to a dict,
-deserialized, wrapped in an unknown-checking proxy; options; provider) again for each stack
-policy it holds, then links parents and dependencies among the resources it was given.
-The in-process engine gives each stack rule only the resources of the types it reads, in a
-request of its own, so a 10,000-resource cell was serialized into a request and converted
-back once per stack rule: most of the stack rules' time, not the rules' own logic.
+The Pulumi engine sends a policy pack each resource as a protobuf request; the pack's
+servicer (``_PolicyAnalyzerServicer``, pinned pulumi-policy 1.21.0) turns it back into a
+``PolicyResource`` (properties from the Struct to a dict, deserialized, wrapped in an
+unknown-checking proxy; options; provider) for every policy, and ``AnalyzeStack`` does so
+for every resource again for each stack policy. In process, the plan's dicts were
+serialized into those requests only to be converted back: in a 10,000-resource cell that
+was most of the policy pack's time, far more than the rules' own logic.
 
-:class:`StackResources` does the per-resource part once: the properties straight from the
-plan's dict to what the Struct round trip gives (:func:`policy_value`: every number a float,
-unknowns as the engine's sentinel), the options and provider with the servicer's helpers;
-and :func:`analyze_stack` runs the rest of the servicer's loop for
-one policy over a subset: a fresh ``PolicyResource`` per resource and rule, linked only to
-the parents and dependencies inside that subset, exactly as a request holding only that
-subset is linked. What is shared between rules (the props proxy, the options, the
-provider) is only read by them. ``policy.engine.STACK_RULES_DIRECT = False`` goes back to
-one request per rule; tests compare both ways.
+:class:`PlanResources` converts each resource once per evaluation: the properties straight
+from the plan's dict to what the Struct round trip gives (:func:`policy_value`: every
+number a float, unknowns as the engine's sentinel; anything unusual through the Struct
+itself), the options and provider with the servicer's helpers. :func:`analyze` and
+:func:`analyze_stack` then run the servicer's own loops: enforcement levels, config,
+reported violations, the preview diagnostic on an unknown value; for a stack policy a
+fresh ``PolicyResource`` per resource, linked only to the parents and dependencies inside
+the subset the rule reads, exactly as a request holding only that subset is linked. What
+is shared between policies (the props proxy, the options, the provider) is only read by
+them. ``policy.engine.DIRECT = False`` goes back to the requests; tests compare both ways.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from typing import Any
 
 from google.protobuf import json_format
 from pulumi.runtime.proto import analyzer_pb2
-from pulumi_policy import EnforcementLevel, Policy, StackValidationArgs, StackValidationPolicy
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 from pulumi_policy import policy as policy_module
 from pulumi_policy.deserialize import SPECIAL_SIG_KEY
 from pulumi_policy.policy import (
@@ -45,6 +53,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 _STACK_TAGS = "_PolicyAnalyzerServicer__stack_tags"
 _PACK_NAME = "_PolicyAnalyzerServicer__policy_pack_name"
 _PACK_VERSION = "_PolicyAnalyzerServicer__policy_pack_version"
+_POLICIES = "_PolicyAnalyzerServicer__policies"
 UNKNOWN = "[unknown]"
 
 
@@ -112,8 +121,10 @@ class Prepared:
     property_dependencies: tuple[tuple[str, tuple[str, ...]], ...]
 
 
-class StackResources:
-    """Each plan resource of a stack prepared once for the stack policies of ``servicer``.
+class PlanResources:
+    """Each plan resource of a stack prepared once, for all the policies that read it.
+
+    ``servicer`` lends its (stateless) conversion of resource options.
 
     ``struct_props(resource)`` is the reference conversion (the plan dict through a
     protobuf Struct), used for what :func:`policy_value` leaves to it.
@@ -185,6 +196,57 @@ def _linked(resources: Sequence[Prepared]) -> list[PolicyResource]:
     return made
 
 
+def analyze(servicer: _PolicyAnalyzerServicer, resource: Prepared) -> analyzer_pb2.AnalyzeResponse:
+    """``servicer.Analyze`` of one resource: each of its resource policies, as the pinned servicer runs them.
+
+    Its enforcement level (disabled: skipped; remediate: mandatory), "not applicable" for a
+    policy with no validation, its config, and the advisory preview diagnostic on an
+    unknown value, with the resource converted once (:meth:`PlanResources.prepared`).
+    """
+    servicer._configure_runtime_settings()  # noqa: SLF001
+    response = analyzer_pb2.AnalyzeResponse()
+    for policy in getattr(servicer, _POLICIES):
+        level = servicer._get_enforcement_level(policy)  # noqa: SLF001
+        if level == EnforcementLevel.DISABLED or not isinstance(policy, ResourceValidationPolicy):
+            continue
+        if not policy.has_validation():
+            response.not_applicable.append(analyzer_pb2.PolicyNotApplicable(
+                policy_name=policy.name, reason="Policy does not implement validate"))
+            continue
+        if level == EnforcementLevel.REMEDIATE:
+            level = EnforcementLevel.MANDATORY
+        report = servicer._create_report_violation(response, policy.name, policy.description,  # noqa: SLF001
+                                                   level, policy.severity)
+        config = servicer._get_policy_config(policy.name)  # noqa: SLF001
+        args = ResourceValidationArgs(resource.type, resource.props, resource.urn, resource.name,
+                                      resource.opts, resource.provider, config,
+                                      getattr(servicer, _STACK_TAGS))
+        _validate(servicer, policy, args, report, response)
+    return response
+
+
+def _validate(servicer: _PolicyAnalyzerServicer, policy: Any, args: Any, report: Any,
+              response: analyzer_pb2.AnalyzeResponse) -> None:
+    """Run one policy's validation as the servicer does: awaited if async, unknowns and N/A reported."""
+    name, version = getattr(servicer, _PACK_NAME), getattr(servicer, _PACK_VERSION)
+    try:
+        result = policy.validate(args, report)
+        if isawaitable(result):
+            loop = asyncio.new_event_loop()
+            loop.run_until_complete(asyncio.ensure_future(result, loop=loop))
+            loop.close()
+    except UnknownValueError as e:
+        response.diagnostics.append(analyzer_pb2.AnalyzeDiagnostic(
+            policyName=policy.name, policyPackName=name, policyPackVersion=version,
+            message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' "
+                     f"during preview: {e.message}"),
+            urn="", description=policy.description,
+            enforcementLevel=servicer._map_enforcement_level(EnforcementLevel.ADVISORY)))  # noqa: SLF001
+    except _NotApplicableError as e:
+        response.not_applicable.append(analyzer_pb2.PolicyNotApplicable(policy_name=policy.name,
+                                                                        reason=e.reason or ""))
+
+
 def analyze_stack(servicer: _PolicyAnalyzerServicer, policy: Policy,
                   resources: Sequence[Prepared]) -> analyzer_pb2.AnalyzeResponse:
     """``servicer.AnalyzeStack`` of a request holding ``resources``, for the one stack policy ``policy``.
@@ -204,22 +266,5 @@ def analyze_stack(servicer: _PolicyAnalyzerServicer, policy: Policy,
                                                level, policy.severity)
     args = StackValidationArgs(_linked(resources), servicer._get_policy_config(policy.name),  # noqa: SLF001
                                getattr(servicer, _STACK_TAGS))
-    name, version = getattr(servicer, _PACK_NAME), getattr(servicer, _PACK_VERSION)
-    try:
-        result = policy.validate(args, report)
-        if isawaitable(result):
-            loop = asyncio.new_event_loop()
-            loop.run_until_complete(asyncio.ensure_future(result, loop=loop))
-            loop.close()
-    except UnknownValueError as e:
-        response.diagnostics.append(analyzer_pb2.AnalyzeDiagnostic(
-            policyName=policy.name, policyPackName=name, policyPackVersion=version,
-            message=(f"can't run policy '{policy.name}' from policy pack '{name}@v{version}' "
-                     f"during preview: {e.message}"),
-            urn="", description=policy.description,
-            enforcementLevel=servicer._map_enforcement_level(EnforcementLevel.ADVISORY)))  # noqa: SLF001
-    except _NotApplicableError as e:
-        response.not_applicable.append(analyzer_pb2.PolicyNotApplicable(policy_name=policy.name,
-                                                                        reason=e.reason or ""))
+    _validate(servicer, policy, args, report, response)
     return response
-

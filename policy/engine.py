@@ -32,7 +32,7 @@ from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policy.config import effective_severity, reconcile
-from policy.direct import UNKNOWN, StackResources, analyze_stack, unknown_in_update
+from policy.direct import UNKNOWN, PlanResources, analyze, analyze_stack, unknown_in_update
 from policy.direct import UnknownInUpdate as UnknownInUpdate  # re-exported: callers catch it here
 from policy.pack import PACK_NAME, PACK_VERSION, build_policies
 from policy.rule import AnyRule, ResourceRule, StackRule
@@ -51,10 +51,10 @@ _LEVEL_NAMES = {v: k for k, v in _LEVELS.items()}
 #: types, so results are identical (tests compare both ways); the engine's per-policy
 #: deserialisation of every resource is what dominates the run time otherwise.
 SUBSET_BY_TYPE = True
-#: With SUBSET_BY_TYPE, convert each resource once for all the stack rules
-#: (``policy.stack_analysis``) instead of sending each rule a request of its own; results
-#: are identical (tests compare both ways).
-STACK_RULES_DIRECT = True
+#: Convert each resource once for all the policies (``policy.direct``) instead of sending
+#: the servicer a protobuf request per resource and per stack rule; results are identical
+#: (tests compare both ways). Stack rules go direct only with SUBSET_BY_TYPE.
+DIRECT = True
 
 
 @cache
@@ -236,12 +236,20 @@ class _Evaluation:
         self.stack_configure = analyzer_pb2.AnalyzerStackConfigureRequest(stack=stack_name, project=PROJECT)
         self.severities = {rule.id: effective_severity(rule, stack_kind) for rule, _ in self.pack}
         self.violations: list[dict] = []
+        self._plan_resources: PlanResources | None = None
 
     def servicer(self, policies: list[Policy]) -> _PolicyAnalyzerServicer:
         s = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, policies, EnforcementLevel.ADVISORY)
         s.ConfigureStack(self.stack_configure, None)
         s.Configure(self.configure, None)
         return s
+
+    def plan_resources(self, servicer: _PolicyAnalyzerServicer) -> PlanResources:
+        """The stack's resources converted for the policies (once per evaluation, by the first servicer)."""
+        if self._plan_resources is None:
+            self._plan_resources = PlanResources(servicer, self.requests.by_urn, self.requests.preview,
+                                                 _options, self.requests.properties)
+        return self._plan_resources
 
     def collect(self, response: Any, default_urn: str | None) -> None:
         for d in response.diagnostics:
@@ -265,18 +273,22 @@ class _Evaluation:
                             and (rule.applies_to(type_) or not SUBSET_BY_TYPE)]
                 by_type[type_] = self.servicer(relevant) if relevant else None
             analyzer = by_type[type_]
-            if analyzer is not None:
-                self.collect(analyzer.Analyze(self.requests.analyze(resource), None), resource["urn"])
+            if analyzer is None:
+                continue
+            if DIRECT:
+                response = analyze(analyzer, self.plan_resources(analyzer).prepared(resource))
+            else:
+                response = analyzer.Analyze(self.requests.analyze(resource), None)
+            self.collect(response, resource["urn"])
 
     def stack_rules(self, chosen: Collection[str] | None = None) -> None:
         """``AnalyzeStack`` over every resource (by the stack rules of the ids ``chosen``; all when None)."""
         resources = self.requests.resources
         stack_rules = [(rule, p) for rule, p in self.pack if isinstance(rule, StackRule)
                        and (chosen is None or rule.id in chosen)]
-        if SUBSET_BY_TYPE and STACK_RULES_DIRECT:
+        if SUBSET_BY_TYPE and DIRECT:
             servicer = self.servicer([p for _, p in stack_rules])
-            stack = StackResources(servicer, self.requests.by_urn, self.requests.preview, _options,
-                                   self.requests.properties)
+            stack = self.plan_resources(servicer)
             for rule, policy in stack_rules:
                 reads = rule.reads
                 subset = resources if reads is None else [r for r in resources if reads(r["type"])]

@@ -11,6 +11,14 @@ helpers are called tens of times per resource with the same arguments:
   read the order).
 - ``pulumi.runtime.rpc.contains_unknowns``: every resolved ``Output`` checks its value
   for unknowns; most values are strings, numbers or booleans, which are never unknown.
+- ``pulumi.runtime.rpc.serialize_property`` / ``deserialize_property``: called for every
+  value at every depth of every resource's inputs and outputs (about fifty times per
+  resource), each running a dozen type checks (several through ``abc`` instance checks)
+  before it returns a plain string, number, boolean or None unchanged. An exact
+  ``str``/``int``/``float``/``bool``/``None`` (never a subclass: an ``Enum`` of ``str``
+  takes the SDK's way) is answered at once, as the SDK's last line would (a string equal
+  to the unknown sentinel still goes to the SDK); everything else goes to the SDK's
+  function, whose recursive calls come back through the replacement.
 - ``Output._track``: every ``Output`` registers its future in ``SETTINGS.outputs`` (so
   the program waits for it) and removes it when done, reading two context-variable
   settings four times through the SDK's property machinery. It now reads them once; the
@@ -80,6 +88,33 @@ def _contains_unknowns(sdk: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return contains_unknowns
 
 
+def _serialize_property(sdk: Callable[..., Any]) -> Callable[..., Any]:
+    async def serialize_property(value: Any, deps: Any, property_key: Any, resource_obj: Any = None,
+                                 input_transformer: Any = None, typ: Any = None,
+                                 keep_output_values: bool = False,
+                                 exclude_resource_refs_from_deps: bool = False,
+                                 return_protobuf_value: bool = False) -> Any:
+        if not return_protobuf_value and type(value) in _SCALARS:
+            return value
+        return await sdk(value, deps, property_key, resource_obj, input_transformer, typ, keep_output_values,
+                         exclude_resource_refs_from_deps, return_protobuf_value)
+
+    return serialize_property
+
+
+def _deserialize_property(sdk: Callable[..., Any]) -> Callable[..., Any]:
+    unknown = rpc.UNKNOWN
+
+    def deserialize_property(value: Any, keep_unknowns: bool | None = None,
+                             keep_internal: bool | None = True) -> Any:
+        kind = type(value)
+        if kind in _SCALARS and (kind is not str or value != unknown):
+            return value
+        return sdk(value, keep_unknowns, keep_internal)
+
+    return deserialize_property
+
+
 def _track(self: Any) -> None:
     """``Output._track`` of the pinned SDK, reading the settings once."""
     outputs, lock = SETTINGS.outputs, SETTINGS.lock
@@ -106,6 +141,8 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         # output.contains_unknowns only calls rpc's: skip that hop too.
         (pulumi_output, "contains_unknowns", contains_unknowns),
         (pulumi_output.Output, "_track", _track),
+        (rpc, "serialize_property", _serialize_property(rpc.serialize_property)),
+        (rpc, "deserialize_property", _deserialize_property(rpc.deserialize_property)),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Stack rules judged straight from plan dicts (policy.direct) find what the servicer's requests find."""
+"""Policies judged straight from plan dicts (policy.direct) find what the servicer's requests find."""
 
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ PRIVILEGED = ("spec", "template", "spec", "containers", 0, "securityContext", "p
 
 def _both_ways(monkeypatch: pytest.MonkeyPatch, judge: Any) -> tuple[Any, Any]:
     found = judge()
-    monkeypatch.setattr(engine, "STACK_RULES_DIRECT", False)
+    monkeypatch.setattr(engine, "DIRECT", False)
     through_requests = judge()
-    monkeypatch.setattr(engine, "STACK_RULES_DIRECT", True)
+    monkeypatch.setattr(engine, "DIRECT", True)
     return found, through_requests
 
 
@@ -132,7 +132,7 @@ def test_links_stay_inside_the_subset_a_rule_is_given() -> None:
                        depends_on=[parent, bucket])
     servicer = _PolicyAnalyzerServicer(PACK_NAME, PACK_VERSION, [to_policy(rule)], EnforcementLevel.ADVISORY)
     requests = engine._Requests([parent, bucket, child], preview=False)  # noqa: SLF001
-    stack = direct.StackResources(servicer, requests.by_urn, False, engine._options,  # noqa: SLF001
+    stack = direct.PlanResources(servicer, requests.by_urn, False, engine._options,  # noqa: SLF001
                                   requests.properties)
     response = direct.analyze_stack(servicer, to_policy(rule), [stack.prepared(r) for r in (bucket, child)])
     assert [(r.urn, r.parent, r.dependencies) for r in seen] == [

@@ -105,6 +105,19 @@ def test_plan_stacks_in_workers_returns_the_stacks_in_order(monkeypatch: pytest.
     assert all(p.tenants != [str(os.getpid())] for p in plans)  # each planned in a worker
 
 
+def test_planning_workers_run_without_the_collector_and_the_parent_keeps_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker exits after its one unit; the parent plans on (and merges) with its collector."""
+    import gc
+
+    monkeypatch.setattr(planner, "plan_stack", lambda spec, *, policies=True: planner.StackPlan(
+        spec.name, spec.kind, [str(gc.isenabled())], [], []))
+    monkeypatch.setattr(cell_slices, "SLICE_TENANTS", 10**6)
+    plans = planner.plan_stacks([_spec("a", 1), _spec("b", 1)], policies=False, workers=2)
+    assert [p.tenants for p in plans] == [["False"], ["False"]]
+    assert gc.isenabled()
+
+
 def test_a_manifest_collision_in_a_writing_worker_fails_as_in_process(tmp_path: Path) -> None:
     def config_map(urn: str) -> dict[str, Any]:
         return {"urn": urn, "type": "kubernetes:core/v1:ConfigMap", "name": "c", "options": {},
