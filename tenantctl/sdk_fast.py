@@ -19,6 +19,17 @@ helpers are called tens of times per resource with the same arguments:
   takes the SDK's way) is answered at once, as the SDK's last line would (a string equal
   to the unknown sentinel still goes to the SDK); everything else goes to the SDK's
   function, whose recursive calls come back through the replacement.
+- ``pulumi.runtime.rpc.translate_output_properties``: every output value of every
+  resource, at every depth, is converted to its declared type; a plain scalar whose type
+  is none, ``Any``, ``str``, ``float``, ``bool`` (or ``int``, when the value is not a
+  float: the SDK turns a float into an int there) comes back unchanged, as the SDK's own
+  last line returns it; an ``Enum`` type, a float for an ``int`` and every container
+  take the SDK's way.
+- ``pulumi._types.resource_types`` / ``resource_pulumi_to_py_names``: asked for every
+  registered resource, they rebuild a class from the resource class's annotations and
+  resolve its type hints each time, although they depend on the class alone. Each answer
+  is kept per class and a copy handed out (callers only read it, but a copy keeps them
+  from sharing one dict).
 - ``Output._track``: every ``Output`` registers its future in ``SETTINGS.outputs`` (so
   the program waits for it) and removes it when done, reading two context-variable
   settings four times through the SDK's property machinery. It now reads them once; the
@@ -115,6 +126,33 @@ def _deserialize_property(sdk: Callable[..., Any]) -> Callable[..., Any]:
     return deserialize_property
 
 
+def _translate_output_properties(sdk: Callable[..., Any]) -> Callable[..., Any]:
+    unchanged = (str, float, bool, Any)
+
+    def translate_output_properties(output: Any, output_transformer: Callable[[str], str],
+                                    typ: Any = None, transform_using_type_metadata: bool = False,
+                                    path: Any = None, return_none_on_dict_type_mismatch: bool = False) -> Any:
+        kind = type(output)
+        if kind in _SCALARS:
+            wanted = _types.unwrap_optional_type(typ) if typ else typ
+            if wanted is None or wanted in unchanged or (wanted is int and kind is not float):
+                return output
+        return sdk(output, output_transformer, typ, transform_using_type_metadata, path,
+                   return_none_on_dict_type_mismatch)
+
+    return translate_output_properties
+
+
+def _per_class(fn: Callable[[type], dict[str, Any]]) -> Callable[[type], dict[str, Any]]:
+    """``fn`` of a class, computed once per class; each caller gets its own copy."""
+    cached = _by_identity(fn)
+
+    def copy(cls: type) -> dict[str, Any]:
+        return dict(cached(cls))
+
+    return copy
+
+
 def _track(self: Any) -> None:
     """``Output._track`` of the pinned SDK, reading the settings once."""
     outputs, lock = SETTINGS.outputs, SETTINGS.lock
@@ -143,6 +181,9 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (pulumi_output.Output, "_track", _track),
         (rpc, "serialize_property", _serialize_property(rpc.serialize_property)),
         (rpc, "deserialize_property", _deserialize_property(rpc.deserialize_property)),
+        (rpc, "translate_output_properties", _translate_output_properties(rpc.translate_output_properties)),
+        (_types, "resource_types", _per_class(_types.resource_types)),
+        (_types, "resource_pulumi_to_py_names", _per_class(_types.resource_pulumi_to_py_names)),
     ]
 
 

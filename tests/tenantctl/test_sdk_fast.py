@@ -26,7 +26,8 @@ from tenantctl import sdk_fast
 ROOT = Path(__file__).resolve().parents[2]
 _PATCHED = ((_types, "unwrap_type"), (_types, "unwrap_optional_type"), (_types, "_is_optional_type"),
             (rpc, "contains_unknowns"), (pulumi_output, "contains_unknowns"),
-            (rpc, "serialize_property"), (rpc, "deserialize_property"))
+            (rpc, "serialize_property"), (rpc, "deserialize_property"), (rpc, "translate_output_properties"),
+            (_types, "resource_types"), (_types, "resource_pulumi_to_py_names"))
 
 
 def _current() -> list[object]:
@@ -171,6 +172,43 @@ def test_serializing_answers_as_the_sdk_does(monkeypatch: pytest.MonkeyPatch) ->
         assert ([serialized(v) for v in values], [serialized(v, True) for v in values + protobuf_values],
                 [deserialized(v, k) for v in wire for k in (None, True)]) == expected
     assert "Unknown" in expected[2]  # the sentinel was seen as unknown, both ways
+
+
+def test_output_translation_answers_as_the_sdk_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every scalar against every kind of declared type (an Enum, an int for a float...), as the SDK."""
+    from typing import Optional
+
+    import pulumi_aws as aws
+
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    values: list[Any] = ["red", "", 3.0, 3.5, 7, True, None, {"a": 1.0}, [2.0]]
+    types: list[Any] = [None, Any, str, int, float, bool, _Colour, Optional[int], Optional[_Colour],  # noqa: UP045
+                        list[int], dict[str, int]]
+
+    def translated() -> list[Any]:
+        answers = []
+        for value in values:
+            for typ in types:
+                try:
+                    result = rpc.translate_output_properties(value, lambda k: k, typ)
+                    answers.append((type(result).__name__, result))
+                except (ValueError, AssertionError, TypeError) as exc:
+                    answers.append((type(exc).__name__, str(exc)))
+        return answers
+
+    classes = [aws.s3.Bucket, aws.iam.Role, aws.rds.Instance]
+    expected = (translated(), [_types.resource_types(c) for c in classes],
+                [_types.resource_pulumi_to_py_names(c) for c in classes])
+    with sdk_fast.installed() as on:
+        assert on
+        for _ in range(2):  # the second time from the cache
+            got = (translated(), [_types.resource_types(c) for c in classes],
+                   [_types.resource_pulumi_to_py_names(c) for c in classes])
+            assert got == expected
+        mine = _types.resource_types(aws.s3.Bucket)
+        mine.clear()  # a caller's copy: the next caller is not affected
+        assert _types.resource_types(aws.s3.Bucket) == expected[1][0]
+    assert ("int", 3) in expected[0] and ("_Colour", _Colour.RED) in expected[0]  # the SDK's conversions
 
 
 def test_the_comparison_sees_a_changed_or_missing_file(tmp_path: Path, check: ModuleType) -> None:
