@@ -30,6 +30,12 @@ helpers are called tens of times per resource with the same arguments:
   resolve its type hints each time, although they depend on the class alone. Each answer
   is kept per class and a copy handed out (callers only read it, but a copy keeps them
   from sharing one dict).
+- ``pulumi.runtime.resource.create_urn``: every registration computes the URN the SDK
+  would fake for a missing monitor (``mock_urn``, unused when there is one) through an
+  ``Output.all(...).apply`` chain of several outputs and tasks. With a plain name, type
+  and parent URN (strings, as ``do_register`` passes them) the same string is built
+  here and returned as one known output; anything else (outputs, a parent resource, as
+  alias resolution passes) goes to the SDK.
 - ``Output._track``: every ``Output`` registers its future in ``SETTINGS.outputs`` (so
   the program waits for it) and removes it when done, reading two context-variable
   settings four times through the SDK's property machinery. It now reads them once; the
@@ -58,7 +64,8 @@ from typing import Any
 
 from pulumi import _types
 from pulumi import output as pulumi_output
-from pulumi.runtime import rpc
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import SETTINGS
 
 #: The SDK version these replacements were read from (pyproject pins it).
@@ -143,6 +150,23 @@ def _translate_output_properties(sdk: Callable[..., Any]) -> Callable[..., Any]:
     return translate_output_properties
 
 
+def _create_urn(sdk: Callable[..., Any]) -> Callable[..., Any]:
+    def create_urn(name: Any, type_: Any, parent: Any = None, project: str | None = None,
+                   stack: str | None = None) -> Any:
+        plain = type(name) is str and type(type_) is str and (parent is None or type(parent) is str)
+        if not plain:
+            return sdk(name, type_, parent, project, stack)
+        if parent is not None:
+            prefix = parent[0:parent.rfind("::")] + "$"
+        else:
+            stack = settings.get_stack() if stack is None else stack
+            project = settings.get_project() if project is None else project
+            prefix = "urn:pulumi:" + stack + "::" + project + "::"
+        return pulumi_output.Output.from_input(prefix + type_ + "::" + name)
+
+    return create_urn
+
+
 def _per_class(fn: Callable[[type], dict[str, Any]]) -> Callable[[type], dict[str, Any]]:
     """``fn`` of a class, computed once per class; each caller gets its own copy."""
     cached = _by_identity(fn)
@@ -183,6 +207,7 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (rpc, "deserialize_property", _deserialize_property(rpc.deserialize_property)),
         (rpc, "translate_output_properties", _translate_output_properties(rpc.translate_output_properties)),
         (_types, "resource_types", _per_class(_types.resource_types)),
+        (pulumi_resource, "create_urn", _create_urn(pulumi_resource.create_urn)),
         (_types, "resource_pulumi_to_py_names", _per_class(_types.resource_pulumi_to_py_names)),
     ]
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pulumi import _types
 from pulumi import output as pulumi_output
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
 
 from tenantctl import sdk_fast
@@ -27,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 _PATCHED = ((_types, "unwrap_type"), (_types, "unwrap_optional_type"), (_types, "_is_optional_type"),
             (rpc, "contains_unknowns"), (pulumi_output, "contains_unknowns"),
             (rpc, "serialize_property"), (rpc, "deserialize_property"), (rpc, "translate_output_properties"),
-            (_types, "resource_types"), (_types, "resource_pulumi_to_py_names"))
+            (_types, "resource_types"), (_types, "resource_pulumi_to_py_names"),
+            (pulumi_resource, "create_urn"))
 
 
 def _current() -> list[object]:
@@ -209,6 +211,40 @@ def test_output_translation_answers_as_the_sdk_does(monkeypatch: pytest.MonkeyPa
         mine.clear()  # a caller's copy: the next caller is not affected
         assert _types.resource_types(aws.s3.Bucket) == expected[1][0]
     assert ("int", 3) in expected[0] and ("_Colour", _Colour.RED) in expected[0]  # the SDK's conversions
+
+
+def test_urns_are_the_ones_the_sdk_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the root, under a parent URN, with a project and stack given, and from outputs (the SDK's way)."""
+    import pulumi
+
+    from tenantctl.mock_engine import _Mocks
+
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(_Mocks(), project="proj", stack="dev", preview=False)
+    parent = "urn:pulumi:dev::proj::pkg:index:Component::outer"
+    calls: list[tuple[Any, ...]] = [
+        ("b", "aws:s3/bucket:Bucket"), ("b", "aws:s3/bucket:Bucket", parent),
+        ("b", "aws:s3/bucket:Bucket", None, "other", "prod"),
+        ("nested", "k8s:v1:Pod", parent + "$x:y:Z::mid"),
+    ]
+
+    def urns(outputs: bool) -> list[str | None]:
+        async def resolve() -> list[str | None]:
+            made = [pulumi_resource.create_urn(*(pulumi.Output.from_input(a) if outputs and i < 2 else a
+                                                 for i, a in enumerate(c))) for c in calls]
+            return [await m.future() for m in made]
+        return loop.run_until_complete(resolve())
+
+    expected = urns(False)
+    with sdk_fast.installed() as on:
+        assert on
+        assert urns(False) == expected
+        assert urns(True) == expected  # outputs go to the SDK
+    assert expected[1] == "urn:pulumi:dev::proj::pkg:index:Component$aws:s3/bucket:Bucket::b"
+    assert expected[2] == "urn:pulumi:prod::other::aws:s3/bucket:Bucket::b"
+    loop.close()
 
 
 def test_the_comparison_sees_a_changed_or_missing_file(tmp_path: Path, check: ModuleType) -> None:
