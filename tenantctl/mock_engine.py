@@ -60,8 +60,16 @@ class RecordedResource:
                 "custom": self.custom, "inputs": self.inputs, "options": self.options}
 
 
+_AS_IS = (str, int, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """Deserialized engine values to plain JSON: secrets masked, resources as URNs."""
+    kind = type(value)
+    if kind in _AS_IS:  # exact types (most leaves): a subclass takes the checks below
+        return value
+    if kind is dict and _SECRET_SIG not in value:
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, dict):
         if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
             return SECRET
@@ -99,6 +107,8 @@ def _asset(value: pulumi.Asset | pulumi.Archive) -> dict[str, Any]:
 
 def _unwrap(value: Any) -> Any:
     """Deserialized engine values with every secret (at any depth) unwrapped."""
+    if type(value) in _AS_IS or type(value) is float:
+        return value
     if isinstance(value, dict):
         if value.get(_SECRET_SIG) == rpc._special_secret_sig:  # noqa: SLF001
             return _unwrap(value.get("value"))
