@@ -136,11 +136,13 @@ class collector_tuned:  # noqa: N801 - used as a context manager, like contextli
 def worker_start() -> None:
     """Start a forked planning worker: its own event loop, and no cyclic garbage collector.
 
-    A worker lives for one unit of work (a stack, a slice of a cell, a share of its stack
-    rules, a chunk of manifests) and exits with ``os._exit``. Collecting cycles there only
+    A worker lives for one unit of work (a stack, a slice of a cell, a cell's verdicts or
+    a share of its stack rules) and exits with ``os._exit``. Collecting cycles there only
     frees memory the exit frees anyway (the Pulumi runtime's futures and tasks are most
-    of the cycles, a few hundred MB at most for the largest unit: slices bound it), and
-    it cost about a tenth of a worker's CPU. The parent keeps its collector.
+    of the cycles, a few hundred MB at most for the largest unit: slices bound it); it
+    cost about a tenth of a worker's CPU, and each collection wrote to the header of
+    every inherited object it scanned, copying the parent's pages into the worker. The
+    parent keeps its collector.
     """
     after_fork()
     gc.disable()
