@@ -331,6 +331,20 @@ def _without_source_positions() -> Iterator[None]:
         pulumi_resource._get_stack_trace = saved  # noqa: SLF001
 
 
+def _usable_event_loop() -> None:
+    """Make sure this thread has an open event loop: the SDK schedules on the current one.
+
+    A caller that ran ``asyncio.run`` (which leaves no loop set) or closed its loop would
+    otherwise make the first registration fail with "Event loop is closed".
+    """
+    try:
+        loop = asyncio.get_event_loop()
+    except RuntimeError:  # none set in this thread
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
                 stack: str = "test", preview: bool = False) -> ProgramRun:
     """Run ``program`` (which declares resources) under a fresh recording monitor.
@@ -338,6 +352,7 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
     Runs are serialised: the Pulumi runtime keeps its settings in process globals.
     """
     with _RUN_LOCK, _without_source_positions(), sdk_fast.installed():
+        _usable_event_loop()
         monitor = RecordingMonitor(project, stack)
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,

@@ -61,3 +61,19 @@ def test_unmocked_invokes_fail_loudly():
 
     with pytest.raises(UnmockedInvoke, match="aws:ec2/getVpc:getVpc"):
         run_program(program)
+
+
+@pytest.mark.parametrize("leave", ["closed", "none"])
+def test_a_program_runs_whatever_event_loop_the_caller_left(leave: str) -> None:
+    """After the caller closed its loop, or ran ``asyncio.run`` (which leaves none set)."""
+    import asyncio
+
+    if leave == "closed":
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.close()
+    else:
+        asyncio.run(asyncio.sleep(0))
+    run = run_program(lambda: aws.s3.Bucket("logs", bucket="logs"))
+    assert [r.name for r in run.resources] == ["logs"]
+    assert not asyncio.get_event_loop().is_closed()

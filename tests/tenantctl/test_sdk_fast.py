@@ -245,6 +245,7 @@ def test_urns_are_the_ones_the_sdk_builds(monkeypatch: pytest.MonkeyPatch) -> No
     assert expected[1] == "urn:pulumi:dev::proj::pkg:index:Component$aws:s3/bucket:Bucket::b"
     assert expected[2] == "urn:pulumi:prod::other::aws:s3/bucket:Bucket::b"
     loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # leave the next test an open loop
 
 
 def test_the_comparison_sees_a_changed_or_missing_file(tmp_path: Path, check: ModuleType) -> None:
