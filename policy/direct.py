@@ -108,7 +108,7 @@ def policy_value(value: Any, preview: bool, where: str) -> Any:
 
 @dataclass(frozen=True)
 class Prepared:
-    """One resource as ``AnalyzeStack`` builds it, before linking (the servicer's intermediate)."""
+    """One resource as the servicer's loops build it (for ``AnalyzeStack``, before linking)."""
 
     type: str
     urn: str

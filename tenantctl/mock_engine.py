@@ -337,11 +337,7 @@ def _usable_event_loop() -> None:
     A caller that ran ``asyncio.run`` (which leaves no loop set) or closed its loop would
     otherwise make the first registration fail with "Event loop is closed".
     """
-    try:
-        loop = asyncio.get_event_loop()
-    except RuntimeError:  # none set in this thread
-        loop = None
-    if loop is None or loop.is_closed():
+    if _ensure_event_loop().is_closed():  # the SDK's helper sets one only when there is none
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 

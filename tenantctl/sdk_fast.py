@@ -207,8 +207,8 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (rpc, "deserialize_property", _deserialize_property(rpc.deserialize_property)),
         (rpc, "translate_output_properties", _translate_output_properties(rpc.translate_output_properties)),
         (_types, "resource_types", _per_class(_types.resource_types)),
-        (pulumi_resource, "create_urn", _create_urn(pulumi_resource.create_urn)),
         (_types, "resource_pulumi_to_py_names", _per_class(_types.resource_pulumi_to_py_names)),
+        (pulumi_resource, "create_urn", _create_urn(pulumi_resource.create_urn)),
     ]
 
 
