@@ -154,27 +154,36 @@ def combine(spec: StackSpec, parts: Sequence[SlicePlan]) -> Combined:
 def judge(spec: StackSpec, combined: Combined, *, workers: int = 1) -> list[dict[str, Any]]:
     """The verdicts that need the merged cell: the completed shared resources', and the stack rules'.
 
-    ``workers`` > 1 shares the stack rules out between that many forked processes (when
-    nothing else is being planned: they would only compete for the same cores).
+    ``workers`` > 1 shares them out (:func:`judge_part`) between that many forked
+    processes (when nothing else is being planned: they would only compete for the same
+    cores; ``planner.plan_stacks`` runs the parts among its other work instead).
+    """
+    if workers <= 1:
+        return judge_part(spec, combined)
+    found: list[dict[str, Any]] = []
+    for part in parallel.run_each(lambda k: judge_part(spec, combined, k, workers), range(workers),
+                                  workers=workers, initializer=planner.worker_start):
+        found += part
+    return found
+
+
+def judge_part(spec: StackSpec, combined: Combined, part: int = 0, parts: int = 1) -> list[dict[str, Any]]:
+    """Share ``part`` of ``parts`` of :func:`judge`'s verdicts; all the parts together are all of them.
+
+    The first share judges the shared resources the merge completed; the stack rules are
+    dealt out between the shares in catalogue order (each rule judges the stack on its own).
     """
     from policy.engine import evaluate_resources, evaluate_stack_rules, stack_rule_ids
 
+    if not 0 <= part < parts:
+        raise ValueError(f"share {part} of {parts} does not exist")
     config = planner.policy_config(spec)
     resources = combined.resources
-    found = evaluate_resources(resources, combined.filled, stack_name=spec.name, stack_kind=spec.kind,
-                               config=config)
-
-    def stack_rules(rules: Sequence[str] | None) -> list[dict[str, Any]]:
-        return evaluate_stack_rules(resources, stack_name=spec.name, stack_kind=spec.kind,
-                                    config=config, rules=rules)
-
-    if workers > 1:
-        ids = stack_rule_ids()
-        for part in parallel.run_each(stack_rules, [ids[i::workers] for i in range(workers)],
-                                      workers=workers, initializer=planner.worker_start):
-            found += part
-    else:
-        found += stack_rules(None)
+    found = (evaluate_resources(resources, combined.filled, stack_name=spec.name, stack_kind=spec.kind,
+                                config=config) if part == 0 else [])
+    rules = None if parts == 1 else stack_rule_ids()[part::parts]
+    found += evaluate_stack_rules(resources, stack_name=spec.name, stack_kind=spec.kind, config=config,
+                                  rules=rules)
     return found
 
 

@@ -19,6 +19,7 @@ parent as itself, so callers handle it exactly as when running in-process.
 from __future__ import annotations
 
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -57,41 +58,56 @@ def _child(fn: Callable[[Any], Any], item: Any, conn: Connection,
 def run_each(fn: Callable[[T], R], items: Sequence[T], *, workers: int,
              cost: Callable[[T], float] | None = None,
              progress: Callable[[int, int, R], None] | None = None,
-             initializer: Callable[[], None] | None = None) -> list[R]:
+             initializer: Callable[[], None] | None = None,
+             more: Callable[[R], Sequence[T]] | None = None) -> list[R]:
     """``[fn(item) for item in items]``, computed in up to ``workers`` processes at once.
 
     ``initializer`` runs first in each worker (to replace state a fork must not share).
     ``cost`` orders the work (highest first) so that the longest items do not start last;
     ``progress(done, total, result)`` is called as each finishes. On the first failure the
     other workers are terminated and the failure is raised.
+
+    ``more(result)``, called after ``progress`` for each result, returns items that the
+    result made possible (a merged cell to judge once its last slice is in): they start
+    next, ahead of the items still waiting, and their results follow the items' in the
+    list returned, in the order they were added. They are forked from the parent as it is
+    then, so they see whatever ``progress`` and ``more`` stored in it.
     """
     context = multiprocessing.get_context("fork")
-    order = sorted(range(len(items)), key=lambda i: -cost(items[i])) if cost else list(range(len(items)))
-    queue = iter(order)
+    work = list(items)
+    order = sorted(range(len(work)), key=lambda i: -cost(work[i])) if cost else list(range(len(work)))
+    queue = deque(order)
     results: dict[int, R] = {}
     running: dict[Connection, tuple[int, BaseProcess]] = {}
+
+    def arrived(value: R) -> None:
+        if more is not None:
+            added = list(more(value))
+            queue.extendleft(reversed(range(len(work), len(work) + len(added))))
+            work.extend(added)
+
     try:
-        for index in queue:
-            while len(running) >= max(1, workers):
-                _collect(running, results, items, progress)
-            reader, writer = context.Pipe(duplex=False)
-            process: BaseProcess = context.Process(
-                target=_child, args=(fn, items[index], writer, initializer), daemon=True)
-            process.start()
-            writer.close()
-            running[reader] = (index, process)
-        while running:
-            _collect(running, results, items, progress)
+        while queue or running:
+            while queue and len(running) < max(1, workers):
+                index = queue.popleft()
+                reader, writer = context.Pipe(duplex=False)
+                process: BaseProcess = context.Process(
+                    target=_child, args=(fn, work[index], writer, initializer), daemon=True)
+                process.start()
+                writer.close()
+                running[reader] = (index, process)
+            _collect(running, results, work, progress, arrived)
     finally:
         for reader, (_, process) in running.items():
             process.terminate()
             process.join()
             reader.close()
-    return [results[i] for i in range(len(items))]
+    return [results[i] for i in range(len(work))]
 
 
 def _collect(running: dict[Connection, tuple[int, BaseProcess]], results: dict[int, R],
-             items: Sequence[Any], progress: Callable[[int, int, R], None] | None) -> None:
+             items: Sequence[Any], progress: Callable[[int, int, R], None] | None,
+             arrived: Callable[[R], None]) -> None:
     """Wait for at least one worker to answer; keep its result or raise its failure."""
     for reader in wait(list(running)):
         assert isinstance(reader, Connection)
@@ -110,3 +126,4 @@ def _collect(running: dict[Connection, tuple[int, BaseProcess]], results: dict[i
         results[index] = value
         if progress is not None:
             progress(len(results), len(items), value)
+        arrived(value)

@@ -156,8 +156,11 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
     ``workers`` > 1 plans stacks in that many forked worker processes at once (one
     process per stack, so memory is bounded by the largest stacks and the Pulumi
     runtime's process-wide state starts fresh each time), and a large cell in slices of
-    its tenants (``tenantctl.cell_slices``), merged here; the plans are the same as
-    planned whole in this process. Progress then reports stacks in the order they finish.
+    its tenants (``tenantctl.cell_slices``), merged here as its last slice comes in and
+    judged in ``workers`` shares that run next, among the stacks still being planned (not
+    all at the end, where the last cell's verdicts would keep one core waiting for the
+    other); the plans are the same as planned whole in this process. Progress then reports
+    stacks in the order they finish.
     """
     from tenantctl import cell_slices
 
@@ -182,53 +185,63 @@ def plan_stacks(specs: Sequence[StackSpec], *, policies: bool = True,
     pending = Counter(index for index, _, _ in units)
     parts_of: dict[int, dict[int, Any]] = {}
     done: dict[int, StackPlan] = {}
+    # A sliced cell, merged once its last slice is in, while its verdicts are found.
+    combined: dict[int, cell_slices.Combined] = {}
+    verdicts: dict[int, list[dict[str, Any]]] = {}
+    shares_left: Counter[int] = Counter()
+    judged_in: dict[int, float] = {}
 
-    def work(unit: tuple[int, int, StackSpec | cell_slices.Slice]) -> tuple[int, int, Any]:
-        index, number, item = unit
+    def work(unit: tuple[str, int, int, Any]) -> tuple[str, int, int, Any]:
+        kind, index, number, item = unit
+        if kind == "judge":
+            started = time.perf_counter()
+            found = cell_slices.judge_part(specs[index], combined[index], number, item)
+            return kind, index, number, (found, time.perf_counter() - started)
         if isinstance(item, cell_slices.Slice):
-            return index, number, cell_slices.plan_slice(item, policies=policies)
-        return index, number, plan_stack(item, policies=policies)
+            return kind, index, number, cell_slices.plan_slice(item, policies=policies)
+        return kind, index, number, plan_stack(item, policies=policies)
 
     def report(index: int, plan: StackPlan) -> None:
         done[index] = plan
         if progress is not None:
             progress(len(done), len(specs), plan)
 
-    def finished(_done: int, _total: int, answer: tuple[int, int, Any]) -> None:
-        index, number, result = answer
+    def cell_done(index: int) -> None:
+        report(index, cell_slices.plan_of(specs[index], combined.pop(index), verdicts.pop(index),
+                                          judged_in.pop(index, 0.0)))
+
+    def arrived(answer: tuple[str, int, int, Any]) -> list[tuple[str, int, int, Any]]:
+        """Keep a result; a cell's last slice merges it and returns its shares of judging to run next."""
+        kind, index, number, result = answer
+        if kind == "judge":
+            found, seconds = result
+            verdicts[index] += found
+            judged_in[index] = judged_in.get(index, 0.0) + seconds
+            shares_left[index] -= 1
+            if not shares_left[index]:
+                cell_done(index)
+            return []
         parts_of.setdefault(index, {})[number] = result
         pending[index] -= 1
-        if not pending[index] and isinstance(result, StackPlan):
+        if pending[index]:
+            return []
+        if isinstance(result, StackPlan):
+            parts_of.pop(index)
             report(index, result)
-
-    parallel.run_each(work, units, workers=workers, cost=_unit_cost, progress=finished,
-                      initializer=worker_start)
-    # Then each sliced cell: merged here (the parts are dropped as it goes: the parent holds
-    # each resource once), judged where the merged cell is needed, in workers or, for one
-    # cell, here with its stack rules shared out between the workers.
-    combined: dict[int, cell_slices.Combined] = {}
-    for index in sorted(parts_of):
+            return []
+        # The parent merges (dropping the parts: it holds each resource once); the shares of
+        # judging are forked from it, so they read the merged cell without a copy sent.
         planned = [part for _, part in sorted(parts_of.pop(index).items())]
-        if index not in done:
-            combined[index] = cell_slices.combine(specs[index], planned)
-    started = time.perf_counter()
+        combined[index] = cell_slices.combine(specs[index], planned)
+        verdicts[index] = []
+        if not policies:
+            cell_done(index)
+            return []
+        shares_left[index] = workers
+        return [("judge", index, share, workers) for share in range(workers)]
 
-    def judged(index: int) -> tuple[int, list[dict[str, Any]]]:
-        return index, cell_slices.judge(specs[index], combined[index])
-
-    def finish(_done: int, _total: int, answer: tuple[int, list[dict[str, Any]]]) -> None:
-        index, verdicts = answer
-        report(index, cell_slices.plan_of(specs[index], combined.pop(index), verdicts,
-                                          time.perf_counter() - started))
-
-    if len(combined) == 1 or not policies:
-        for index in list(combined):
-            verdicts = cell_slices.judge(specs[index], combined[index], workers=workers) if policies else []
-            finish(0, 0, (index, verdicts))
-    elif combined:
-        parallel.run_each(judged, list(combined), workers=workers,
-                          cost=lambda i: len(combined[i].resources), progress=finish,
-                          initializer=worker_start)
+    parallel.run_each(work, [("plan", *unit) for unit in units], workers=workers,
+                      cost=lambda unit: _unit_cost(unit[1:]), more=arrived, initializer=worker_start)
     return [done[i] for i in range(len(specs))]
 
 
@@ -291,18 +304,30 @@ def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Pa
         return manifests.write_manifests(plan.resources[start:start + WRITE_CHUNK], manifest_root / plan.name)
 
     # In chunks, so that one large stack (a full cell) is written by every worker too.
+    path = out / "plan.json"
+
+    def write_document() -> int:
+        tmp = path.with_suffix(".json.tmp")
+        with tmp.open("w", encoding="utf-8") as stream:
+            stream.writelines(plan_lines(plan_document(plans)))
+        tmp.replace(path)
+        return 0
+
     chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)]
     if workers > 1 and len(chunks) > 1:
-        parallel.run_each(write, chunks, workers=workers,
-                          cost=lambda c: len(c[0].resources[c[1]:c[1] + WRITE_CHUNK]))
+        # plan.json is one more piece of the work, written by a worker beside the manifests
+        # (not after them by this process, with the workers done and a core idle).
+        everything = sum(len(plan.resources) for plan in plans)
+
+        def size(chunk: tuple[StackPlan, int] | None) -> int:
+            return everything if chunk is None else len(chunk[0].resources[chunk[1]:chunk[1] + WRITE_CHUNK])
+
+        parallel.run_each(lambda c: write_document() if c is None else write(c), [*chunks, None],
+                          workers=workers, cost=size)
     else:
         for chunk in chunks:
             write(chunk)
-    path = out / "plan.json"
-    tmp = path.with_suffix(".json.tmp")
-    with tmp.open("w", encoding="utf-8") as stream:
-        stream.writelines(plan_lines(plan_document(plans)))
-    tmp.replace(path)
+        write_document()
     return path
 
 

@@ -162,7 +162,8 @@ def _plan_both_ways(registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(cell_slices, "combine", counting)
     sliced = planner.plan_stacks(specs, workers=2)
-    assert merged == [s.name for s in specs if s.kind == "shared" and len(s.tenants) > 1]
+    # Each cell is merged once, as its last slice comes in (in whatever order they finish).
+    assert sorted(merged) == sorted(s.name for s in specs if s.kind == "shared" and len(s.tenants) > 1)
     assert merged, "the fleet has no cell to slice: the test would compare nothing"
     planner.write_plan(whole, tmp_path / "whole")
     planner.write_plan(sliced, tmp_path / "sliced")

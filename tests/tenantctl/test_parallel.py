@@ -81,6 +81,36 @@ def _spec(name: str, tenants: int, kind: str = "shared") -> Any:
     return SimpleNamespace(name=name, kind=kind, tenants=tuple(range(tenants)))
 
 
+def test_items_a_result_makes_possible_run_next_and_see_what_the_parent_stored() -> None:
+    stored: dict[int, int] = {}
+    finished: list[int] = []
+
+    def more(result: int) -> list[int]:
+        finished.append(result)
+        if result >= 100:  # an item added below: nothing further
+            return []
+        stored[result] = result * 7  # forked after this: the added item reads it
+        return [100 + result]
+
+    def fn(x: int) -> int:
+        return x if x < 100 else 1000 + stored[x - 100]
+
+    results = parallel.run_each(fn, [1, 2, 3], workers=2, cost=lambda x: x, more=more)
+    assert results[:3] == [1, 2, 3]
+    assert sorted(results[3:]) == [1007, 1014, 1021] and len(results) == 6
+    # One at a time the order is fixed: by cost (3, 2, 1), each follow-up ahead of the rest.
+    finished.clear()
+    stored.clear()
+    results = parallel.run_each(fn, [1, 2, 3], workers=1, cost=lambda x: x, more=more)
+    assert finished == [3, 1021, 2, 1014, 1, 1007]
+    assert results == [1, 2, 3, 1021, 1014, 1007]
+
+
+def test_an_added_item_that_fails_stops_the_run() -> None:
+    with pytest.raises(Custom, match="item 3"):
+        parallel.run_each(_raise_on_three, [1, 2], workers=2, more=lambda r: [3] if r == 10 else [])
+
+
 def test_plan_stacks_in_workers_raises_a_stacks_error_as_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def fake(spec: Any, *, policies: bool = True) -> planner.StackPlan:
         if spec.name == "bad":
