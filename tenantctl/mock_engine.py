@@ -27,7 +27,7 @@ from pulumi.runtime.proto import provider_pb2, resource_pb2, source_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from tenantctl import mock_outputs, sdk_fast
+from tenantctl import mock_outputs, sdk_fast, wire_values
 
 SECRET = "[secret]"  # noqa: S105 - the mask, not a secret
 UNKNOWN = "[unknown]"
@@ -166,6 +166,18 @@ def _serialized(state: dict[str, Any]) -> Any:
     return _sync_await(rpc.serialize_properties(state, {}))
 
 
+@dataclass(frozen=True)
+class _Registered:
+    """A ``RegisterResourceResponse`` as the SDK reads it, its outputs already read."""
+
+    urn: str
+    id: str
+    object: wire_values.Read
+    result: int = resource_pb2.Result.SUCCESS
+    propertyDependencies: dict[str, Any] = field(default_factory=dict)  # noqa: N815 - the wire name
+    unknown: bool = False
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """A mock monitor that keeps the raw request of every registration."""
 
@@ -179,6 +191,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.recorded: dict[str, RecordedResource] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.root_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
+        #: Answer registrations with outputs already read (:mod:`tenantctl.wire_values`):
+        #: only while the SDK's ``deserialize_properties`` is replaced to take them.
+        self.outputs_read = False
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the engine builds them: parent type chain, but never the root stack."""
@@ -229,8 +244,10 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             custom=bool(request.custom), remote=bool(request.remote), inputs=inputs,
             options=options, id=resource_id, outputs=plain(state))
         self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, resource_id, state)
-        obj = _serialized(state)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj)
+        read = wire_values.outputs(state) if self.outputs_read else None
+        if read is not None:
+            return _Registered(urn=urn, id=resource_id, object=read)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=_serialized(state))
 
     def Invoke(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         """``MockMonitor.Invoke`` of the pinned SDK, serializing the answer without an event loop.
@@ -347,9 +364,10 @@ def run_program(program: Callable[[], Any], *, project: str = "tenant-platform",
 
     Runs are serialised: the Pulumi runtime keeps its settings in process globals.
     """
-    with _RUN_LOCK, _without_source_positions(), sdk_fast.installed():
+    with _RUN_LOCK, _without_source_positions(), sdk_fast.installed() as fast:
         _usable_event_loop()
         monitor = RecordingMonitor(project, stack)
+        monitor.outputs_read = fast
         settings.ROOT.set(None)
         pulumi.runtime.set_mocks(_Mocks(), project=project, stack=stack, preview=preview,
                                  monitor=monitor)

@@ -36,11 +36,19 @@ helpers are called tens of times per resource with the same arguments:
   and parent URN (strings, as ``do_register`` passes them) the same string is built
   here and returned as one known output; anything else (outputs, a parent resource, as
   alias resolution passes) goes to the SDK.
+- ``pulumi.log.debug``: the SDK logs a debug line or two per registration; with the mock
+  engine (which hands them to a ``logging`` logger) it builds the engine's log request
+  for each, and the logger drops it unless it is enabled for DEBUG. Those are dropped
+  here without the request; with the logger enabled, or any other engine, the SDK logs.
 - ``Output._track``: every ``Output`` registers its future in ``SETTINGS.outputs`` (so
   the program waits for it) and removes it when done, reading two context-variable
   settings four times through the SDK's property machinery. It now reads them once; the
   set and the lock are the same objects for the callback (a done callback runs in a copy
   of the context it was added in, and ``SETTINGS.outputs`` is only ever cleared in place).
+
+- ``pulumi.runtime.rpc.deserialize_properties``: hands back a registration's outputs that
+  the recording monitor already read (:mod:`tenantctl.wire_values`), instead of reading
+  them from a protobuf ``Struct`` built only to be read; any other argument is the SDK's.
 
 And the monitor is called in place (:func:`monitor_inline`): the SDK sends every
 registration and invoke through the event loop's thread pool, as it must for a gRPC
@@ -56,6 +64,7 @@ They are written against one SDK version: with any other installed, or with
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -63,10 +72,14 @@ from importlib import metadata
 from typing import Any
 
 from pulumi import _types
+from pulumi import log as pulumi_log
 from pulumi import output as pulumi_output
+from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc, settings
 from pulumi.runtime.settings import SETTINGS
+
+from tenantctl import wire_values
 
 #: The SDK version these replacements were read from (pyproject pins it).
 PINNED_SDK = "3.272.0"
@@ -167,6 +180,16 @@ def _create_urn(sdk: Callable[..., Any]) -> Callable[..., Any]:
     return create_urn
 
 
+def _debug(sdk: Callable[..., None]) -> Callable[..., None]:
+    def debug(msg: str, resource: Any = None, stream_id: Any = None, ephemeral: Any = None) -> None:
+        engine = settings.get_engine()
+        if type(engine) is pulumi_mocks.MockEngine and not engine.logger.isEnabledFor(logging.DEBUG):
+            return  # the mock engine would hand it to a logger that drops it
+        sdk(msg, resource, stream_id, ephemeral)
+
+    return debug
+
+
 def _per_class(fn: Callable[[type], dict[str, Any]]) -> Callable[[type], dict[str, Any]]:
     """``fn`` of a class, computed once per class; each caller gets its own copy."""
     cached = _by_identity(fn)
@@ -209,6 +232,8 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (_types, "resource_types", _per_class(_types.resource_types)),
         (_types, "resource_pulumi_to_py_names", _per_class(_types.resource_pulumi_to_py_names)),
         (pulumi_resource, "create_urn", _create_urn(pulumi_resource.create_urn)),
+        (pulumi_log, "debug", _debug(pulumi_log.debug)),
+        (rpc, "deserialize_properties", wire_values.deserialize_properties(rpc.deserialize_properties)),
     ]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from pulumi import _types
+from pulumi import log as pulumi_log
 from pulumi import output as pulumi_output
 from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
@@ -29,7 +30,7 @@ _PATCHED = ((_types, "unwrap_type"), (_types, "unwrap_optional_type"), (_types, 
             (rpc, "contains_unknowns"), (pulumi_output, "contains_unknowns"),
             (rpc, "serialize_property"), (rpc, "deserialize_property"), (rpc, "translate_output_properties"),
             (_types, "resource_types"), (_types, "resource_pulumi_to_py_names"),
-            (pulumi_resource, "create_urn"))
+            (pulumi_resource, "create_urn"), (pulumi_log, "debug"), (rpc, "deserialize_properties"))
 
 
 def _current() -> list[object]:
@@ -246,6 +247,32 @@ def test_urns_are_the_ones_the_sdk_builds(monkeypatch: pytest.MonkeyPatch) -> No
     assert expected[2] == "urn:pulumi:prod::other::aws:s3/bucket:Bucket::b"
     loop.close()
     asyncio.set_event_loop(asyncio.new_event_loop())  # leave the next test an open loop
+
+
+def test_debug_lines_are_dropped_only_where_the_mock_engine_would_drop_them(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.proto import engine_pb2
+
+    from tenantctl.mock_engine import _Mocks
+
+    monkeypatch.delenv(sdk_fast.ENV, raising=False)
+    pulumi.runtime.set_mocks(_Mocks(), project="proj", stack="dev", preview=False)
+    engine = settings.get_engine()
+    sent: list[Any] = []
+    monkeypatch.setattr(engine, "Log", sent.append)
+    with sdk_fast.installed():
+        caplog.set_level(logging.WARNING, logger="")
+        pulumi_log.debug("dropped")
+        assert sent == []  # no request built: the logger would drop it
+        caplog.set_level(logging.DEBUG, logger="")
+        pulumi_log.debug("kept")
+        pulumi_log.warn("warned")  # not debug: always the SDK's
+    assert [(r.severity, r.message) for r in sent] == [(engine_pb2.DEBUG, "kept"),
+                                                       (engine_pb2.WARNING, "warned")]
 
 
 def test_the_comparison_sees_a_changed_or_missing_file(tmp_path: Path, check: ModuleType) -> None:

@@ -1,0 +1,149 @@
+"""Outputs read without a ``Struct`` are the values, and the types, the SDK reads from one.
+
+Each state is answered both ways: ``wire_values.outputs`` and the SDK's own
+``deserialize_properties`` of the ``Struct`` the recording monitor used to build
+(``mock_engine._serialized``). They must agree value by value and type by type (a float
+where the SDK gives a float, ``Unknown`` where it gives ``Unknown``), and whatever only the
+real round trip may decide (secrets, assets, resource references, values a ``Struct``
+refuses) must be left to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+
+from tenantctl import wire_values
+from tenantctl.mock_engine import _Mocks, _serialized
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+class Size(enum.IntEnum):
+    BIG = 3
+
+
+@pytest.fixture(params=[False, True], ids=["update", "preview"])
+def mocked(request: pytest.FixtureRequest) -> Iterator[bool]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(_Mocks(), project="proj", stack="dev", preview=request.param)
+    yield request.param
+    loop.close()
+    asyncio.set_event_loop(asyncio.new_event_loop())  # leave the next test an open loop
+
+
+def _same(a: Any, b: Any, where: str = "") -> None:
+    """Equal and of the same types all the way down (an ``Unknown`` matches an ``Unknown``)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} {a!r} against {type(b).__name__} {b!r}"
+    if isinstance(a, dict):
+        # Not the order: a Struct's map iterates in an order of its own (its hash table's),
+        # which the real engine's answers do not share either; no reader may depend on it.
+        assert sorted(a) == sorted(b), where
+        for key in a:
+            _same(a[key], b[key], f"{where}.{key}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and math.isnan(a):
+        assert math.isnan(b), where
+    elif not isinstance(a, Unknown):
+        assert a == b, where
+
+
+def _sdk(state: dict[str, Any]) -> Any:
+    return rpc.deserialize_properties(_serialized(state), keep_unknowns=True)
+
+
+PLAIN_STATES: list[dict[str, Any]] = [
+    {},
+    {"name": "b", "port": 5432, "ratio": 0.5, "whole": 2.0, "on": True, "off": False, "none": None},
+    {"tags": {"a": "1", "gone": None, "n": 7}, "list": [1, None, "x", 2.5, True, [3, {"k": None}]]},
+    {"tuple": (1, "two"), "nested": {"deeper": {"deepest": [{"x": 1}]}}, "empty": {}, "nothing": []},
+    {"big": 2**60, "negative": -3, "nan": float("nan"), "inf": float("inf")},
+    {"unknown": rpc.UNKNOWN, "inside": {"u": rpc.UNKNOWN}, "items": [rpc.UNKNOWN, "k"]},
+    {"unknown_object": Unknown(), "in_list": [Unknown()]},
+    {"enum": Colour.RED, "int_enum": Size.BIG, "in_dict": {"c": Colour.RED}},
+]
+
+
+@pytest.mark.parametrize("state", PLAIN_STATES, ids=range(len(PLAIN_STATES)))
+def test_a_state_reads_as_the_sdk_reads_its_struct(mocked: bool, state: dict[str, Any]) -> None:
+    read = wire_values.outputs(state)
+    assert read is not None
+    _same(dict(read), _sdk(state))
+
+
+def test_numbers_come_back_as_the_struct_carries_them(mocked: bool) -> None:
+    read = wire_values.outputs({"port": 5432, "flag": True, "tags": {"n": 1}})
+    assert read is not None
+    assert type(read["port"]) is float and read["flag"] is True and type(read["tags"]["n"]) is float
+
+
+SPECIAL_STATES: list[dict[str, Any]] = [
+    {"password": {rpc._special_sig_key: rpc._special_secret_sig, "value": "hunter2"}},  # noqa: SLF001
+    {"nested": [{"secret": {rpc._special_sig_key: rpc._special_secret_sig, "value": 1}}]},  # noqa: SLF001
+    {"code": pulumi.StringAsset("print(1)")},
+    {"archive": pulumi.AssetArchive({"a.py": pulumi.StringAsset("x")})},
+]
+
+
+@pytest.mark.parametrize("state", SPECIAL_STATES, ids=range(len(SPECIAL_STATES)))
+def test_secrets_and_assets_are_read_by_the_sdk(mocked: bool, state: dict[str, Any]) -> None:
+    read = wire_values.outputs(state)
+    assert read is not None
+    sdk = _sdk(state)
+    assert read.keys() == sdk.keys()
+    for key in sdk:
+        assert rpc.is_rpc_secret(read[key]) == rpc.is_rpc_secret(sdk[key])
+        assert type(read[key]) is type(sdk[key])
+        if not isinstance(sdk[key], pulumi.Asset | pulumi.Archive):
+            _same(read[key], sdk[key], key)
+
+
+def test_a_secret_keeps_its_mark_through_the_read(mocked: bool) -> None:
+    read = wire_values.outputs(SPECIAL_STATES[0])
+    assert read is not None and rpc.is_rpc_secret(read["password"])
+    assert rpc.unwrap_rpc_secret(read["password"]) == "hunter2"
+
+
+@pytest.mark.parametrize("state", [{"a set": {1, 2}}, {"keys": {1: "int key"}}, {"huge": 10**400},
+                                   {"object": object()}], ids=["set", "int-key", "huge", "object"])
+def test_what_a_struct_refuses_is_left_to_the_sdk(mocked: bool, state: dict[str, Any]) -> None:
+    """None: the caller answers the SDK's way, which raises the SDK's own error (or not)."""
+    try:
+        sdk: Any = _sdk(state)
+    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises, ours must not answer
+        sdk = exc
+    read = wire_values.outputs(state)
+    if isinstance(sdk, Exception):
+        assert read is None
+    else:
+        assert read is not None
+        _same(dict(read), sdk)
+
+
+def test_a_read_is_handed_back_only_when_asked_alike(mocked: bool) -> None:
+    state = {"u": rpc.UNKNOWN, "tags": {"k": "v"}}
+    read = wire_values.outputs(state)
+    assert read is not None
+    replaced = wire_values.deserialize_properties(rpc.deserialize_properties)
+    handed = replaced(read, True)
+    assert handed == dict(read) and type(handed) is dict
+    # Asked another way, the SDK reads the Struct the values would have been.
+    _same(replaced(read, False), rpc.deserialize_properties(_serialized(state), False))
+    _same(replaced(read, True, False), rpc.deserialize_properties(_serialized(state), True, False))
+    # Anything else is the SDK's.
+    struct = _serialized(state)
+    _same(replaced(struct, True), rpc.deserialize_properties(struct, True))
