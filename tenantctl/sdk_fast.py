@@ -46,17 +46,21 @@ helpers are called tens of times per resource with the same arguments:
   set and the lock are the same objects for the callback (a done callback runs in a copy
   of the context it was added in, and ``SETTINGS.outputs`` is only ever cleared in place).
 
-- ``pulumi.runtime.rpc.deserialize_properties``: hands back a registration's outputs that
-  the recording monitor already read (:mod:`tenantctl.wire_values`), instead of reading
-  them from a protobuf ``Struct`` built only to be read; any other argument is the SDK's.
+- A registration's inputs and the monitor's answer no longer go through protobuf
+  ``Struct`` messages built only to be read back (:mod:`tenantctl.wire_values`):
+  ``rpc.serialize_properties`` (while ``prepare_resource`` runs) keeps the serialized
+  inputs, ``RegisterResourceRequest`` is a plain object of the message's fields, and
+  ``rpc.deserialize_properties`` hands back what the monitor already read; everything
+  else (invokes, component outputs) still gets a ``Struct``.
 
 And the monitor is called in place (:func:`monitor_inline`): the SDK sends every
 registration and invoke through the event loop's thread pool, as it must for a gRPC
 engine; the recording monitor is in-process Python that never blocks, so the hop (a pool
 thread, the futures chained across threads, the loop's self-pipe) was pure overhead.
 
-Each replacement returns exactly what the SDK's function returns (a test plans a mixed
-fleet with and without them and compares plan.json and every manifest byte for byte).
+Each replacement returns exactly what the SDK's function returns, but for the order of
+keys in a mapping that a ``Struct`` used to scramble (a test plans a mixed fleet with and
+without them and compares plan.json and every manifest, parsed, type by type).
 They are written against one SDK version: with any other installed, or with
 ``TENANTCTL_SDK_FAST_PATH=0``, the SDK runs untouched.
 """
@@ -234,6 +238,9 @@ def _replacements() -> list[tuple[Any, str, Any]]:
         (pulumi_resource, "create_urn", _create_urn(pulumi_resource.create_urn)),
         (pulumi_log, "debug", _debug(pulumi_log.debug)),
         (rpc, "deserialize_properties", wire_values.deserialize_properties(rpc.deserialize_properties)),
+        (rpc, "serialize_properties", wire_values.serialize_properties(rpc.serialize_properties)),
+        (pulumi_resource, "prepare_resource", wire_values.prepare_resource(pulumi_resource.prepare_resource)),
+        (pulumi_resource, "resource_pb2", wire_values.request_module(pulumi_resource.resource_pb2)),
     ]
 
 

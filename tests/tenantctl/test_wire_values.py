@@ -147,3 +147,136 @@ def test_a_read_is_handed_back_only_when_asked_alike(mocked: bool) -> None:
     # Anything else is the SDK's.
     struct = _serialized(state)
     _same(replaced(struct, True), rpc.deserialize_properties(struct, True))
+
+
+# --- a registration's inputs ---------------------------------------------------------------
+def _struct(serialized: dict[str, Any]) -> Any:
+    from google.protobuf import struct_pb2
+
+    struct = struct_pb2.Struct()
+    for key, value in serialized.items():
+        struct[key] = value
+    return struct
+
+
+SERIALIZED_INPUTS: list[dict[str, Any]] = [
+    {},
+    {"name": "b", "port": 5432, "ratio": 0.5, "whole": 2.0, "on": True, "tags": {"a": "1", "gone": None}},
+    {"list": [1, None, "x", [3, {"k": None}]], "tuple": (1, "two"), "empty": {}, "nothing": []},
+    {"unknown": rpc.UNKNOWN, "inside": {"u": rpc.UNKNOWN}, "items": [rpc.UNKNOWN]},
+    {"password": {rpc._special_sig_key: rpc._special_secret_sig, "value": "hunter2"}, "plain": 1},  # noqa: SLF001
+    {"deep": {"secret": [{rpc._special_sig_key: rpc._special_secret_sig, "value": 2}]}},  # noqa: SLF001
+]
+
+
+@pytest.mark.parametrize("serialized", SERIALIZED_INPUTS, ids=range(len(SERIALIZED_INPUTS)))
+@pytest.mark.parametrize("keep_unknowns", [True, False, None])
+def test_inputs_read_as_the_sdk_reads_their_struct(mocked: bool, serialized: dict[str, Any],
+                                                  keep_unknowns: bool | None) -> None:
+    written = wire_values.Written(serialized)
+    _same(written.read(keep_unknowns), rpc.deserialize_properties(_struct(serialized), keep_unknowns))
+    # What resolve_outputs reads: each value through deserialize_property, as from the Struct.
+    ours = {k: rpc.deserialize_property(v) for k, v in written.items()}
+    theirs = {k: rpc.deserialize_property(v) for k, v in _struct(serialized).items()}
+    _same(ours, theirs)
+    assert sorted(k for k, _ in written.items()) == sorted(serialized)
+
+
+def test_a_value_a_struct_refuses_raises_where_the_sdk_would() -> None:
+    with pytest.raises(ValueError) as ours:
+        wire_values.Written({"ok": 1, "bad": {1, 2}})
+    with pytest.raises(ValueError) as theirs:
+        _struct({"ok": 1, "bad": {1, 2}})
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_inputs_become_a_written_only_while_a_registration_is_prepared(mocked: bool) -> None:
+    serialize = wire_values.serialize_properties(rpc.serialize_properties)
+    inputs = {"name": "b", "size": 3, "labels": {"app": "x"}, "skipped": None}
+
+    async def both() -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
+        plain_deps: dict[str, Any] = {}
+        plain = await serialize(inputs, plain_deps)
+        written_deps: dict[str, Any] = {}
+
+        async def during() -> Any:
+            return await serialize(inputs, written_deps)
+
+        written = await wire_values.prepare_resource(during)()
+        return plain, written, plain_deps, written_deps
+
+    plain, written, plain_deps, written_deps = asyncio.get_event_loop().run_until_complete(both())
+    assert type(plain) is not wire_values.Written  # an invoke's, a component's outputs: a Struct
+    assert type(written) is wire_values.Written
+    assert written.as_struct() == plain and written_deps == plain_deps
+    assert not wire_values._WRITING.get()  # noqa: SLF001 - the flag is the prepared task's only
+
+
+def test_the_request_object_has_the_message_fields_and_defaults() -> None:
+    from pulumi.runtime.proto import resource_pb2
+
+    shim = wire_values.request_module(resource_pb2)
+    depends = resource_pb2.RegisterResourceRequest.PropertyDependencies(urns=["u"])
+    given = {"type": "aws:s3/bucket:Bucket", "name": "b", "custom": True, "protect": None,
+             "dependencies": {"urn:a"}, "providers": {"aws": "urn:p::id"}, "aliasURNs": None,
+             "propertyDependencies": {"x": depends}, "retainOnDelete": None, "deletedWith": ""}
+    real = resource_pb2.RegisterResourceRequest(**given)
+    ours = shim.RegisterResourceRequest(**{**given, "propertyDependencies": {
+        "x": shim.RegisterResourceRequest.PropertyDependencies(urns=["u"])}})
+    for field in resource_pb2.RegisterResourceRequest.DESCRIPTOR.fields:
+        theirs, mine = getattr(real, field.name), getattr(ours, field.name)
+        if field.name == "propertyDependencies":
+            assert {k: list(v.urns) for k, v in theirs.items()} == {k: v.urns for k, v in mine.items()}
+        elif field.label == field.LABEL_REPEATED:
+            assert list(theirs) == list(mine), field.name
+        elif field.type == field.TYPE_MESSAGE:
+            assert mine is None and not real.HasField(field.name), field.name
+        else:
+            assert theirs == mine and type(theirs) is type(mine), field.name
+    with pytest.raises(ValueError, match="no 'nonsense' field"):
+        shim.RegisterResourceRequest(nonsense=1)
+    assert shim.Result.SUCCESS == resource_pb2.Result.SUCCESS  # the rest is the real module's
+    assert shim.RegisterResourceRequest.CustomTimeouts is resource_pb2.RegisterResourceRequest.CustomTimeouts
+
+
+def test_a_program_records_the_same_with_and_without_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Secrets, unknowns (a preview), a resource as an input, an asset, an enum, nested values."""
+    import pulumi_aws as aws
+    import pulumi_kubernetes as k8s
+
+    from tenantctl import sdk_fast
+    from tenantctl.mock_engine import run_program
+
+    def program() -> None:
+        key = aws.kms.Key("key", description="k", deletion_window_in_days=7, tags={"b": "2", "a": "1"})
+        aws.s3.BucketV2("bucket", bucket="b", tags={"key": key.arn, "n": "1"})
+        aws.secretsmanager.SecretVersion("secret", secret_id=key.id,
+                                         secret_string=pulumi.Output.secret("hunter2"))
+        aws.lambda_.Function("fn", role=key.arn, runtime=aws.lambda_.Runtime.PYTHON3D12, handler="h",
+                             code=pulumi.AssetArchive({"a.py": pulumi.StringAsset("x = 1")}),
+                             environment={"variables": {"A": key.key_id, "EMPTY": ""}})
+        k8s.core.v1.ConfigMap("cm", metadata={"name": "cm", "labels": {"z": "1", "a": "2"}},
+                              data={"port": "80", "ref": key.arn})
+
+    written: list[wire_values.Written] = []
+    real_init = wire_values.Written.__init__
+
+    def counting(self: wire_values.Written, serialized: dict[str, Any]) -> None:
+        written.append(self)
+        real_init(self, serialized)
+
+    monkeypatch.setattr(wire_values.Written, "__init__", counting)
+
+    def recorded(fast: bool, preview: bool) -> list[dict[str, Any]]:
+        monkeypatch.setenv(sdk_fast.ENV, "1" if fast else "0")
+        written.clear()
+        plan = [r.as_plan() | {"outputs": r.outputs} for r in run_program(program, preview=preview).resources]
+        assert (len(written) >= 5) is fast  # the fast path wrote every registration's inputs; the SDK none
+        return plan
+
+    for preview in (False, True):
+        ours, theirs = recorded(True, preview), recorded(False, preview)
+        assert len(ours) == len(theirs) == 5
+        _same(ours, theirs)
+        secret = next(r for r in ours if r["type"] == "aws:secretsmanager/secretVersion:SecretVersion")
+        assert secret["inputs"]["secretString"] == "[secret]"
