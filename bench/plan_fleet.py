@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tenants.models import PlatformSettings  # noqa: E402
+from tenants.quotas import STACK_FOOTPRINT, QuotaLimits  # noqa: E402
 
 #: The tier of tenant i is MIX[i % len(MIX)]: 75% namespace, 10% node, 10% vcluster,
 #: 5% cluster, interleaved so that even a small fleet has every tier.
@@ -53,6 +54,23 @@ def cells_for(tenants: int) -> int:
     return max(1, -(-shared // CELL_TENANTS))
 
 
+def raised_quotas(sample: dict, cells: int) -> dict:
+    """The sample's ``account_quotas``, the platform account's raised to hold ``cells`` cells.
+
+    Every cell is in the platform account and one region; a fleet of thousands of tenants
+    has tens of cells there, more than the sample's quotas allow, and an operator running
+    it would have raised them with AWS and recorded them, as this does.
+    """
+    quotas = {**sample["account_quotas"], "accounts": dict(sample["account_quotas"].get("accounts", {}))}
+    account = str(sample["platform_account"])
+    recorded = quotas["accounts"].get(account, {})
+    limits = QuotaLimits(**recorded)  # what is recorded, the AWS defaults for the rest
+    needed = {quota: per_stack * cells for quota, per_stack in STACK_FOOTPRINT.items()}
+    quotas["accounts"][account] = {**recorded, **{quota: use for quota, use in needed.items()
+                                                  if use > getattr(limits, quota)}}
+    return quotas
+
+
 def generate(directory: Path, tenants: int, cells: int | None = None) -> None:
     """Write a registry of ``tenants`` tenants over ``cells`` cells (default: enough).
 
@@ -65,7 +83,8 @@ def generate(directory: Path, tenants: int, cells: int | None = None) -> None:
                            "vpc_cidr": f"10.{i}.0.0/16"} for i in range(cells)],
                 "dedicated_cidr_pool": "10.128.0.0/9", "dedicated_prefix": 20,
                 **{key: sample[key] for key in ("images", "deploy_runners", "platform_account",
-                                                "availability_zones", "account_quotas")}}
+                                                "availability_zones")},
+                "account_quotas": raised_quotas(sample, cells)}
     # The shared tenants' hosts are in the platform's zone; a dedicated tenant's host needs
     # a zone delegated into its own account (without one its DNS roles would be open-ended
     # and the policy pack rejects them, as it should).

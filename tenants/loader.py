@@ -13,6 +13,7 @@ Layout of a registry directory:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -108,10 +109,12 @@ class Registry:
 
     def tenant(self, tenant_id: str) -> ResolvedTenant:
         """The tenant with this id (KeyError if absent)."""
-        for t in self.tenants:
-            if t.id == tenant_id:
-                return t
-        raise KeyError(tenant_id)
+        return self._by_id[tenant_id]
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, ResolvedTenant]:
+        """The tenants by id, built once (listing a fleet's stacks asks for each dedicated one)."""
+        return {t.id: t for t in self.tenants}
 
 
 #: What ``_read_yaml`` returns for a file it already reported as unreadable.

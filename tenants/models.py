@@ -409,9 +409,14 @@ class PlatformSettings(_Strict):
         parent domain (``files.acme.example`` -> ``acme.example``). With them, a host outside
         every listed zone (of ``account``) has none (the loader reports it).
         """
+        # The domains the host is in: itself and what follows each of its dots (``a.b.c``:
+        # ``a.b.c``, ``b.c``, ``c``); a set, because validating a fleet asks this of every
+        # tenant against every listed zone.
+        within = {hostname, *(hostname[i + 1:] for i, char in enumerate(hostname) if char == ".")}
+
         def holds(domain: str) -> bool:
-            return hostname == domain or hostname.endswith("." + domain)
-        listed = sorted((z for z in self.hosted_zones if holds(z.domain)
+            return domain in within
+        listed = sorted((z for z in self.hosted_zones if z.domain in within
                          and (account is None or self.zone_account(z) == account)),
                         key=lambda z: -len(z.domain))
         if listed:

@@ -12,7 +12,7 @@ planner and the Automation API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -108,14 +108,21 @@ def _spec(name: str, kind: StackKind, environment: str, region: str, tenants: tu
                      release_repository=settings.release_repository)
 
 
-def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
-    """The stack a config selects, with its tenants, or :class:`StackConfigError`."""
+def stack_for(config: StackConfig, registry: Registry,
+              views: Sequence[ResolvedTenant] | None = None) -> StackSpec:
+    """The stack a config selects, with its tenants, or :class:`StackConfigError`.
+
+    ``views``: :func:`all_views` of the registry, when the caller has it already (a cell's
+    members are found among every tenant's placements; computing those once per cell made
+    listing a fleet's stacks grow with cells times tenants).
+    """
     if config.role == "shared":
         cells = {c.name: c for c in registry.settings.cells}
         if config.cell not in cells:
             raise StackConfigError(f"unknown cell {config.cell!r}; cells are {sorted(cells)}")
         cell = cells[config.cell]
-        members = tuple(v for v in all_views(registry) if v.tier.shared and v.cell == cell.name)
+        members = tuple(v for v in (all_views(registry) if views is None else views)
+                        if v.tier.shared and v.cell == cell.name)
         settings = registry.settings
         return _spec(naming.shared_stack_name(cell.name), "shared", config.environment, cell.region,
                      members, cell, settings, settings.account_of(cell))
@@ -135,9 +142,10 @@ def stack_for(config: StackConfig, registry: Registry) -> StackSpec:
 
 def fleet_stacks(registry: Registry, environment: str = "prod") -> list[StackSpec]:
     """Every stack of the fleet: one per cell (even empty), one per dedicated tenant."""
-    stacks = [stack_for(StackConfig("shared", environment, cell=c.name), registry)
+    views = all_views(registry)
+    stacks = [stack_for(StackConfig("shared", environment, cell=c.name), registry, views)
               for c in registry.settings.cells]
-    dedicated = sorted({v.id for v in all_views(registry) if v.tier is Tier.CLUSTER})
+    dedicated = sorted({v.id for v in views if v.tier is Tier.CLUSTER})
     stacks += [stack_for(StackConfig("dedicated", environment, tenant=t), registry) for t in dedicated]
     return sorted(stacks, key=lambda s: s.name)
 

@@ -60,3 +60,15 @@ def test_tree_memory_counts_a_child(bench: ModuleType) -> None:
                               "import subprocess, sys; subprocess.run([sys.executable, '-c', "
                               "'b = bytearray(200 * 2**20); import time; time.sleep(1)'])"])
     assert measured.peak_bytes > 200 * 2**20
+
+
+def test_a_fleet_of_more_cells_than_the_sample_quotas_allow_is_valid(tmp_path: Path,
+                                                                    bench: ModuleType) -> None:
+    # The sample's platform account has quotas for ten VPCs; a generated fleet of thousands
+    # of tenants has tens of cells in it, and records the quotas raised.
+    bench.generate(tmp_path, tenants=12, cells=12)
+    registry = load_registry(tmp_path)
+    assert len([s for s in fleet_stacks(registry) if s.kind == "shared"]) == 12
+    limits = registry.settings.account_quotas.limits_of(registry.settings.platform_account)
+    assert limits.vpcs_per_region == 12 and limits.elastic_ips_per_region == 36
+    assert limits.eks_clusters_per_region == 100  # never lowered below what AWS allows anyway

@@ -250,3 +250,16 @@ def test_host_names_and_the_platform_domain_are_normalised(tmp_path):
     assert registry.settings.domain == "files.test.example"
     assert registry.tenant("good").hostname == "good.files.test.example"
     assert registry.tenant("upper").hostname == "files.minato-bank.example"
+
+
+def test_a_hosts_zone_is_the_longest_listed_domain_it_is_in_at_a_dot() -> None:
+    from tenants.models import HostedZone, PlatformSettings
+    parent = HostedZone(domain="files.example.com", zone_id="Z0PARENT")
+    child = HostedZone(domain="acme.files.example.com", zone_id="Z0CHILD", account="210987654321")
+    settings = PlatformSettings(platform_account="123456789012", hosted_zones=(parent, child))
+    assert settings.zone_of("files.example.com") == parent
+    assert settings.zone_of("www.acme.files.example.com") == child
+    assert settings.zone_of("acme.files.example.com", "123456789012") == parent  # its own account's
+    assert settings.zone_of("evilfiles.example.com") is None  # a suffix, but not at a dot
+    assert settings.zone_of("xacme.files.example.com") == parent
+    assert settings.zone_of("example.com") is None
