@@ -1,8 +1,9 @@
 """Demo: a generated fleet planned whole, then in N shards as separate processes, merged and compared.
 
 Each shard is its own ``tenantctl plan --shard K/N`` process, as on its own CI runner; the
-merge is ``tenantctl merge-plans``. The merged plan must equal the whole plan (every stack,
-resource and violation) and give the same verdict. Shards run one after the other by
+merge is ``tenantctl merge-plans --no-manifests``, as in the gate's workflow. The merged
+plan must equal the whole plan (every stack, resource and violation) and give the same
+verdict. Shards run one after the other by
 default, so each one's time is what a runner of its own would take (``--parallel`` runs
 them at once, which on a machine with fewer cores than shards measures the machine).
 
@@ -87,9 +88,10 @@ def main() -> int:
         all_shards_s = time.perf_counter() - started
         for k, seconds in enumerate(times, start=1):
             print(f"  shard {k}/{args.shards}: {seconds:.1f}s")
+        # As the gate's merge job runs it: the verdict and the diff read plan.json only.
         merge_code, merge_s, _ = timed("merge-plans", str(work / "merged"),
                                        *(str(work / f"s{k}") for k in range(1, args.shards + 1)),
-                                       "--shards", str(args.shards))
+                                       "--shards", str(args.shards), "--no-manifests")
         how = "at once" if args.parallel else "in turn"
         print(f"merge: {merge_s:.1f}s (exit {merge_code}); shards {how}: {all_shards_s:.1f}s; "
               f"slowest shard + merge: {max(times) + merge_s:.1f}s "

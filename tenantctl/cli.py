@@ -273,8 +273,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.base else None
     plans = _plan_all(args, registry, scope.specs)
     out = Path(args.out)
-    chunks = sum(-(-len(p.resources) // planner.WRITE_CHUNK) for p in plans)
-    path = planner.write_plan(plans, out, workers=_worker_count(args, chunks))
+    path = planner.write_plan(plans, out, workers=_worker_count(args, planner.write_jobs(plans)))
     diff = _base_diff(args, registry, scope.compare, plans, base) if base is not None else None
     if args.shard:
         build = plan_cache.build_digest(registry, policies=not args.no_policy)
@@ -314,7 +313,8 @@ def cmd_merge_plans(args: argparse.Namespace) -> int:
     except shards.ShardError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.out)
-    path = planner.write_plan(merged.plans, out)
+    path = planner.write_plan(merged.plans, out, with_manifests=not args.no_manifests,
+                              workers=_worker_count(args, planner.write_jobs(merged.plans)))
     diff = None
     if merged.base is not None:
         registry = _load(args)
@@ -443,6 +443,12 @@ def _workers(value: str) -> int:
     return count
 
 
+def workers_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers N`` of a command that spreads its work over processes."""
+    parser.add_argument("--workers", type=_workers, default=None,
+                        help=f"{what} (default: one per CPU; 1: in this process)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(prog="tenantctl", description=__doc__.splitlines()[0])
@@ -481,9 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="plan the stack holding this tenant (repeatable)")
     p.add_argument("--out", default="out/plan", type=_out_dir, help="output directory (default out/plan)")
     p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
-    p.add_argument("--workers", type=_workers, default=None,
-                   help="plan this many stacks at once in worker processes (default: one per CPU; "
-                        "1: in this process)")
+    workers_option(p, "plan this many stacks at once in worker processes")
     p.add_argument("--base", help="also print the diff from this plan.json or git ref")
     p.add_argument("--changed-since", metavar="REF",
                    help="plan only the stacks the change from this git ref touches (docs/gate.md)")
@@ -509,6 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shards", type=_count(0), metavar="N",
                    help="expect exactly N shards (a missing one is an error, also when none came)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+    workers_option(p, "write the merged manifests in this many worker processes")
+    p.add_argument("--no-manifests", action="store_true",
+                   help="write the merged plan.json only, not its manifests (the verdict and the "
+                        "diff read plan.json; a 5,000-tenant fleet has half a million manifests)")
     diff_cmd.add_format_options(p, json_flag=False)
     p.set_defaults(func=cmd_merge_plans)
 

@@ -286,13 +286,20 @@ def _stack_cost(spec: StackSpec) -> int:
 WRITE_CHUNK = 2_000
 
 
-def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Path:
+def write_jobs(plans: Sequence[StackPlan]) -> int:
+    """How many pieces :func:`write_plan` splits the manifests into (at most that many workers help)."""
+    return sum(-(-len(p.resources) // WRITE_CHUNK) for p in plans)
+
+
+def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1,
+               with_manifests: bool = True) -> Path:
     """Write ``out/plan.json`` and ``out/manifests/<stack>/...``; return the plan path.
 
     The output directory's previous ``manifests/`` is replaced so that files of objects no
     longer planned do not linger and mislead. ``workers`` > 1 writes the stacks' manifests
     in that many forked processes (a large fleet has tens of thousands; each stack has its
-    own directory, so the files are the same).
+    own directory, so the files are the same). ``with_manifests=False`` writes plan.json
+    alone (and still removes the old manifests: they would not be of this plan).
     """
     out.mkdir(parents=True, exist_ok=True)
     manifest_root = out / "manifests"
@@ -303,7 +310,6 @@ def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Pa
         plan, start = chunk
         return manifests.write_manifests(plan.resources[start:start + WRITE_CHUNK], manifest_root / plan.name)
 
-    # In chunks, so that one large stack (a full cell) is written by every worker too.
     path = out / "plan.json"
 
     def write_document() -> int:
@@ -313,7 +319,9 @@ def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1) -> Pa
         tmp.replace(path)
         return 0
 
-    chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)]
+    # In chunks, so that one large stack (a full cell) is written by every worker too.
+    chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)
+              if with_manifests]
     if workers > 1 and len(chunks) > 1:
         # plan.json is one more piece of the work, written by a worker beside the manifests
         # (not after them by this process, with the workers done and a core idle).
@@ -368,6 +376,15 @@ def read_plan(path: Path) -> list[StackPlan]:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PlanFormatError(f"{path}: cannot read plan: {exc}") from None
+    return plans_in(document, path)
+
+
+def plans_in(document: Any, path: Path, *, may_be_empty: bool = False) -> list[StackPlan]:
+    """The stacks of a parsed plan.json document (read from ``path``), checking version and shape.
+
+    ``may_be_empty``: a plan of no stacks is valid (a shard that holds none); otherwise it is
+    an error, since checking it would check nothing.
+    """
     if not isinstance(document, dict) or document.get("version") not in READABLE_VERSIONS:
         found = document.get("version") if isinstance(document, dict) else None
         raise PlanFormatError(f"{path}: plan version {found!r} is not supported "
@@ -375,7 +392,7 @@ def read_plan(path: Path) -> list[StackPlan]:
     stacks = document.get("stacks")
     if not isinstance(stacks, list):
         raise PlanFormatError(f"{path}: 'stacks' must be a list")
-    if not stacks:
+    if not stacks and not may_be_empty:
         raise PlanFormatError(f"{path}: the plan has no stacks: nothing to check "
                               "(was it written by `tenantctl plan` with a selection that matched nothing?)")
     plans = []

@@ -125,11 +125,7 @@ def _read_json(path: Path) -> Any:
 
 def _partial_plans(path: Path) -> list[planner.StackPlan]:
     """A shard's plan.json: possibly no stacks at all (a shard of only deleted stacks)."""
-    document = _read_json(path)
-    if isinstance(document, dict) and document.get("stacks") == [] \
-            and document.get("version") in planner.READABLE_VERSIONS:
-        return []
-    return planner.read_plan(path)
+    return planner.plans_in(_read_json(path), path, may_be_empty=True)
 
 
 def _plan_file(given: Path) -> Path:

@@ -91,6 +91,20 @@ def test_merged_shards_equal_the_whole_plan_and_its_verdict(parts, tmp_path):
     assert (tmp_path / "merged" / "manifests" / "tenant-delta").is_dir()
 
 
+def test_merged_without_manifests_is_the_same_plan_json_and_leaves_no_old_manifests(parts, tmp_path):
+    dirs = _copy(parts, tmp_path)
+    full = _merge(tmp_path / "full", *dirs, extra=("--shards", "2", "--workers", "2"))
+    stale = tmp_path / "bare" / "merged" / "manifests" / "shared-f1"
+    stale.mkdir(parents=True)
+    (stale / "old.yaml").write_text("kind: Namespace\n")
+    bare = _merge(tmp_path / "bare", *dirs, extra=("--shards", "2", "--no-manifests"))
+    assert full.code == bare.code == 0, full.err + bare.err
+    assert (tmp_path / "full" / "merged" / "manifests" / "tenant-delta").is_dir()
+    assert not (tmp_path / "bare" / "merged" / "manifests").exists()  # a stale one would mislead
+    assert (tmp_path / "bare" / "merged" / "plan.json").read_bytes() == \
+        (tmp_path / "full" / "merged" / "plan.json").read_bytes()
+
+
 @pytest.mark.parametrize(("tamper", "message"), [
     ("missing", "expected exactly one of each"),
     ("twice", "expected exactly one of each"),
