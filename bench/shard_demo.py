@@ -3,9 +3,9 @@
 Each shard is its own ``tenantctl plan --shard K/N`` process, as on its own CI runner; the
 merge is ``tenantctl merge-plans --no-manifests``, as in the gate's workflow. The merged
 plan must equal the whole plan (every stack, resource and violation) and give the same
-verdict. Shards run one after the other by
-default, so each one's time is what a runner of its own would take (``--parallel`` runs
-them at once, which on a machine with fewer cores than shards measures the machine).
+verdict. Shards run one after the other by default, so each one's time is what a runner of
+its own would take (``--parallel`` runs them at once, which on a machine with fewer cores
+than shards measures the machine).
 
     .venv/bin/python bench/shard_demo.py --tenants 100 --cells 4 --shards 4
 """

@@ -320,8 +320,8 @@ def write_plan(plans: Sequence[StackPlan], out: Path, *, workers: int = 1,
         return 0
 
     # In chunks, so that one large stack (a full cell) is written by every worker too.
-    chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)
-              if with_manifests]
+    chunks = [(plan, start) for plan in plans for start in range(0, len(plan.resources), WRITE_CHUNK)] \
+        if with_manifests else []
     if workers > 1 and len(chunks) > 1:
         # plan.json is one more piece of the work, written by a worker beside the manifests
         # (not after them by this process, with the workers done and a core idle).

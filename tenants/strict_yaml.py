@@ -12,8 +12,9 @@ process (a segmentation fault, not an error). Flow collections are the only way 
 deeply in a small file (block nesting costs indentation: a 64 KiB file holds a few hundred
 levels at most, a text of :data:`C_MAX_TEXT` under 1,500), so text longer than that or with
 more than :data:`C_MAX_FLOW_OPENINGS` of ``[`` and ``{`` goes to the pure Python parser,
-which raises ``RecursionError`` instead. Both build the same
-values with the same constructor; only the wording of a syntax error may differ.
+which raises ``RecursionError`` instead. Both build the same values with the same
+constructor; the wording of a syntax error differs, and so may rare corner cases of what
+counts as one (both are YAML 1.1 parsers; tests/tenants/test_strict_yaml.py compares them).
 """
 
 from __future__ import annotations
