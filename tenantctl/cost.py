@@ -374,11 +374,23 @@ class StackPricer:
                            stored, "GB-month", self.prices.cloudwatch_logs_storage_gb_month, owner)
 
 
-def usage_lines(stack: StackPlan, tenant: str, plan: PlanSpec, table: PriceTable,
+def tagged_resources(stack: StackPlan) -> dict[str, list[Mapping[str, Any]]]:
+    """The stack's resources by the tenant their tags name (untagged ones are left out)."""
+    by_tenant: dict[str, list[Mapping[str, Any]]] = {}
+    for r in stack.resources:
+        tenant = _tags(r).get(naming.LABEL_TENANT)
+        if tenant is not None:
+            by_tenant.setdefault(str(tenant), []).append(r)
+    return by_tenant
+
+
+def usage_lines(own: Sequence[Mapping[str, Any]], tenant: str, plan: PlanSpec, table: PriceTable,
                 prices: RegionPrices) -> list[CostLine]:
-    """The tenant's assumed usage (price table ``usage.plans``) that no resource states."""
+    """The tenant's assumed usage (price table ``usage.plans``) that no resource states.
+
+    ``own``: the resources tagged with the tenant (:func:`tagged_resources`).
+    """
     usage, hours = table.plan_usage(plan.name), Decimal(table.hours_per_month)
-    own = [r for r in stack.resources if _tags(r).get(naming.LABEL_TENANT) == tenant]
     lines = [CostLine("NAT data processed (assumed)", "(usage)", usage.nat_gb_month, "GB",
                       prices.nat_gateway_gb, tenant),
              CostLine("ingress load balancer capacity (assumed)", "(usage)", usage.load_balancer_lcu * hours,
@@ -431,18 +443,26 @@ def estimate(stacks: Sequence[StackPlan], table: PriceTable, plans: Mapping[str,
         everyone = shares(specs)
         on_shared_nodes = shares({t: s for t, s in specs.items()
                                   if not has_dedicated_pool(Tier(profiles[t][0]))}) or everyone
+        # Each tenant's lines are its own and the shared ones, in the stack's order (looking
+        # at every line, and every resource, for every tenant grew with the cell's square).
+        shared: list[int] = []
+        owned: dict[str, list[int]] = {}
+        for index, line in enumerate(lines):
+            (shared if line.owner is None else owned.setdefault(line.owner, [])).append(index)
+        tagged = tagged_resources(stack)
         for t in stack.tenants:
             tier, plan = profiles[t]
             cost = TenantCost(t, stack.name, region, tier, plan, specs[t].list_price_usd_month, everyone[t])
-            for line in lines:
+            for index in sorted([*shared, *owned.get(t, ())]):
+                line = lines[index]
                 if line.owner is not None:
-                    fraction = Decimal(1) if line.owner == t else Decimal(0)
+                    fraction = Decimal(1)
                 else:
                     split = on_shared_nodes if line.pool == "shared-nodes" else everyone
                     fraction = split.get(t, Decimal(0))
                 if fraction:
                     cost.lines.append(TenantLine(line, fraction))
             cost.lines.extend(TenantLine(u, Decimal(1))
-                              for u in usage_lines(stack, t, specs[t], table, prices))
+                              for u in usage_lines(tagged.get(t, []), t, specs[t], table, prices))
             tenants.append(cost)
     return FleetCost(sorted(tenants, key=lambda c: c.tenant), unattributed, table)
