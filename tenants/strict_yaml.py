@@ -13,8 +13,10 @@ deeply in a small file (block nesting costs indentation: a 64 KiB file holds a f
 levels at most, a text of :data:`C_MAX_TEXT` under 1,500), so text longer than that or with
 more than :data:`C_MAX_FLOW_OPENINGS` of ``[`` and ``{`` goes to the pure Python parser,
 which raises ``RecursionError`` instead. Both build the same values with the same
-constructor; the wording of a syntax error differs, and so may rare corner cases of what
-counts as one (both are YAML 1.1 parsers; tests/tenants/test_strict_yaml.py compares them).
+constructor, and text libyaml refuses is judged again by the Python parser (:func:`load`),
+so errors and their messages are the Python parser's; what could still differ is text
+libyaml accepts and the Python parser would refuse (both are YAML 1.1 parsers;
+tests/tenants/test_strict_yaml.py compares them).
 """
 
 from __future__ import annotations
@@ -77,5 +79,16 @@ def loader_for(text: str) -> type[yaml.SafeLoader] | type[yaml.CSafeLoader]:
 
 
 def load(text: str) -> Any:
-    """Parse one YAML document strictly (duplicate keys raise ``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=loader_for(text))  # noqa: S506 - SafeLoader and CSafeLoader subclasses
+    r"""Parse one YAML document strictly (duplicate keys raise ``yaml.YAMLError``).
+
+    Text libyaml refuses is read again by the Python parser, whose verdict and message
+    stand: its messages say more ("found character '\t' that cannot start any token",
+    where libyaml's leaves out which), and a file with an error is rare.
+    """
+    loader = loader_for(text)
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader and CSafeLoader subclasses
+    except yaml.YAMLError:
+        if loader is StrictLoader:
+            raise
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 - a SafeLoader subclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -50,6 +51,27 @@ def test_ordinary_text_goes_to_libyaml_when_there_is_one() -> None:
     if not hasattr(yaml, "CSafeLoader"):
         pytest.skip("PyYAML built without libyaml: the Python parser is the only one")
     assert strict_yaml.loader_for("id: acme\nplan: standard\n") is not strict_yaml.StrictLoader
+
+
+BROKEN = ["a: [1, 2\n", "a: b: c\n", "a:\n\t- x\n", "key: 'unterminated\n", "- a\nb: c\n",
+          "a: *missing\n", "a: !!python/object:os.system x\n", "a: 1\n---\nb: 2\n", "a: @x\n",
+          "%YAML 1.3\n---\na: 1\n"]
+
+
+def _outcome(load: Any, text: str) -> tuple[str, object, object]:
+    try:
+        return ("value", repr(load(text)), None)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        return (type(exc).__name__, str(exc), (mark.line, mark.column) if mark else None)
+
+
+@pytest.mark.parametrize("text", BROKEN)
+def test_what_libyaml_refuses_is_judged_and_worded_by_the_python_parser(text: str) -> None:
+    # libyaml's own messages leave out what the Python parser names (the tab, the alias),
+    # and it refuses a %YAML 1.3 directive the Python parser reads.
+    python = _outcome(lambda t: yaml.load(t, Loader=strict_yaml.StrictLoader), text)  # noqa: S506
+    assert _outcome(strict_yaml.load, text) == python
 
 
 @pytest.mark.parametrize("loader", ["python", "chosen"])
