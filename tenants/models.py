@@ -413,9 +413,6 @@ class PlatformSettings(_Strict):
         # ``a.b.c``, ``b.c``, ``c``); a set, because validating a fleet asks this of every
         # tenant against every listed zone.
         within = {hostname, *(hostname[i + 1:] for i, char in enumerate(hostname) if char == ".")}
-
-        def holds(domain: str) -> bool:
-            return domain in within
         listed = sorted((z for z in self.hosted_zones if z.domain in within
                          and (account is None or self.zone_account(z) == account)),
                         key=lambda z: -len(z.domain))
@@ -423,7 +420,7 @@ class PlatformSettings(_Strict):
             return listed[0]
         if self.hosted_zones:
             return None
-        if holds(self.domain):
+        if self.domain in within:
             return HostedZone(domain=self.domain)
         parent = hostname.split(".", 1)[1]
         return HostedZone(domain=parent if "." in parent else hostname)

@@ -87,7 +87,7 @@ def test_a_key_given_twice_is_refused_with_its_first_line(loader: str) -> None:
 @pytest.mark.parametrize("depth", [strict_yaml.C_MAX_FLOW_OPENINGS + 1, 30_000])
 def test_text_that_nests_deeply_is_an_error_not_a_crash(depth: int) -> None:
     # In a child process: were it given to libyaml, 30,000 levels kill the process.
-    code = ("import sys\nfrom tenants import strict_yaml\n"
+    code = ("from tenants import strict_yaml\n"
             f"text = 'a: ' + '[' * {depth} + ']' * {depth}\n"
             "assert strict_yaml.loader_for(text) is strict_yaml.StrictLoader\n"
             "try:\n    strict_yaml.load(text)\nexcept RecursionError:\n    print('RecursionError')\n"
